@@ -1,0 +1,53 @@
+/* agentd's routes: osModa's paths (osmoda-reference §1.1) plus the ledger proof endpoints. */
+#include "agentd-api.h"
+#include "agentd.h"
+
+#define BODY OSM_ROUTE_BODY
+#define OPT OSM_ROUTE_BODY_OPTIONAL
+#define OPERATOR OSM_ROUTE_OPERATOR
+
+const struct osm_route agentd_routes[] = {
+    {"GET", "/health", agentd_health, 0},
+    {"POST", "/system/query", agentd_system_query, BODY},
+    {"GET", "/system/discover", agentd_system_discover, 0},
+    {"POST", "/events/append", agentd_events_append, BODY},
+    {"GET", "/events/log", agentd_events_log, 0},
+    {"POST", "/memory/ingest", agentd_memory_ingest, BODY},
+    {"POST", "/memory/recall", agentd_memory_recall, BODY},
+    {"POST", "/memory/store", agentd_memory_store, BODY},
+    {"GET", "/memory/health", agentd_memory_health, 0},
+    {"GET", "/agent/card", agentd_agent_card, 0},
+    {"POST", "/agent/card/generate", agentd_agent_card_generate, BODY},
+    {"GET", "/receipts", agentd_receipts, 0},
+    {"POST", "/incident/create", agentd_incident_create, BODY},
+    {"POST", "/incident/{id}/step", agentd_incident_step, BODY},
+    {"POST", "/incident/{id}/resolve", agentd_incident_resolve, OPT},
+    {"GET", "/incident/{id}", agentd_incident_get, 0},
+    {"GET", "/incidents", agentd_incidents_list, 0},
+    {"POST", "/backup/create", agentd_backup_create, OPT},
+    {"GET", "/backup/list", agentd_backup_list, 0},
+    {"POST", "/backup/restore", agentd_backup_restore, BODY | OPERATOR},
+    {"GET", "/ledger/checkpoint", agentd_ledger_checkpoint, 0},
+    {"GET", "/ledger/proof/inclusion", agentd_ledger_inclusion, 0},
+    {"GET", "/ledger/proof/consistency", agentd_ledger_consistency, 0},
+    {"POST", "/ledger/prune", agentd_ledger_prune, BODY | OPERATOR},
+    /* Approvals, sandboxed exec and capability tokens arrive with the tool layer. */
+    {"POST", "/approval/request", agentd_not_enabled, OPT},
+    {"GET", "/approval/pending", agentd_not_enabled, 0},
+    {"POST", "/approval/{id}/approve", agentd_not_enabled, OPT},
+    {"POST", "/approval/{id}/deny", agentd_not_enabled, OPT},
+    {"GET", "/approval/{id}", agentd_not_enabled, 0},
+    {"POST", "/sandbox/exec", agentd_not_enabled, OPT},
+    {"POST", "/capability/mint", agentd_not_enabled, OPT},
+    {"POST", "/capability/verify", agentd_not_enabled, OPT},
+};
+const size_t agentd_n_routes = ELEMENTSOF(agentd_routes);
+
+json_t *agentd_not_enabled(struct osm_request *req)
+{
+    const char *what = req->path[1] == 'a'   ? "approval gate"
+                       : req->path[1] == 's' ? "sandbox engine"
+                                             : "capability tokens";
+
+    return osm_error(req, 503, "not_enabled", NULL, "%s not enabled", what);
+}

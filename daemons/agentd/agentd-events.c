@@ -1,0 +1,76 @@
+/* POST /events/append (the typed-event door every daemon's ledger client uses) and
+ * GET /events/log (osModa: exact-match filters, newest first). */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "agentd-api.h"
+#include "agentd.h"
+#include "common/limits.h"
+
+json_t *agentd_events_append(struct osm_request *req)
+{
+    const char *type, *actor;
+    json_t *payload, *err;
+    struct agentd_recorded rec;
+    int r;
+
+    err = osm_request_unpack(req, "{s:s, s:s, s:o}", "type", &type, "actor", &actor, "payload",
+                             &payload);
+    if (err)
+        return err;
+    if (!osm_ledger_name_valid(type) || !osm_ledger_name_valid(actor))
+        return osm_error(req, 422, "invalid_field",
+                         json_pack("{s:s}", "field", osm_ledger_name_valid(type) ? "actor" : "type"),
+                         "type and actor must be 1-%d characters of [a-z0-9_.:-]",
+                         OSM_LEDGER_NAME_MAX);
+    r = agentd_record(AGENTD(req), type, actor, payload, NULL, NULL, &rec);
+    if (r < 0)
+        return osm_error_errno(req, r, "the event could not be recorded");
+    req->status = 201;
+    return json_pack("{s:I, s:s, s:s}", "id", (json_int_t)rec.id, "ts", rec.ts, "hash", rec.hash);
+}
+
+static json_t *event_row(sqlite3_stmt *st)
+{
+    return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s}", "id",
+                     (json_int_t)sqlite3_column_int64(st, 0), "ts", sqlite3_column_text(st, 1),
+                     "type", sqlite3_column_text(st, 2), "actor", sqlite3_column_text(st, 3),
+                     "payload", sqlite3_column_text(st, 4), "prev_hash",
+                     sqlite3_column_text(st, 5), "hash", sqlite3_column_text(st, 6));
+}
+
+json_t *agentd_events_log(struct osm_request *req)
+{
+    static const char sql[] =
+        "SELECT id, ts, type, actor, payload, prev_hash, hash FROM events "
+        "WHERE (?1 IS NULL OR type = ?1) AND (?2 IS NULL OR actor = ?2) ORDER BY id DESC LIMIT ?3";
+    _cleanup_reader_ struct agentd_reader rd = {0};
+    sqlite3_stmt *st = NULL;
+    json_t *err, *out;
+    int64_t limit;
+    int r;
+
+    err = osm_request_query_int(req, "limit", OSM_EVENTS_LOG_DEFAULT, 0, INT32_MAX, &limit);
+    if (err)
+        return err;
+    if (limit > OSM_EVENTS_LOG_MAX)
+        limit = OSM_EVENTS_LOG_MAX;
+    r = agentd_reader_open(AGENTD(req), &rd);
+    if (r < 0)
+        return osm_error_errno(req, r, "cannot open the ledger");
+    if (sqlite3_prepare_v2(agentd_reader_db(&rd), sql, -1, &st, NULL) != SQLITE_OK)
+        return osm_error(req, 500, "internal_error", NULL, "query failed");
+    sqlite3_bind_text(st, 1, osm_request_query(req, "type"), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, osm_request_query(req, "actor"), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, limit);
+    out = json_array();
+    while ((r = sqlite3_step(st)) == SQLITE_ROW)
+        json_array_append_new(out, event_row(st));
+    sqlite3_finalize(st);
+    if (r != SQLITE_DONE) {
+        json_decref(out);
+        return osm_error(req, 500, "internal_error", NULL, "query failed");
+    }
+    return out;
+}

@@ -1,0 +1,90 @@
+/* agentd's shared state and the calls its parts use: recording ledger events (group commit),
+ * read-only ledger handles, and the configuration. main() is in agentd.c; every other file is one
+ * concern (agentd-<area>.c) and is also linked into the fuzz targets. */
+#pragma once
+
+#include <jansson.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/macro.h"
+#include "common/timeutil.h"
+#include "daemon/daemon.h"
+#include "ledger/ledger.h"
+
+struct agentd_writer;
+struct agentd_readers;
+struct osm_ledger_signer;
+
+struct agentd_config {
+    const char *state_flag;      /* --state-dir */
+    const char *socket_flag;     /* --socket */
+    const char *backup_dir;      /* --backup-dir, else $OSMODA_BACKUP_DIR, else /var/backups/osmoda */
+    int64_t checkpoint_every;    /* --checkpoint-every (events) */
+    int64_t checkpoint_interval; /* --checkpoint-interval (seconds) */
+    bool unsafe_no_fsync;        /* fuzzing only: synchronous=OFF */
+    bool no_listen;              /* fuzzing only: no socket */
+};
+
+struct agentd {
+    struct agentd_config cfg;
+    struct osm_daemon_paths paths;
+    char *ledger_path;        /* <state>/ledger.db */
+    char *checkpoint_log;     /* <state>/ledger.checkpoints */
+    char *backup_dir;
+    struct osm_ledger_signer *signer;
+    struct agentd_writer *writer;
+    struct agentd_readers *readers;
+    int64_t started_ms;       /* monotonic */
+    pthread_t verify_thread;  /* checks the whole chain once at start, in the background */
+    bool verify_started;
+};
+
+/* Opens the ledger (verifying the tail since the last checkpoint), starts the writer thread and
+ * records daemon.start. On failure everything opened so far is closed again. */
+int agentd_init(struct agentd *ad, const struct agentd_config *cfg);
+/* Stops the writer after draining it (final checkpoint) and closes everything. */
+void agentd_shutdown(struct agentd *ad);
+
+/* What agentd_record reports about a durable event. */
+struct agentd_recorded {
+    int64_t id;
+    char ts[OSM_TS_LEN + 1];
+    char hash[OSM_LEDGER_HASH_HEX_LEN + 1];
+};
+
+/* Appends one event and returns only when it is durable (or failed). payload is lent and is
+ * stored as compact JSON with sorted keys (osModa's serde order). apply, when set, runs in the
+ * same transaction before the event row (see osm_ledger_entry): use it for rows in other tables
+ * of ledger.db so the change and its record commit together. ret may be NULL.
+ * Returns 0, -EINVAL (invalid type/actor), apply's error, -EAGAIN (queue full), -ESHUTDOWN, -EIO. */
+int agentd_record(struct agentd *ad, const char *type, const char *actor, const json_t *payload,
+                  int (*apply)(sqlite3 *db, void *ctx), void *apply_ctx,
+                  struct agentd_recorded *ret);
+/* Same with an already serialized payload (stored byte for byte). */
+int agentd_record_raw(struct agentd *ad, const char *type, const char *actor, const char *payload,
+                      int (*apply)(sqlite3 *db, void *ctx), void *apply_ctx,
+                      struct agentd_recorded *ret);
+/* Runs fn on the writer thread with the writable ledger, between batches (prune). */
+int agentd_writer_task(struct agentd *ad, int (*fn)(struct osm_ledger *l, void *ctx), void *ctx);
+
+/* A read-only ledger handle from a small pool; hand it back with agentd_reader_close. */
+struct agentd_reader {
+    struct agentd *ad;
+    struct osm_ledger *ledger;
+};
+int agentd_reader_open(struct agentd *ad, struct agentd_reader *ret);
+void agentd_reader_close(struct agentd_reader *r);
+#define _cleanup_reader_ _cleanup_(agentd_reader_close)
+static inline sqlite3 *agentd_reader_db(struct agentd_reader *r)
+{
+    return osm_ledger_sqlite(r->ledger);
+}
+
+/* Internal to the writer/readers files. */
+int agentd_writer_start(struct agentd *ad, struct osm_ledger *ledger);
+void agentd_writer_stop(struct agentd *ad);
+int agentd_readers_new(struct agentd *ad);
+void agentd_readers_free(struct agentd *ad);

@@ -1,0 +1,19 @@
+/* Small file helpers: capped reads, atomic writes, directory creation, path checks. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Reads the whole file into a NUL-terminated heap buffer. -EFBIG past max bytes. */
+int osm_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len);
+/* Writes data to path through a temporary file, fsync and rename, with the given mode. */
+int osm_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* Appends data to path (created with mode if missing) and fsyncs it. */
+int osm_append_file_sync(const char *path, const void *data, size_t len, mode_t mode);
+/* mkdir -p with mode for each created component. */
+int osm_mkdir_p(const char *path, mode_t mode);
+/* True when name is one plain file name: non-empty, no '/', not "." or "..", no NUL/control. */
+bool osm_filename_valid(const char *name);
+/* Joins dir and name into a new string (NULL on ENOMEM). */
+char *osm_path_join(const char *dir, const char *name);

@@ -1,0 +1,104 @@
+/* Daemon skeleton: paths, signals, readiness notification. */
+#include <errno.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/fileio.h"
+#include "common/macro.h"
+#include "daemon.h"
+
+static const char *env_or(const char *var, const char *def)
+{
+    const char *v = getenv(var);
+
+    return v && *v ? v : def;
+}
+
+int osm_daemon_paths_resolve(const char *name, const char *state_flag, const char *socket_flag,
+                             struct osm_daemon_paths *ret)
+{
+    _cleanup_free_ char *sock_dir = NULL;
+    int r;
+
+    memset(ret, 0, sizeof(*ret));
+    ret->state_dir = strdup(state_flag ? state_flag : env_or("OSMODA_STATE_DIR", OSM_DEFAULT_STATE_DIR));
+    ret->run_dir = strdup(env_or("OSMODA_RUN_DIR", OSM_DEFAULT_RUN_DIR));
+    if (socket_flag)
+        ret->socket = strdup(socket_flag);
+    else if (ret->run_dir && asprintf(&ret->socket, "%s/%s.sock", ret->run_dir, name) < 0)
+        ret->socket = NULL;
+    if (!ret->state_dir || !ret->run_dir || !ret->socket) {
+        osm_daemon_paths_clear(ret);
+        return -ENOMEM;
+    }
+    sock_dir = strdup(ret->socket);
+    if (!sock_dir)
+        return -ENOMEM;
+    r = osm_mkdir_p(ret->state_dir, 0700);
+    if (r == 0)
+        r = osm_mkdir_p(dirname(sock_dir), 0700);
+    return r;
+}
+
+void osm_daemon_paths_clear(struct osm_daemon_paths *p)
+{
+    free(p->state_dir);
+    free(p->run_dir);
+    free(p->socket);
+    memset(p, 0, sizeof(*p));
+}
+
+void osm_daemon_block_signals(sigset_t *ret_set)
+{
+    sigemptyset(ret_set);
+    sigaddset(ret_set, SIGINT);
+    sigaddset(ret_set, SIGTERM);
+    sigaddset(ret_set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, ret_set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+int osm_daemon_wait_signal(const sigset_t *set)
+{
+    int sig;
+
+    while (sigwait(set, &sig) != 0)
+        ;
+    return sig;
+}
+
+static void notify_systemd(void)
+{
+    const char *path = getenv("NOTIFY_SOCKET");
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    socklen_t len;
+    int fd;
+
+    if (!path || (path[0] != '/' && path[0] != '@') || strlen(path) >= sizeof(sa.sun_path))
+        return;
+    strcpy(sa.sun_path, path);
+    if (sa.sun_path[0] == '@')
+        sa.sun_path[0] = '\0'; /* abstract namespace */
+    len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
+    fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return;
+    sendto(fd, "READY=1", 7, MSG_NOSIGNAL, (struct sockaddr *)&sa, len);
+    close(fd);
+}
+
+void osm_daemon_notify_ready(int ready_fd)
+{
+    notify_systemd();
+    if (ready_fd >= 0) {
+        ssize_t n = write(ready_fd, "READY=1\n", 8);
+        (void)n;
+        close(ready_fd);
+    }
+}

@@ -1,0 +1,28 @@
+/* The skeleton every daemon shares: where its socket and state live, signals, readiness. */
+#pragma once
+
+#include <signal.h>
+
+#define OSM_DEFAULT_STATE_DIR "/var/lib/osmoda"
+#define OSM_DEFAULT_RUN_DIR "/run/osmoda"
+
+struct osm_daemon_paths {
+    char *state_dir; /* --state-dir, else $OSMODA_STATE_DIR, else /var/lib/osmoda */
+    char *run_dir;   /* $OSMODA_RUN_DIR, else /run/osmoda */
+    char *socket;    /* --socket, else <run_dir>/<name>.sock */
+};
+
+/* Fills paths from the flags (NULL when not given), the environment and the defaults, and
+ * creates the state and socket directories (0700) if missing. */
+int osm_daemon_paths_resolve(const char *name, const char *state_flag, const char *socket_flag,
+                             struct osm_daemon_paths *ret);
+void osm_daemon_paths_clear(struct osm_daemon_paths *p);
+
+/* Blocks SIGINT, SIGTERM and SIGHUP in the calling thread (call before starting threads, so
+ * they inherit the mask) and ignores SIGPIPE. */
+void osm_daemon_block_signals(sigset_t *ret_set);
+/* Waits for one of the blocked signals; returns its number. */
+int osm_daemon_wait_signal(const sigset_t *set);
+/* Tells a supervisor we are ready: "READY=1" to $NOTIFY_SOCKET (systemd) and a line "READY=1\n"
+ * to ready_fd when >= 0 (then closes it). */
+void osm_daemon_notify_ready(int ready_fd);

@@ -1,0 +1,334 @@
+/* The libmicrohttpd transport of the HTTP server: unix or TCP listener, one thread per
+ * connection, body accumulation with a cap, peer credentials. Routing lives in router.c. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/limits.h"
+#include "errors.h"
+#include "http_server.h"
+
+struct osm_http_server {
+    struct MHD_Daemon *mhd;
+    struct osm_http_server_config cfg;
+    char *unix_path;
+};
+
+struct pending {
+    char *body;
+    size_t len;
+    size_t cap;
+    bool too_large;
+};
+
+static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    struct osm_request *req = cls;
+
+    if (req->n_query == OSM_HTTP_MAX_QUERY_ARGS) {
+        req->n_query++; /* one past the end marks "too many" */
+        return MHD_NO;
+    }
+    req->query[req->n_query].key = key;
+    req->query[req->n_query].value = value ? value : "";
+    req->n_query++;
+    return MHD_YES;
+}
+
+static void peer_credentials(struct MHD_Connection *conn, struct osm_request *req)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    socklen_t len = sizeof(req->peer);
+
+    memset(&req->peer, 0, sizeof(req->peer));
+    req->peer.uid = (uid_t)-1;
+    req->peer.gid = (gid_t)-1;
+    if (ci && getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &req->peer, &len) < 0) {
+        req->peer.pid = 0;
+        req->peer.uid = (uid_t)-1;
+    }
+}
+
+static enum MHD_Result send_body(struct MHD_Connection *conn, int status, char *body, size_t len)
+{
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+
+    resp = MHD_create_response_from_buffer(len, body, body ? MHD_RESPMEM_MUST_FREE
+                                                            : MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    ret = MHD_queue_response(conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *conn, int status, const char *code,
+                                  const char *msg)
+{
+    json_t *e = osm_error(NULL, status, code, NULL, "%s", msg);
+    char *s = json_dumps(e, JSON_COMPACT);
+
+    json_decref(e);
+    return send_body(conn, status, s, s ? strlen(s) : 0);
+}
+
+/* Appends an upload chunk, remembering (not storing) anything past the cap. */
+static void accumulate(struct pending *p, const char *data, size_t n, size_t max)
+{
+    if (p->too_large || p->len + n > max) {
+        p->too_large = true;
+        return;
+    }
+    if (p->len + n + 1 > p->cap) {
+        size_t cap = p->cap ? p->cap : 4096;
+        while (cap < p->len + n + 1)
+            cap *= 2;
+        char *nb = realloc(p->body, cap);
+        if (!nb) {
+            p->too_large = true; /* cannot hold it: refuse like an oversized body */
+            return;
+        }
+        p->body = nb;
+        p->cap = cap;
+    }
+    memcpy(p->body + p->len, data, n);
+    p->len += n;
+}
+
+static enum MHD_Result dispatch(struct osm_http_server *s, struct MHD_Connection *conn,
+                                const char *url, const char *method, struct pending *p)
+{
+    struct osm_request req = {.method = method, .path = url, .operator = s->cfg.operator};
+    char *out;
+    size_t out_len;
+    int status;
+
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_query, &req);
+    if (req.n_query > OSM_HTTP_MAX_QUERY_ARGS)
+        return send_error(conn, 400, "bad_request", "too many query parameters");
+    if (strlen(url) > 4096)
+        return send_error(conn, 414, "uri_too_long", "request path too long");
+    peer_credentials(conn, &req);
+    status = osm_http_dispatch(&s->cfg, &req,
+                               MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type"),
+                               p->body ? p->body : "", p->len, &out, &out_len);
+    return send_body(conn, status, out, out_len);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    struct osm_http_server *s = cls;
+    struct pending *p = *con_cls;
+
+    if (!p) {
+        p = calloc(1, sizeof(*p));
+        if (!p)
+            return MHD_NO;
+        *con_cls = p;
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        accumulate(p, upload_data, *upload_data_size, s->cfg.body_max);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (p->too_large)
+        return send_error(conn, 413, "too_large", "request body exceeds the size limit");
+    return dispatch(s, conn, url, method, p);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct pending *p = *con_cls;
+
+    if (p) {
+        free(p->body);
+        free(p);
+        *con_cls = NULL;
+    }
+}
+
+static int start_mhd(struct osm_http_server *s, int listen_fd)
+{
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                     MHD_USE_POLL | MHD_USE_ITC;
+
+    s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET,
+                              listen_fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                              MHD_OPTION_CONNECTION_LIMIT, s->cfg.max_connections,
+                              MHD_OPTION_CONNECTION_TIMEOUT,
+                              (unsigned)OSM_HTTP_CONNECTION_TIMEOUT_S,
+                              MHD_OPTION_THREAD_STACK_SIZE, (size_t)256 * 1024, MHD_OPTION_END);
+    return s->mhd ? 0 : -EIO;
+}
+
+static struct osm_http_server *server_new(const struct osm_http_server_config *cfg)
+{
+    struct osm_http_server *s = calloc(1, sizeof(*s));
+
+    if (!s)
+        return NULL;
+    s->cfg = *cfg;
+    if (!s->cfg.body_max)
+        s->cfg.body_max = OSM_BODY_MAX;
+    if (!s->cfg.max_connections)
+        s->cfg.max_connections = OSM_HTTP_MAX_CONNECTIONS;
+    return s;
+}
+
+/* Removes path if it is a socket nobody listens on; -EADDRINUSE if a daemon answers. */
+static int remove_stale_socket(const char *path, const struct sockaddr_un *sa)
+{
+    struct stat st;
+    int fd, r;
+
+    if (lstat(path, &st) < 0)
+        return errno == ENOENT ? 0 : -errno;
+    if (!S_ISSOCK(st.st_mode))
+        return -EEXIST;
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    r = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
+    close(fd);
+    if (r == 0)
+        return -EADDRINUSE;
+    return unlink(path) < 0 ? -errno : 0;
+}
+
+static int listen_unix(const char *path, mode_t mode)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    mode_t old;
+    int fd, r;
+
+    if (strlen(path) >= sizeof(sa.sun_path))
+        return -ENAMETOOLONG;
+    strcpy(sa.sun_path, path);
+    r = remove_stale_socket(path, &sa);
+    if (r < 0)
+        return r;
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    old = umask(077);
+    r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+    umask(old);
+    if (r < 0 || chmod(path, mode) < 0 || listen(fd, 256) < 0) {
+        r = -errno;
+        close(fd);
+        return r;
+    }
+    return fd;
+}
+
+int osm_http_server_start_unix(const struct osm_http_server_config *cfg, const char *path,
+                               mode_t mode, struct osm_http_server **ret)
+{
+    struct osm_http_server *s = server_new(cfg);
+    int fd, r;
+
+    if (!s)
+        return -ENOMEM;
+    fd = listen_unix(path, mode);
+    if (fd < 0) {
+        free(s);
+        return fd;
+    }
+    s->unix_path = strdup(path);
+    r = s->unix_path ? start_mhd(s, fd) : -ENOMEM;
+    if (r < 0) {
+        close(fd);
+        unlink(path);
+        free(s->unix_path);
+        free(s);
+        return r;
+    }
+    *ret = s;
+    return 0;
+}
+
+static int listen_tcp(const char *addr, uint16_t port)
+{
+    struct sockaddr_storage ss = {0};
+    struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+    socklen_t len;
+    int fd, one = 1;
+
+    if (inet_pton(AF_INET, addr, &in4->sin_addr) == 1) {
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons(port);
+        len = sizeof(*in4);
+    } else if (inet_pton(AF_INET6, addr, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons(port);
+        len = sizeof(*in6);
+    } else {
+        return -EINVAL;
+    }
+    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 256) < 0) {
+        int r = -errno;
+        close(fd);
+        return r;
+    }
+    return fd;
+}
+
+int osm_http_server_start_tcp(const struct osm_http_server_config *cfg, const char *addr,
+                              uint16_t port, struct osm_http_server **ret)
+{
+    struct osm_http_server *s = server_new(cfg);
+    int fd, r;
+
+    if (!s)
+        return -ENOMEM;
+    fd = listen_tcp(addr, port);
+    if (fd < 0) {
+        free(s);
+        return fd;
+    }
+    r = start_mhd(s, fd);
+    if (r < 0) {
+        close(fd);
+        free(s);
+        return r;
+    }
+    *ret = s;
+    return 0;
+}
+
+void osm_http_server_stop(struct osm_http_server *s)
+{
+    MHD_socket fd;
+
+    if (!s)
+        return;
+    fd = MHD_quiesce_daemon(s->mhd); /* stop accepting; running requests finish in stop below */
+    MHD_stop_daemon(s->mhd);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+    if (s->unix_path)
+        unlink(s->unix_path);
+    free(s->unix_path);
+    free(s);
+}

@@ -1,0 +1,89 @@
+/* The one HTTP/1.1 + JSON server of every osModa-C daemon (libmicrohttpd), on a unix socket
+ * (0600, stale socket removed, umask 077) or a TCP address. Routes are a table; handlers get a
+ * parsed request and return a new JSON reference; bad input never reaches them. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "common/limits.h"
+#include "common/macro.h"
+
+struct osm_request;
+
+/* Returns a new reference (the response body; NULL means an empty 204/500 body). Sets
+ * req->status for anything but 200. Errors come from osm_error(). */
+typedef json_t *(*osm_handler_fn)(struct osm_request *req);
+
+enum osm_route_flags {
+    OSM_ROUTE_BODY = 1 << 0,          /* a JSON object body is required */
+    OSM_ROUTE_BODY_OPTIONAL = 1 << 1, /* a JSON object body may be sent (empty body allowed) */
+    OSM_ROUTE_OPERATOR = 1 << 2,      /* answered only on the operator socket */
+};
+
+struct osm_route {
+    const char *method;  /* "GET", "POST", "DELETE", ... */
+    const char *pattern; /* "/incident/{id}/step": {x} matches one non-empty path segment */
+    osm_handler_fn handler;
+    unsigned flags;
+};
+
+struct osm_query_arg {
+    const char *key;
+    const char *value; /* "" for a bare key */
+};
+
+struct osm_request {
+    const char *method;
+    const char *path;
+    const char *param[OSM_HTTP_MAX_PATH_PARAMS]; /* captured {x} segments in order */
+    size_t n_params;
+    struct osm_query_arg query[OSM_HTTP_MAX_QUERY_ARGS];
+    size_t n_query;
+    json_t *body;        /* lent; NULL when no body was sent */
+    struct ucred peer;   /* SO_PEERCRED of the caller; pid 0 when unknown (TCP) */
+    bool operator;       /* request arrived on the operator socket */
+    void *userdata;      /* the server's userdata */
+    int status;          /* response status, 200 unless the handler changes it */
+};
+
+/* The value of query argument key, or NULL. */
+const char *osm_request_query(const struct osm_request *req, const char *key);
+/* Parses query argument key as an integer in [min, max]; def when absent. On a bad value returns
+ * an error envelope (new reference, status set) and leaves *ret untouched; NULL on success. */
+json_t *osm_request_query_int(struct osm_request *req, const char *key, int64_t def, int64_t min,
+                              int64_t max, int64_t *ret);
+/* json_unpack_ex on the request body; NULL on success, else a 422 envelope naming the field.
+ * Unknown keys are accepted, as serde does for osModa's clients. */
+json_t *osm_request_unpack(struct osm_request *req, const char *fmt, ...);
+
+struct osm_http_server_config {
+    const struct osm_route *routes;
+    size_t n_routes;
+    void *userdata;
+    size_t body_max;          /* 0 = OSM_BODY_MAX */
+    unsigned max_connections; /* 0 = OSM_HTTP_MAX_CONNECTIONS */
+    bool operator;            /* this listener is the operator socket */
+};
+
+struct osm_http_server;
+
+/* Creates the socket (umask 077, removes a stale socket, chmod mode) and serves it on its own
+ * threads (one per connection, so a handler may block until its ledger batch is durable). */
+int osm_http_server_start_unix(const struct osm_http_server_config *cfg, const char *path,
+                               mode_t mode, struct osm_http_server **ret);
+/* Same on addr:port (numeric IPv4/IPv6). */
+int osm_http_server_start_tcp(const struct osm_http_server_config *cfg, const char *addr,
+                              uint16_t port, struct osm_http_server **ret);
+/* Stops accepting, lets running requests finish, removes the unix socket. NULL-safe. */
+void osm_http_server_stop(struct osm_http_server *s);
+
+/* The transport-free core used by the server and by fuzz targets: routes and validates one
+ * request and produces the serialized response body (new string) and its status. */
+int osm_http_dispatch(const struct osm_http_server_config *cfg, struct osm_request *req,
+                      const char *content_type, const char *body, size_t body_len,
+                      char **ret_body, size_t *ret_len);

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages osModa-C needs to build, test and fuzz. As root it runs
+# apt-get; otherwise it prints the one command to run and fails.
+set -euo pipefail
+
+packages=(
+  gcc make pkg-config meson ninja-build clang libclang-rt-14-dev
+  libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libssl-dev libsodium-dev
+  libsqlite3-dev libcriterion-dev
+  python3 sqlite3 tar gzip procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+line="apt-get install -y --no-install-recommends ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+  echo "Missing build dependencies. Run as root:" >&2
+  echo "  apt-get update && $line" >&2
+  exit 1
+fi
+echo "Installing: ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+$line

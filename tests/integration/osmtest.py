@@ -1,0 +1,165 @@
+"""Shared helpers for integration tests: start real daemons in a temporary directory and talk to
+them over their unix sockets. Python standard library only."""
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("OSMODA_BUILD", os.path.join(ROOT, "build"))
+
+
+def binary(name):
+    """Path of a built program: agentd, agentctl, ..."""
+    for sub in ("daemons/" + name, "cli", "bench", "mcp"):
+        p = os.path.join(BUILD, sub, name)
+        if os.path.exists(p):
+            return p
+    raise FileNotFoundError(name + " is not built in " + BUILD)
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path, timeout=30):
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(self.timeout)
+        s.connect(self.unix_path)
+        self.sock = s
+
+
+def request(sock, method, path, body=None, raw=None, headers=None, timeout=30):
+    """One HTTP request; body is JSON-encoded, raw is sent as is. Returns (status, json or text)."""
+    conn = UnixHTTPConnection(sock, timeout)
+    hdrs = dict(headers or {})
+    data = raw
+    if body is not None:
+        data = json.dumps(body).encode()
+    if data is not None:
+        hdrs.setdefault("Content-Type", "application/json")
+    conn.request(method, path, body=data, headers=hdrs)
+    resp = conn.getresponse()
+    payload = resp.read()
+    conn.close()
+    try:
+        return resp.status, json.loads(payload) if payload else None
+    except ValueError:
+        return resp.status, payload.decode(errors="replace")
+
+
+class Agentd:
+    """A real agentd on a temporary state/run directory."""
+
+    def __init__(self, state_dir=None, args=()):
+        self.tmp = tempfile.mkdtemp(prefix="osmoda-test-")
+        self.state_dir = state_dir or os.path.join(self.tmp, "state")
+        self.run_dir = os.path.join(self.tmp, "run")
+        os.makedirs(self.run_dir, exist_ok=True)
+        self.sock = os.path.join(self.run_dir, "agentd.sock")
+        self.args = list(args)
+        self.proc = None
+        self.stderr_path = os.path.join(self.tmp, "agentd.stderr")
+
+    def start(self, wait=True):
+        env = dict(os.environ, OSMODA_STATE_DIR=self.state_dir, OSMODA_RUN_DIR=self.run_dir)
+        self.stderr = open(self.stderr_path, "ab")
+        self.proc = subprocess.Popen([binary("agentd"), "--socket", self.sock,
+                                      "--state-dir", self.state_dir] + self.args,
+                                     stdin=subprocess.DEVNULL, stdout=self.stderr,
+                                     stderr=self.stderr, env=env)
+        if wait:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout=20):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("agentd exited: " + self.log())
+            try:
+                status, _ = request(self.sock, "GET", "/health", timeout=2)
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("agentd did not become ready: " + self.log())
+
+    def request(self, method, path, body=None, **kw):
+        return request(self.sock, method, path, body, **kw)
+
+    def log(self):
+        with open(self.stderr_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def sanitizer_errors(self):
+        """Sanitizer reports in the daemon's stderr (ASan/UBSan builds), or ''."""
+        text = self.log()
+        for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+            if marker in text:
+                return text[text.index(marker) - 200 if text.index(marker) > 200 else 0:][:6000]
+        return ""
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self):
+        if self.alive():
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc is not None:
+            self.stderr.close()
+        self.proc = None
+
+    def kill(self):
+        if self.alive():
+            self.proc.kill()
+            self.proc.wait()
+            self.stderr.close()
+        self.proc = None
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class AgentdTestCase(unittest.TestCase):
+    """Starts one agentd per test method."""
+    agentd_args = ()
+
+    def setUp(self):
+        self.agentd = Agentd(args=self.agentd_args).start()
+
+    def tearDown(self):
+        alive = self.agentd.alive()
+        self.agentd.stop()
+        report = self.agentd.sanitizer_errors()
+        self.agentd.cleanup()
+        self.assertTrue(alive, "agentd died during the test")
+        self.assertEqual(report, "", "sanitizer report from agentd")
+
+    def req(self, method, path, body=None, **kw):
+        return self.agentd.request(method, path, body, **kw)
+
+
+def run_ctl(*args, state_dir=None, sock=None, input=None):
+    """Runs agentctl; returns CompletedProcess with text stdout/stderr."""
+    argv = [binary("agentctl")]
+    if state_dir:
+        argv += ["--state-dir", state_dir]
+    if sock:
+        argv += ["--socket", sock]
+    argv += list(args)
+    return subprocess.run(argv, input=input, capture_output=True, text=True, timeout=120)
