@@ -31,7 +31,8 @@ static void read_cpu(struct cpu_sample *s)
     while (f && fgets(line, sizeof(line), f) && s->n < MAX_CPUS) {
         unsigned long long v[8] = {0};
         unsigned idx;
-        if (sscanf(line, "cpu%u %llu %llu %llu %llu %llu %llu %llu %llu", &idx, &v[0], &v[1],
+        if (strncmp(line, "cpu", 3) != 0 || line[3] < '0' || line[3] > '9' ||
+            sscanf(line, "cpu%u %llu %llu %llu %llu %llu %llu %llu %llu", &idx, &v[0], &v[1],
                    &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) < 5)
             continue;
         unsigned long long idle = v[3] + v[4], total = 0;

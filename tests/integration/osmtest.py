@@ -32,7 +32,11 @@ class UnixHTTPConnection(http.client.HTTPConnection):
     def connect(self):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.settimeout(self.timeout)
-        s.connect(self.unix_path)
+        try:
+            s.connect(self.unix_path)
+        except OSError:
+            s.close()
+            raise
         self.sock = s
 
 
@@ -45,10 +49,12 @@ def request(sock, method, path, body=None, raw=None, headers=None, timeout=30):
         data = json.dumps(body).encode()
     if data is not None:
         hdrs.setdefault("Content-Type", "application/json")
-    conn.request(method, path, body=data, headers=hdrs)
-    resp = conn.getresponse()
-    payload = resp.read()
-    conn.close()
+    try:
+        conn.request(method, path, body=data, headers=hdrs)
+        resp = conn.getresponse()
+        payload = resp.read()
+    finally:
+        conn.close()
     try:
         return resp.status, json.loads(payload) if payload else None
     except ValueError:
@@ -70,6 +76,8 @@ class Agentd:
 
     def start(self, wait=True):
         env = dict(os.environ, OSMODA_STATE_DIR=self.state_dir, OSMODA_RUN_DIR=self.run_dir)
+        if getattr(self, "stderr", None):
+            self.stderr.close()
         self.stderr = open(self.stderr_path, "ab")
         self.proc = subprocess.Popen([binary("agentd"), "--socket", self.sock,
                                       "--state-dir", self.state_dir] + self.args,
