@@ -40,3 +40,4 @@
 #define OSM_CMD_OUTPUT_MAX (4 * 1024 * 1024) /* captured stdout of a helper program */
 #define OSM_AGENT_CARD_MAX (64 * 1024)     /* agent-card.json read cap */
 #define OSM_BACKUP_FILES_MAX 100000        /* files in one backup snapshot or restore */
+

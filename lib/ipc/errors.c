@@ -38,6 +38,9 @@ int osm_errno_to_status(int neg_errno, const char **ret_code)
 }
 
 static json_t *envelope(struct osm_request *req, int status, const char *code, json_t *detail,
+                        const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+
+static json_t *envelope(struct osm_request *req, int status, const char *code, json_t *detail,
                         const char *fmt, va_list ap)
 {
     char msg[1024];
