@@ -49,8 +49,10 @@ int agentd_reader_open(struct agentd *ad, struct agentd_reader *ret)
     pthread_mutex_unlock(&p->mu);
     if (!l) {
         int r = osm_ledger_open(ad->ledger_path, OSM_LEDGER_RDONLY, &l);
-        if (r < 0)
+        if (r < 0) {
+            osm_ledger_close(l); /* set on -EIO so its message could be read */
             return r;
+        }
     }
     ret->ledger = l;
     return 0;

@@ -37,6 +37,22 @@ int osm_errno_to_status(int neg_errno, const char **ret_code)
     return 500;
 }
 
+/* The message as a JSON string. Messages may quote bytes from outside (a path, a field), which
+ * need not be UTF-8, or may be cut inside a character: then non-ASCII bytes become '?'. */
+static json_t *message_string(const char *msg)
+{
+    char ascii[1024];
+    json_t *s = json_string(msg);
+    size_t i;
+
+    if (s)
+        return s;
+    for (i = 0; msg[i] && i < sizeof(ascii) - 1; i++)
+        ascii[i] = (unsigned char)msg[i] < 0x80 ? msg[i] : '?';
+    ascii[i] = '\0';
+    return json_string(ascii);
+}
+
 static json_t *envelope(struct osm_request *req, int status, const char *code, json_t *detail,
                         const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
 
@@ -48,7 +64,7 @@ static json_t *envelope(struct osm_request *req, int status, const char *code, j
     vsnprintf(msg, sizeof(msg), fmt, ap);
     if (req)
         req->status = status;
-    return json_pack("{s:s, s:s, s:o}", "error", code, "message", msg, "detail",
+    return json_pack("{s:s, s:o, s:o}", "error", code, "message", message_string(msg), "detail",
                      detail ? detail : json_null());
 }
 

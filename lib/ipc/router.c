@@ -181,14 +181,13 @@ int osm_http_dispatch(const struct osm_http_server_config *cfg, struct osm_reque
 
     req->status = 200;
     resp = route_request(cfg, req, content_type, body, body_len);
-    if (resp) {
-        out = json_dumps(resp, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
-        json_decref(resp);
-        if (!out)
-            req->status = 500;
-    } else if (req->status == 200) {
-        req->status = 500; /* a handler that returns nothing without saying why */
-    }
+    if (!resp) /* every answer is JSON: a handler that built nothing gets an envelope */
+        resp = osm_error(req, req->status >= 400 ? req->status : 500, "internal_error", NULL,
+                         "the request could not be answered");
+    out = resp ? json_dumps(resp, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15)) : NULL;
+    json_decref(resp);
+    if (!out)
+        req->status = 500;
     *ret_body = out;
     *ret_len = out ? strlen(out) : 0;
     return req->status;

@@ -6,6 +6,7 @@
 #include "ledger_internal.h"
 
 #define BUSY_TIMEOUT_MS 5000
+#define MMAP_SIZE "268435456" /* reads through mmap: verification scans the whole table */
 
 static int open_db(struct osm_ledger *l, const char *path)
 {
@@ -20,7 +21,7 @@ static int open_db(struct osm_ledger *l, const char *path)
     if (rc != SQLITE_OK)
         return l->db ? -EIO : -ENOMEM;
     sqlite3_busy_timeout(l->db, BUSY_TIMEOUT_MS);
-    return 0;
+    return ledger_exec(l, "PRAGMA mmap_size = " MMAP_SIZE);
 }
 
 static int open_writable(struct osm_ledger *l)

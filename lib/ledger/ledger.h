@@ -45,7 +45,8 @@ struct osm_ledger;
 
 /* Opens path. With RDWR: WAL, synchronous=FULL, schema v3 created or migrated (v1 rehash,
  * FTS backfill as osModa), plus our own tables (checkpoints, prune record). Returns -errno or
- * -EIO with the SQLite message available from osm_ledger_errmsg(). */
+ * -EIO with the SQLite message available from osm_ledger_errmsg(): on -EIO *ret is still set
+ * (when SQLite got far enough to have a message) and the caller closes it. */
 int osm_ledger_open(const char *path, unsigned flags, struct osm_ledger **ret);
 /* NULL-safe. Does a WAL checkpoint(TRUNCATE) on a writable handle. */
 void osm_ledger_close(struct osm_ledger *l);
@@ -107,7 +108,9 @@ int osm_ledger_latest_checkpoint(struct osm_ledger *l, int64_t *ret_size, char *
  * Hashes are 32 raw bytes each; *ret_path is a new array of ret_n * 32 bytes. */
 int osm_ledger_prove_inclusion(struct osm_ledger *l, int64_t id, int64_t tree_size,
                                uint8_t **ret_path, size_t *ret_n, uint8_t ret_root[32]);
-/* Consistency proof between two tree sizes (RFC 6962 §2.1.2). */
+/* Consistency proof between two tree sizes (RFC 6962 §2.1.2); new_size 0 = newest checkpoint's.
+ * Both proofs: -ERANGE for a tree larger than the ledger, -ENODATA when a subtree they need
+ * was pruned and is not in the prune record. */
 int osm_ledger_prove_consistency(struct osm_ledger *l, int64_t old_size, int64_t new_size,
                                  uint8_t **ret_proof, size_t *ret_n, uint8_t ret_old_root[32],
                                  uint8_t ret_new_root[32]);

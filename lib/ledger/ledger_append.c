@@ -88,8 +88,10 @@ int osm_ledger_append(struct osm_ledger *l, struct osm_ledger_entry *entries, si
         return -EROFS;
     if (n == 0)
         return 0;
-    if (l->stale)
+    if (l->stale) {
         r = ledger_state_load(l);
+        l->stale = r < 0;
+    }
     if (r >= 0)
         r = ledger_run(l, STMT_BEGIN_IMMEDIATE);
     if (r < 0) {

@@ -53,8 +53,8 @@ static int tree_load(struct osm_ledger *l, const struct ledger_prune_state *prun
         r = ledger_leaves_push(l, (int64_t)l->tree.size, INT64_MAX, &l->tree);
     if (r >= 0 && (int64_t)l->tree.size != l->next_id - 1)
         r = -EBADMSG;
-    l->tree_err = r == -EBADMSG || r == -ENOENT ? -EBADMSG : 0;
-    return l->tree_err < 0 ? 0 : r;
+    l->tree_err = r == -EBADMSG ? r : 0;
+    return r == -EBADMSG ? 0 : r;
 }
 
 int ledger_state_load(struct osm_ledger *l)

@@ -125,7 +125,8 @@ int verify_cp_gather(struct verify_ctx *v)
         r = gather_log(v);
     if (r < 0)
         return r;
-    qsort(v->cps, v->n_cps, sizeof(*v->cps), cp_compare);
+    if (v->n_cps > 0)
+        qsort(v->cps, v->n_cps, sizeof(*v->cps), cp_compare);
     cp_merge(v);
     return 0;
 }

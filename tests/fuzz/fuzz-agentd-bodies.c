@@ -10,6 +10,7 @@
 
 #include "agentd-api.h"
 #include "agentd.h"
+#include "fuzz.h"
 
 static struct agentd ad;
 static struct osm_http_server_config server;
@@ -48,7 +49,6 @@ static void incident_setup(void)
     free(out);
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     static char dir[] = "/tmp/fuzz-agentd-XXXXXX";
@@ -81,7 +81,6 @@ static bool status_expected(int status)
     return false;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *path;

@@ -11,6 +11,7 @@
 
 #include "agentd-api.h"
 #include "agentd.h"
+#include "fuzz.h"
 
 static struct agentd ad;
 static struct osm_http_server_config cfg;

@@ -351,3 +351,15 @@ Test(prune, forged_prune_record_detected)
     cr_assert_eq(P.count[OSM_LEDGER_CHECKPOINT_MISMATCH], 2);
     cr_assert_eq(P.first_id[OSM_LEDGER_CHECKPOINT_MISMATCH], 10);
 }
+
+Test(verify, writer_refuses_to_sign_an_inconsistent_tree)
+{
+    char *note = NULL;
+
+    build();
+    tl_sql(&T, "DELETE FROM events WHERE id > 12; UPDATE sqlite_sequence SET seq = 12");
+    tl_reopen(&T);
+    tl_append(&T, 1); /* the chain itself goes on */
+    cr_assert_eq(osm_ledger_checkpoint(T.l, T.signer, T.log, &note), -EBADMSG);
+    cr_assert_null(note);
+}

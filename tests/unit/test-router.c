@@ -204,3 +204,12 @@ Test(router, query_integers_are_checked)
         json_decref(j);
     }
 }
+
+Test(router, invalid_utf8_in_path_still_gets_an_envelope)
+{
+    json_auto_t *j = NULL;
+
+    cr_assert_eq(call("GET", "/no\xff\xfepe", NULL, NULL, &j), 404);
+    assert_envelope(j, "not_found");
+    cr_assert_not_null(strstr(json_string_value(json_object_get(j, "message")), "/no??pe"));
+}
