@@ -332,7 +332,10 @@ json_t *agentd_memory_recall(struct osm_request *req)
     };
     if (rc.max > OSM_RECALL_MAX)
         rc.max = OSM_RECALL_MAX; /* osModa caps silently */
-    r = agentd_reader_open(AGENTD(req), &rd);
+    /* Search sees every event recorded before this request (indexing is off the commit path). */
+    r = agentd_index_now(AGENTD(req));
+    if (r >= 0)
+        r = agentd_reader_open(AGENTD(req), &rd);
     if (r >= 0)
         r = recall_run(&rd, &rc, &total);
     if (r < 0)

@@ -1,7 +1,9 @@
 /* The ledger's only writer: one thread that takes every waiting append, commits them in one
  * transaction (one fsync) and only then answers the callers; it also signs checkpoints every N
- * events or T seconds and runs maintenance tasks (prune) between batches. */
+ * events or T seconds, indexes events for full-text search when it is idle (never between a
+ * caller and its durable answer), and runs maintenance tasks (prune) between batches. */
 #include <errno.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,13 +174,38 @@ static void finish_batch(struct agentd_writer *w, struct append_req *batch)
     pthread_mutex_unlock(&w->mu);
 }
 
+/* Waits for work: briefly when search indexing is behind (index once the load pauses), else
+ * up to a second (time-based checkpoints). */
 static void wait_for_work(struct agentd_writer *w)
 {
+    int64_t ms = osm_ledger_index_lag(w->ledger) > 0 ? OSM_INDEX_IDLE_MS : 1000;
     struct timespec deadline;
 
     clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += 1; /* wake up once a second to sign time-based checkpoints */
+    deadline.tv_nsec += (long)(ms % 1000) * 1000000;
+    deadline.tv_sec += ms / 1000 + deadline.tv_nsec / 1000000000;
+    deadline.tv_nsec %= 1000000000;
     pthread_cond_timedwait(&w->work, &w->mu, &deadline);
+}
+
+static void index_some(struct agentd_writer *w, int64_t max_rows)
+{
+    int r = osm_ledger_index(w->ledger, max_rows);
+
+    if (r < 0)
+        log_error("ledger.index", "error=%d reason=\"%s\"", r, osm_ledger_errmsg(w->ledger));
+}
+
+static int index_all(struct osm_ledger *l, void *ctx)
+{
+    int r = osm_ledger_index(l, INT64_MAX);
+
+    return r < 0 ? r : 0;
+}
+
+int agentd_index_now(struct agentd *ad)
+{
+    return agentd_writer_task(ad, index_all, NULL);
 }
 
 static void *writer_main(void *arg)
@@ -193,6 +220,7 @@ static void *writer_main(void *arg)
             wait_for_work(w);
             if (!w->head) {
                 pthread_mutex_unlock(&w->mu);
+                index_some(w, OSM_INDEX_CHUNK);
                 checkpoint_if_due(w, false);
                 pthread_mutex_lock(&w->mu);
                 continue;
@@ -206,6 +234,7 @@ static void *writer_main(void *arg)
         pthread_mutex_lock(&w->mu);
     }
     pthread_mutex_unlock(&w->mu);
+    index_some(w, INT64_MAX);
     checkpoint_if_due(w, true);
     return NULL;
 }

@@ -67,6 +67,9 @@ int agentd_record(struct agentd *ad, const char *type, const char *actor, const 
 int agentd_record_raw(struct agentd *ad, const char *type, const char *actor, const char *payload,
                       int (*apply)(sqlite3 *db, void *ctx), void *apply_ctx,
                       struct agentd_recorded *ret);
+/* Brings full-text search up to date with every event recorded so far (recall calls it first;
+ * otherwise the writer indexes when idle). */
+int agentd_index_now(struct agentd *ad);
 /* Runs fn on the writer thread with the writable ledger, between batches (prune). */
 int agentd_writer_task(struct agentd *ad, int (*fn)(struct osm_ledger *l, void *ctx), void *ctx);
 

@@ -18,6 +18,8 @@
 #define OSM_CHECKPOINT_EVERY_EVENTS 1000   /* sign a checkpoint after this many new events */
 #define OSM_CHECKPOINT_EVERY_SECONDS 60    /* ... or this long after the first unsigned one */
 #define OSM_READ_POOL_MAX 16               /* read-only SQLite connections per daemon */
+#define OSM_INDEX_IDLE_MS 20               /* search indexing starts after this long idle */
+#define OSM_INDEX_CHUNK 512                /* events indexed per idle step */
 
 /* agentd endpoints (osModa §1.1) */
 #define OSM_EVENTS_LOG_DEFAULT 50
@@ -41,3 +43,17 @@
 #define OSM_AGENT_CARD_MAX (64 * 1024)     /* agent-card.json read cap */
 #define OSM_BACKUP_FILES_MAX 100000        /* files in one backup snapshot or restore */
 
+/* Tool registry and results (lib/tools). Plain integer literals where a tool's JSON Schema
+ * quotes the value (the schema text is built with the preprocessor). */
+#define OSM_TOOL_RESULT_MAX (64 * 1024)    /* bytes of one tool result text (then marked cut) */
+#define OSM_TOOL_RESULT_MIN 128            /* smallest cap osm_result_text honours (fits the marker) */
+#define OSM_TOOL_LIST_DEFAULT 50           /* items per page when a list tool gets no limit */
+#define OSM_TOOL_LIST_MAX 1000             /* largest limit of a list/log tool */
+#define OSM_TOOL_OFFSET_MAX 1000000        /* largest offset of a list/log tool */
+#define OSM_TOOL_GREP_MAX 256              /* grep filter length, characters */
+#define OSM_TOOL_SHELL_TIMEOUT_MAX_MS 120000 /* shell_exec timeout cap (osModa 120 000 ms) */
+#define OSM_TOOL_JOURNAL_LINES_MAX 500     /* journal_logs lines cap (osModa 500) */
+#define OSM_TOOL_SPECKIT_TIMEOUT_MIN_S 60  /* spec_kit_run timeout_seconds (osModa 60..1800) */
+#define OSM_TOOL_SPECKIT_TIMEOUT_MAX_S 1800
+#define OSM_TOOL_ERROR_FIELD_MAX 256       /* JSON pointer of a validation error, with NUL */
+#define OSM_TOOL_ERROR_REASON_MAX 512      /* reason of a validation error, with NUL */

@@ -57,6 +57,7 @@ int osm_ledger_open(const char *path, unsigned flags, struct osm_ledger **ret)
     if (!l)
         return -ENOMEM;
     l->flags = flags;
+    l->indexed_through = -1;
     r = osm_sha256_init(&l->sha);
     if (r >= 0)
         r = open_db(l, path);

@@ -79,6 +79,13 @@ struct osm_ledger_entry {
  * cached chain state is reloaded from disk. */
 int osm_ledger_append(struct osm_ledger *l, struct osm_ledger_entry *entries, size_t n);
 
+/* Full-text search (events_fts) is indexed off the commit path: appended events become
+ * searchable once the writer runs osm_ledger_index (when idle, and before a search). Indexes up
+ * to max_rows events; returns how many, or -errno. */
+int osm_ledger_index(struct osm_ledger *l, int64_t max_rows);
+/* Events appended but not yet indexed (writable handle; 0 otherwise). */
+int64_t osm_ledger_index_lag(struct osm_ledger *l);
+
 /* Number of events and id of the newest (0 when empty); pruned events are not counted. */
 int osm_ledger_stats(struct osm_ledger *l, int64_t *ret_count, int64_t *ret_last_id);
 

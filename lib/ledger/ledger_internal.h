@@ -54,6 +54,7 @@ struct osm_ledger {
     struct osm_merkle_frontier tree; /* leaves 0 .. next_id - 2 */
     int tree_err;                    /* -EBADMSG when the stored tree is inconsistent */
     int64_t checkpoint_size;         /* newest checkpoint's tree size */
+    int64_t indexed_through;         /* events_fts holds events up to this id; -1: not read */
 };
 
 /* ledger_db.c: -errno for a SQLite result code (0 for OK/ROW/DONE). */

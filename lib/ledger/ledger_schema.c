@@ -1,5 +1,11 @@
 /* The ledger.db schema: osModa v3 exactly, plus our checkpoint and prune tables (additive, so
- * osModa readers keep working), and osModa's migrations (v1 rehash, FTS backfill). */
+ * osModa readers keep working), and osModa's migrations (v1 rehash, FTS backfill).
+ *
+ * One departure: osModa indexes every event into events_fts with an insert trigger, inside the
+ * commit. Tokenizing costs several times the insert itself, so we drop that trigger and index
+ * off the commit path (ledger_index.c); fts_state records how far the index reaches. Rows up to
+ * that point were indexed by whoever wrote them, so only they are removed from the index when
+ * events are pruned. */
 #include <errno.h>
 #include <string.h>
 
@@ -27,12 +33,8 @@ static const char schema_sql[] =
     "CREATE VIRTUAL TABLE IF NOT EXISTS events_fts USING fts5("
     " type, actor, payload, content=events, content_rowid=id,"
     " tokenize='porter unicode61');"
-    "CREATE TRIGGER IF NOT EXISTS events_fts_insert AFTER INSERT ON events BEGIN"
-    " INSERT INTO events_fts (rowid, type, actor, payload)"
-    " VALUES (new.id, new.type, new.actor, new.payload); END;"
-    "CREATE TRIGGER IF NOT EXISTS events_fts_delete AFTER DELETE ON events BEGIN"
-    " INSERT INTO events_fts (events_fts, rowid, type, actor, payload)"
-    " VALUES ('delete', old.id, old.type, old.actor, old.payload); END;"
+    "CREATE TABLE IF NOT EXISTS fts_state ("
+    " id INTEGER PRIMARY KEY CHECK (id = 1), indexed_through INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS checkpoints ("
     " tree_size INTEGER PRIMARY KEY, ts TEXT NOT NULL, root_hash TEXT NOT NULL,"
     " note TEXT NOT NULL, frontier BLOB NOT NULL);"
@@ -95,6 +97,18 @@ static int migrate_rehash(struct osm_ledger *l)
     }
 }
 
+/* Everything already in events is indexed (by osModa's trigger or by the backfill below), so
+ * the index starts at the newest event; then the trigger goes. */
+static const char index_sql[] =
+    "INSERT OR IGNORE INTO fts_state (id, indexed_through)"
+    " SELECT 1, coalesce(max(id), 0) FROM events;"
+    "DROP TRIGGER IF EXISTS events_fts_insert;"
+    "DROP TRIGGER IF EXISTS events_fts_delete;"
+    "CREATE TRIGGER events_fts_delete AFTER DELETE ON events"
+    " WHEN old.id <= (SELECT indexed_through FROM fts_state WHERE id = 1) BEGIN"
+    " INSERT INTO events_fts (events_fts, rowid, type, actor, payload)"
+    " VALUES ('delete', old.id, old.type, old.actor, old.payload); END;";
+
 static int migrate(struct osm_ledger *l)
 {
     int64_t version;
@@ -112,6 +126,8 @@ static int migrate(struct osm_ledger *l)
         r = ledger_exec(l, "INSERT INTO events_fts (events_fts) VALUES ('rebuild')");
     if (r >= 0 && version != OSM_LEDGER_SCHEMA_VERSION)
         r = ledger_exec(l, "INSERT OR REPLACE INTO schema_version (id, version) VALUES (1, 3)");
+    if (r >= 0)
+        r = ledger_exec(l, index_sql);
     return r;
 }
 

@@ -315,6 +315,7 @@ Test(prune, fts_rows_go_with_the_events)
     sqlite3_stmt *st = NULL;
 
     build();
+    cr_assert_eq(osm_ledger_index(T.l, 10), 10); /* indexed rows leave the index with their events */
     cr_assert_eq(osm_ledger_prune(T.l, 15), 0);
     sqlite3_prepare_v2(osm_ledger_sqlite(T.l),
                        "SELECT count(*) FROM events_fts WHERE events_fts MATCH 'tester'", -1, &st,
@@ -325,6 +326,12 @@ Test(prune, fts_rows_go_with_the_events)
     tl_append(&T, 2); /* the chain goes on from the pruned head */
     cr_assert_eq(verify().errors, 0);
     cr_assert_eq(verify().events, 2);
+    cr_assert_gt(osm_ledger_index(T.l, INT64_MAX), 0); /* the rest, and no pruned row, get indexed */
+    sqlite3_prepare_v2(osm_ledger_sqlite(T.l), "SELECT count(*) FROM events_fts WHERE "
+                       "events_fts MATCH 'tester'", -1, &st, NULL);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    cr_assert_eq(sqlite3_column_int(st, 0), 2);
+    sqlite3_finalize(st);
 }
 
 Test(prune, tampering_after_prune_detected)

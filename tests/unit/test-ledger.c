@@ -94,7 +94,15 @@ Test(ledger, append_then_verify_roundtrip)
     cr_assert_eq(query_int("SELECT count(*) FROM events WHERE id = 1 AND prev_hash = "
                            "'0000000000000000000000000000000000000000000000000000000000000000'"),
                  1);
+    /* Search indexing is off the commit path: nothing until the writer indexes. */
+    cr_assert_eq(query_int("SELECT count(*) FROM events_fts WHERE events_fts MATCH 'tester'"), 0);
+    cr_assert_eq(osm_ledger_index_lag(T.l), 10);
+    cr_assert_eq(osm_ledger_index(T.l, 4), 4);
+    cr_assert_eq(osm_ledger_index_lag(T.l), 6);
+    cr_assert_eq(osm_ledger_index(T.l, INT64_MAX), 6);
+    cr_assert_eq(osm_ledger_index(T.l, INT64_MAX), 0);
     cr_assert_eq(query_int("SELECT count(*) FROM events_fts WHERE events_fts MATCH 'tester'"), 10);
+    cr_assert_eq(query_int("SELECT indexed_through FROM fts_state"), 10);
 }
 
 Test(ledger, entry_outputs_match_stored_row)
@@ -270,8 +278,11 @@ Test(ledger, schema_is_osmoda_v3)
     cr_assert_eq(query_int("SELECT version FROM schema_version WHERE id = 1"), 3);
     cr_assert_eq(query_int("SELECT count(*) FROM sqlite_master WHERE name IN ('events', "
                            "'incidents', 'incident_steps', 'schema_version', 'events_fts', "
-                           "'events_fts_insert', 'events_fts_delete', 'checkpoints', "
+                           "'fts_state', 'events_fts_delete', 'checkpoints', "
                            "'ledger_prune')"), 9);
+    /* osModa's insert trigger is replaced by indexing off the commit path */
+    cr_assert_eq(query_int("SELECT count(*) FROM sqlite_master WHERE name = 'events_fts_insert'"),
+                 0);
     cr_assert_eq(query_int("SELECT count(*) FROM sqlite_master WHERE name = 'events' AND "
                            "sql LIKE '%AUTOINCREMENT%'"), 1);
     cr_assert_neq(sqlite3_exec(osm_ledger_sqlite(T.l),
