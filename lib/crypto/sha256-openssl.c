@@ -1,4 +1,5 @@
-/* SHA-256 wrappers over OpenSSL EVP with the digest fetched once per process. */
+/* SHA-256 over OpenSSL EVP (SHA-NI where the CPU has it), the digest fetched once per process.
+ * The implementation of sha256.h for everything but agentd (see sha256-sodium.c). */
 #include <errno.h>
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -45,7 +46,7 @@ void osm_sha256_final(struct osm_sha256 *h, uint8_t out[static OSM_SHA256_LEN])
 
 void osm_sha256_done(struct osm_sha256 *h)
 {
-    EVP_MD_CTX_free(h->ctx);
+    EVP_MD_CTX_free((EVP_MD_CTX *)h->ctx);
     h->ctx = NULL;
 }
 
