@@ -4,7 +4,7 @@
 #pragma once
 
 #include <inttypes.h>
-#include <openssl/sha.h>
+#include <openssl/evp.h>
 #include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -75,6 +75,25 @@ static inline void bl_hex(const unsigned char md[32], char out[static BL_HASH_HE
     out[BL_HASH_HEX] = 0;
 }
 
+/* SHA-256 with the digest fetched once and one reused context: OpenSSL 3's one-shot SHA256()
+ * fetches the algorithm on every call, which would make the peers slower than they need be.
+ * The tools are single-threaded; the two objects live until exit. */
+static inline int bl_sha256(const void *p, size_t n, unsigned char out[32])
+{
+    static EVP_MD *alg;
+    static EVP_MD_CTX *ctx;
+    if (!ctx) {
+        alg = EVP_MD_fetch(NULL, "SHA256", NULL);
+        ctx = EVP_MD_CTX_new();
+        if (!alg || !ctx)
+            return -1;
+    }
+    if (EVP_DigestInit_ex2(ctx, alg, NULL) != 1 || EVP_DigestUpdate(ctx, p, n) != 1 ||
+        EVP_DigestFinal_ex(ctx, out, NULL) != 1)
+        return -1;
+    return 0;
+}
+
 static inline char *bl_put(char *p, const char *s, size_t n)
 {
     memcpy(p, s, n);
@@ -83,7 +102,7 @@ static inline char *bl_put(char *p, const char *s, size_t n)
 }
 
 /* hash = hex SHA-256("<id>|<ts>|<type>|<actor>|<payload>|<prev_hash>"), using buf (cap bytes)
- * as scratch. Returns -1 when the joined string does not fit. */
+ * as scratch. Returns -1 when the joined string does not fit or OpenSSL fails. */
 static inline int bl_hash(char *buf, size_t cap, int64_t id, const char *ts, size_t ts_len,
                           const char *type, size_t type_len, const char *actor, size_t actor_len,
                           const char *payload, size_t payload_len, const char *prev,
@@ -100,7 +119,8 @@ static inline int bl_hash(char *buf, size_t cap, int64_t id, const char *ts, siz
     memcpy(p, prev, BL_HASH_HEX);
     p += BL_HASH_HEX;
     unsigned char md[32];
-    SHA256((const unsigned char *)buf, (size_t)(p - buf), md);
+    if (bl_sha256(buf, (size_t)(p - buf), md) < 0)
+        return -1;
     bl_hex(md, out);
     return 0;
 }

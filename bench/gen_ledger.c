@@ -68,9 +68,9 @@ static int insert_all(sqlite3 *db, sqlite3_stmt *st, int64_t n)
         const struct gen_kind *k = &kinds[(id * 7) % ELEMENTSOF(kinds)];
         int plen = snprintf(payload, sizeof(payload), "%s%" PRId64 "%s", k->pre, id, k->post);
         bl_format_ts(GEN_BASE_MS + id * 137, ts);
-        bl_hash(scratch, sizeof(scratch), id, ts, BL_TS_LEN, k->type, strlen(k->type), k->actor,
-                strlen(k->actor), payload, (size_t)plen, prev, hash);
-        if (bl_insert(st, id, ts, k->type, k->actor, payload, (size_t)plen, prev, hash) < 0) {
+        if (bl_hash(scratch, sizeof(scratch), id, ts, BL_TS_LEN, k->type, strlen(k->type), k->actor,
+                    strlen(k->actor), payload, (size_t)plen, prev, hash) < 0 ||
+            bl_insert(st, id, ts, k->type, k->actor, payload, (size_t)plen, prev, hash) < 0) {
             fprintf(stderr, "gen_ledger: insert: %s\n", sqlite3_errmsg(db));
             return -EIO;
         }

@@ -18,6 +18,8 @@ struct raw_opts {
     unsigned batch; /* rows per transaction */
     int64_t rows;   /* 0: run for duration */
     double duration;
+    double warmup; /* untimed appends first, so the WAL has wrapped as in a running agentd */
+    bool append;   /* continue the chain in an existing db instead of recreating it */
 };
 
 struct raw_state {
@@ -28,7 +30,7 @@ struct raw_state {
     char scratch[16384];
 };
 
-static int open_fresh(const char *path, sqlite3 **ret)
+static void remove_db(const char *path)
 {
     char side[4096];
     (void)unlink(path);
@@ -36,6 +38,12 @@ static int open_fresh(const char *path, sqlite3 **ret)
     (void)unlink(side);
     snprintf(side, sizeof(side), "%s-shm", path);
     (void)unlink(side);
+}
+
+static int open_db(const char *path, bool fresh, sqlite3 **ret)
+{
+    if (fresh)
+        remove_db(path);
     _cleanup_(bl_sqlite_closep) sqlite3 *db = NULL;
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
         fprintf(stderr, "sqlite_raw: %s: %s\n", path, db ? sqlite3_errmsg(db) : "out of memory");
@@ -45,8 +53,28 @@ static int open_fresh(const char *path, sqlite3 **ret)
             0 ||
         bl_exec(db, bl_schema_sql, "sqlite_raw: schema") < 0)
         return -EIO;
+    /* Keep the WAL file across runs (--append), as a long-running writer keeps it: a WAL
+     * recreated on every open would make each round pay for growing a new file. */
+    int persist = 1;
+    (void)sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
     *ret = TAKE_PTR(db);
     return 0;
+}
+
+/* Loads the id and hash of the newest row (genesis when empty). */
+static int load_tip(struct raw_state *s)
+{
+    _cleanup_(bl_sqlite_finalizep) sqlite3_stmt *st = NULL;
+    memcpy(s->prev, bl_genesis, sizeof(bl_genesis));
+    if (sqlite3_prepare_v2(s->db, "SELECT id, hash FROM events ORDER BY id DESC LIMIT 1", -1, &st,
+                           NULL) != SQLITE_OK)
+        return -EIO;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 1) == BL_HASH_HEX) {
+        s->id = sqlite3_column_int64(st, 0);
+        memcpy(s->prev, sqlite3_column_text(st, 1), BL_HASH_HEX);
+    }
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -EIO;
 }
 
 /* One transaction of n rows. */
@@ -72,43 +100,57 @@ static int append_batch(struct raw_state *s, const struct raw_opts *o, unsigned 
     return bl_exec(s->db, "COMMIT", "sqlite_raw: commit") < 0 ? -EIO : 0;
 }
 
+/* Appends until rows (if > 0) or seconds have passed; returns rows written or -EIO. */
+static int64_t append_for(struct raw_state *s, const struct raw_opts *o, int64_t rows,
+                          double seconds, double *ret_secs)
+{
+    int64_t start = s->id;
+    double t0 = bl_mono_s(), t = t0;
+    while (rows > 0 ? s->id - start < rows : t - t0 < seconds) {
+        unsigned n = o->batch;
+        if (rows > 0 && s->id - start + n > rows)
+            n = (unsigned)(rows - (s->id - start));
+        if (append_batch(s, o, n) < 0)
+            return -EIO;
+        t = bl_mono_s();
+    }
+    *ret_secs = t - t0;
+    return s->id - start;
+}
+
 static int run(const struct raw_opts *o)
 {
     _cleanup_free_ struct raw_state *s = calloc(1, sizeof(*s));
     if (!s)
         return -ENOMEM;
     _cleanup_(bl_sqlite_closep) sqlite3 *db = NULL;
-    if (open_fresh(o->db, &db) < 0)
+    if (open_db(o->db, !o->append, &db) < 0)
         return -EIO;
     _cleanup_(bl_sqlite_finalizep) sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db, bl_insert_sql, -1, &st, NULL) != SQLITE_OK)
         return -EIO;
     *s = (struct raw_state){.db = db, .insert = st};
-    memcpy(s->prev, bl_genesis, sizeof(bl_genesis));
-    double t0 = bl_mono_s(), t = t0;
-    for (;;) {
-        if (o->rows > 0 ? s->id >= o->rows : t - t0 >= o->duration)
-            break;
-        unsigned n = o->batch;
-        if (o->rows > 0 && s->id + n > o->rows)
-            n = (unsigned)(o->rows - s->id);
-        if (append_batch(s, o, n) < 0)
-            return -EIO;
-        t = bl_mono_s();
-    }
-    double secs = t - t0;
+    if (load_tip(s) < 0)
+        return -EIO;
+    double secs = 0;
+    if (o->warmup > 0 && append_for(s, o, 0, o->warmup, &secs) < 0)
+        return -EIO;
+    int64_t n = append_for(s, o, o->rows, o->duration, &secs);
+    if (n < 0)
+        return -EIO;
     printf("{\"mode\":\"%s\",\"batch\":%u,\"rows\":%" PRId64
            ",\"seconds\":%.3f,\"rows_per_s\":%.1f}\n",
-           o->batch == 1 ? "tx-per-row" : "batched", o->batch, s->id, secs,
-           secs > 0 ? (double)s->id / secs : 0.0);
+           o->batch == 1 ? "tx-per-row" : "batched", o->batch, n, secs,
+           secs > 0 ? (double)n / secs : 0.0);
     return 0;
 }
 
 static void usage(FILE *f)
 {
     fputs("usage: sqlite_raw --db PATH [--batch ROWS_PER_TX] [--rows N | --duration SEC]\n"
-          "                  [--payload JSON]\n"
-          "Deletes and recreates PATH. Prints {\"mode\",\"batch\",\"rows\",\"seconds\","
+          "                  [--warmup SEC] [--append] [--payload JSON]\n"
+          "Deletes and recreates PATH unless --append (continue its chain). Prints "
+          "{\"mode\",\"batch\",\"rows\",\"seconds\","
           "\"rows_per_s\"}.\n",
           f);
 }
@@ -121,12 +163,14 @@ int main(int argc, char **argv)
         {"rows", required_argument, NULL, 'n'},
         {"duration", required_argument, NULL, 'd'},
         {"payload", required_argument, NULL, 'p'},
+        {"warmup", required_argument, NULL, 'w'},
+        {"append", no_argument, NULL, 'a'},
         {"help", no_argument, NULL, 'h'},
         {0},
     };
     struct raw_opts o = {.payload = RAW_DEFAULT_PAYLOAD, .batch = 1, .duration = 3};
     int ch;
-    while ((ch = getopt_long(argc, argv, "D:b:n:d:p:h", lo, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "D:b:n:d:p:w:ah", lo, NULL)) != -1) {
         switch (ch) {
         case 'D':
             o.db = optarg;
@@ -142,6 +186,12 @@ int main(int argc, char **argv)
             break;
         case 'p':
             o.payload = optarg;
+            break;
+        case 'w':
+            o.warmup = strtod(optarg, NULL);
+            break;
+        case 'a':
+            o.append = true;
             break;
         case 'h':
             usage(stdout);

@@ -48,8 +48,9 @@ static int check_row(sqlite3_stmt *st, struct vb_buf *b, const char *expected_pr
     if (r < 0)
         return r;
     char hash[BL_HASH_HEX + 1];
-    bl_hash(b->p, b->cap, id, COL(1), LEN(1), COL(2), LEN(2), COL(3), LEN(3), COL(4), LEN(4), prev,
-            hash);
+    if (bl_hash(b->p, b->cap, id, COL(1), LEN(1), COL(2), LEN(2), COL(3), LEN(3), COL(4), LEN(4),
+                prev, hash) < 0)
+        return -EIO;
     bool ok_prev = memcmp(prev, expected_prev, BL_HASH_HEX) == 0;
     bool ok_hash = memcmp(hash, stored, BL_HASH_HEX) == 0;
     if (verbose && !ok_prev)
