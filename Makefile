@@ -26,6 +26,7 @@ run: build
 	@scripts/dev-run $(BUILD)
 
 test: build
+	@scripts/node-deps.sh
 	@OSMODA_SANITIZE=$(SANITIZE) tests/run $(BUILD)
 
 bench: build

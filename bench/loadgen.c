@@ -25,6 +25,7 @@
 #define LG_MAX_SAMPLES (64u << 20)
 #define LG_CONNECT_RETRIES 100
 #define LG_IO_TIMEOUT_S 30
+#define LG_MAX_HEADERS 8
 
 struct lg_opts {
     const char *socket;
@@ -35,6 +36,8 @@ struct lg_opts {
     unsigned clients;
     uint64_t requests; /* 0: use duration */
     double duration;
+    const char *headers[LG_MAX_HEADERS]; /* extra "Name: value" lines */
+    size_t n_headers;
 };
 
 struct lg_conn {
@@ -349,6 +352,8 @@ static char *build_request(const struct lg_opts *o, size_t *ret_len)
             o->path);
     if (o->body)
         fprintf(f, "Content-Type: application/json\r\nContent-Length: %zu\r\n", o->body_len);
+    for (size_t i = 0; i < o->n_headers; i++)
+        fprintf(f, "%s\r\n", o->headers[i]);
     fputs("\r\n", f);
     if (o->body)
         fwrite(o->body, 1, o->body_len, f);
@@ -439,6 +444,7 @@ static void usage(FILE *f)
     fputs(
         "usage: loadgen --socket PATH [--clients N] [--requests N | --duration SEC]\n"
         "               [--method M] [--path P] [--body JSON | --body-file FILE]\n"
+        "               [--header 'Name: value']...\n"
         "Prints {\"clients\",\"requests\",\"errors\",\"seconds\",\"rps\",\"p50_us\",\"p99_us\"};\n"
         "rps counts 2xx answers; latencies are of 2xx answers.\n",
         f);
@@ -451,10 +457,11 @@ static int parse_args(int argc, char **argv, struct lg_opts *o)
         {"requests", required_argument, NULL, 'n'}, {"duration", required_argument, NULL, 'd'},
         {"method", required_argument, NULL, 'm'},   {"path", required_argument, NULL, 'p'},
         {"body", required_argument, NULL, 'b'},     {"body-file", required_argument, NULL, 'f'},
-        {"help", no_argument, NULL, 'h'},           {0},
+        {"header", required_argument, NULL, 'H'},   {"help", no_argument, NULL, 'h'},
+        {0},
     };
     int ch;
-    while ((ch = getopt_long(argc, argv, "s:c:n:d:m:p:b:f:h", lo, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "s:c:n:d:m:p:b:f:H:h", lo, NULL)) != -1) {
         switch (ch) {
         case 's':
             o->socket = optarg;
@@ -486,6 +493,11 @@ static int parse_args(int argc, char **argv, struct lg_opts *o)
                 fprintf(stderr, "loadgen: cannot read %s\n", optarg);
                 return -EINVAL;
             }
+            break;
+        case 'H':
+            if (o->n_headers == LG_MAX_HEADERS)
+                return -EINVAL;
+            o->headers[o->n_headers++] = optarg;
             break;
         case 'h':
             usage(stdout);

@@ -57,6 +57,9 @@ extern const struct ctl_verb ctl_verb_stats;
 extern const struct ctl_verb ctl_verb_health;
 extern const struct ctl_verb ctl_verb_checkpoint;
 extern const struct ctl_verb ctl_verb_prove;
+extern const struct ctl_verb ctl_verb_approvals; /* ctl-approvals.c */
+extern const struct ctl_verb ctl_verb_approve;
+extern const struct ctl_verb ctl_verb_deny;
 
 /* ---- errors (agentctl.c) ----------------------------------------------------------------- */
 

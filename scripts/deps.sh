@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   gcc make pkg-config meson ninja-build clang libclang-rt-14-dev
   libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libssl-dev libsodium-dev
-  libsqlite3-dev libcriterion-dev
+  libsqlite3-dev libcriterion-dev libseccomp-dev bubblewrap
   python3 sqlite3 tar gzip procps
 )
 
@@ -14,6 +14,10 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
+# Node and npm run the pinned npm test tools (scripts/node-deps.sh). Checked by command, not by
+# package: a Node from elsewhere (e.g. nodesource, which bundles npm) must not be replaced.
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 line="apt-get install -y --no-install-recommends ${missing[*]}"

@@ -1,4 +1,5 @@
-/* agentd's routes: osModa's paths (osmoda-reference §1.1) plus the ledger proof endpoints. */
+/* agentd's routes: osModa's paths (osmoda-reference §1.1) plus the ledger proof endpoints and
+ * the tool executor; and the agent socket's small table. */
 #include "agentd-api.h"
 #include "agentd.h"
 
@@ -31,23 +32,26 @@ const struct osm_route agentd_routes[] = {
     {"GET", "/ledger/proof/inclusion", agentd_ledger_inclusion, 0},
     {"GET", "/ledger/proof/consistency", agentd_ledger_consistency, 0},
     {"POST", "/ledger/prune", agentd_ledger_prune, BODY | OPERATOR},
-    /* Approvals, sandboxed exec and capability tokens arrive with the tool layer. */
-    {"POST", "/approval/request", agentd_not_enabled, OPT},
-    {"GET", "/approval/pending", agentd_not_enabled, 0},
-    {"POST", "/approval/{id}/approve", agentd_not_enabled, OPT},
-    {"POST", "/approval/{id}/deny", agentd_not_enabled, OPT},
-    {"GET", "/approval/{id}", agentd_not_enabled, 0},
-    {"POST", "/sandbox/exec", agentd_not_enabled, OPT},
-    {"POST", "/capability/mint", agentd_not_enabled, OPT},
-    {"POST", "/capability/verify", agentd_not_enabled, OPT},
+    /* The tool layer: the executor, approvals (decisions on this socket only) and tokens. */
+    {"POST", "/tools/call", agentd_tools_call, BODY},
+    {"POST", "/approval/request", agentd_approval_request, BODY},
+    {"GET", "/approval/pending", agentd_approval_pending, 0},
+    {"POST", "/approval/{id}/approve", agentd_approval_approve, OPT | OPERATOR},
+    {"POST", "/approval/{id}/deny", agentd_approval_deny, OPT | OPERATOR},
+    {"GET", "/approval/{id}", agentd_approval_get, 0},
+    {"POST", "/sandbox/exec", agentd_sandbox_exec_route, BODY | OPERATOR},
+    {"POST", "/capability/mint", agentd_capability_mint, BODY | OPERATOR},
+    {"POST", "/capability/verify", agentd_capability_verify, BODY},
 };
 const size_t agentd_n_routes = ELEMENTSOF(agentd_routes);
 
-json_t *agentd_not_enabled(struct osm_request *req)
-{
-    const char *what = req->path[1] == 'a'   ? "approval gate"
-                       : req->path[1] == 's' ? "sandbox engine"
-                                             : "capability tokens";
-
-    return osm_error(req, 503, "not_enabled", NULL, "%s not enabled", what);
-}
+/* The agent socket (DESIGN §6): every request here is the agent principal and goes through the
+ * executor. The decision routes are listed only so that they answer 403 rather than 404. */
+const struct osm_route agentd_agent_routes[] = {
+    {"GET", "/health", agentd_health, 0},
+    {"POST", "/tools/call", agentd_tools_call, BODY},
+    {"POST", "/approval/{id}/approve", agentd_approval_approve, OPT | OPERATOR},
+    {"POST", "/approval/{id}/deny", agentd_approval_deny, OPT | OPERATOR},
+    {"POST", "/capability/mint", agentd_capability_mint, BODY | OPERATOR},
+};
+const size_t agentd_n_agent_routes = ELEMENTSOF(agentd_agent_routes);

@@ -9,6 +9,9 @@
 
 extern const struct osm_route agentd_routes[];
 extern const size_t agentd_n_routes;
+/* The agent socket's routes: POST /tools/call and GET /health (decision routes answer 403). */
+extern const struct osm_route agentd_agent_routes[];
+extern const size_t agentd_n_agent_routes;
 
 #define AGENTD(req) ((struct agentd *)(req)->userdata)
 
@@ -45,5 +48,16 @@ json_t *agentd_incidents_list(struct osm_request *req);
 json_t *agentd_backup_create(struct osm_request *req);
 json_t *agentd_backup_list(struct osm_request *req);
 json_t *agentd_backup_restore(struct osm_request *req);
-/* agentd-api.c: approvals, sandbox and capability tokens until they are built */
-json_t *agentd_not_enabled(struct osm_request *req);
+/* agentd-exec.c */
+json_t *agentd_tools_call(struct osm_request *req);
+/* agentd-approvals.c */
+json_t *agentd_approval_request(struct osm_request *req);
+json_t *agentd_approval_pending(struct osm_request *req);
+json_t *agentd_approval_get(struct osm_request *req);
+json_t *agentd_approval_approve(struct osm_request *req);
+json_t *agentd_approval_deny(struct osm_request *req);
+/* agentd-capability.c */
+json_t *agentd_capability_mint(struct osm_request *req);
+json_t *agentd_capability_verify(struct osm_request *req);
+/* agentd-shell.c: osModa's operator route for a sandboxed run */
+json_t *agentd_sandbox_exec_route(struct osm_request *req);

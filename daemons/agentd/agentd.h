@@ -17,15 +17,25 @@
 struct agentd_writer;
 struct agentd_readers;
 struct osm_ledger_signer;
+struct agentd_tools;
+struct agentd_jobs;
 
 struct agentd_config {
     const char *state_flag;      /* --state-dir */
     const char *socket_flag;     /* --socket */
+    const char *agent_socket_flag; /* --agent-socket */
+    int64_t approval_ttl;        /* --approval-ttl (seconds) of a pending tool-call approval */
     const char *backup_dir;      /* --backup-dir, else $OSMODA_BACKUP_DIR, else /var/backups/osmoda */
     int64_t checkpoint_every;    /* --checkpoint-every (events) */
     int64_t checkpoint_interval; /* --checkpoint-interval (seconds) */
     bool unsafe_no_fsync;        /* fuzzing only: synchronous=OFF */
     bool no_listen;              /* fuzzing only: no socket */
+    const char *workspace_flag;  /* --workspace, else <state>/workspace (agentd-jobs.c) */
+    bool sandbox_cgroups_optional; /* --sandbox-cgroups=optional (else $OSMODA_SANDBOX_CGROUPS):
+                                    run without cgroup limits when they cannot be set, and say
+                                    so in the job record and result; default fail closed */
+    int64_t job_activity_timeout_s; /* --job-activity-timeout (else $OSMODA_JOB_ACTIVITY_TIMEOUT,
+                                       else OSM_JOB_ACTIVITY_TIMEOUT_S) */
 };
 
 struct agentd {
@@ -40,6 +50,9 @@ struct agentd {
     int64_t started_ms;       /* monotonic */
     pthread_t verify_thread;  /* checks the whole chain once at start, in the background */
     bool verify_started;
+    struct agentd_tools *tools; /* policy, approvals, capability key (agentd-exec.h) */
+    struct agentd_jobs *jobs;   /* jobs, sandbox programs (agentd-jobs.c) */
+    char *workspace;            /* the agent workspace (0700, owned by the sandbox uid) */
 };
 
 /* Opens the ledger (verifying the tail since the last checkpoint), starts the writer thread and
@@ -47,6 +60,12 @@ struct agentd {
 int agentd_init(struct agentd *ad, const struct agentd_config *cfg);
 /* Stops the writer after draining it (final checkpoint) and closes everything. */
 void agentd_shutdown(struct agentd *ad);
+/* The jobs and sandbox layer (agentd-jobs.c): creates the workspace and <state>/jobs, the jobs
+ * table, finds the sandbox programs and re-attaches to jobs left by a previous run. Call after
+ * the writer started; idempotent (the job and tool functions also call it on first use). */
+int agentd_jobs_init(struct agentd *ad);
+/* Stops the jobs monitor; running jobs keep running (their runners are detached). */
+void agentd_jobs_shutdown(struct agentd *ad);
 
 /* What agentd_record reports about a durable event. */
 struct agentd_recorded {

@@ -50,6 +50,7 @@
 #define OSM_TOOL_LIST_DEFAULT 50           /* items per page when a list tool gets no limit */
 #define OSM_TOOL_LIST_MAX 1000             /* largest limit of a list/log tool */
 #define OSM_TOOL_OFFSET_MAX 1000000        /* largest offset of a list/log tool */
+#define OSM_TOOL_ARG_LOG_MAX 4096          /* longer string arguments are cut in tool.call */
 #define OSM_TOOL_GREP_MAX 256              /* grep filter length, characters */
 #define OSM_TOOL_SHELL_TIMEOUT_MAX_MS 120000 /* shell_exec timeout cap (osModa 120 000 ms) */
 #define OSM_TOOL_JOURNAL_LINES_MAX 500     /* journal_logs lines cap (osModa 500) */

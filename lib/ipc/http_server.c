@@ -42,17 +42,17 @@ static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const c
     return MHD_YES;
 }
 
-static void peer_credentials(struct MHD_Connection *conn, struct osm_request *req)
+static void peer_credentials(struct MHD_Connection *conn, struct ucred *peer)
 {
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    socklen_t len = sizeof(req->peer);
+    socklen_t len = sizeof(*peer);
 
-    memset(&req->peer, 0, sizeof(req->peer));
-    req->peer.uid = (uid_t)-1;
-    req->peer.gid = (gid_t)-1;
-    if (ci && getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &req->peer, &len) < 0) {
-        req->peer.pid = 0;
-        req->peer.uid = (uid_t)-1;
+    memset(peer, 0, sizeof(*peer));
+    peer->uid = (uid_t)-1;
+    peer->gid = (gid_t)-1;
+    if (ci && getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, peer, &len) < 0) {
+        peer->pid = 0;
+        peer->uid = (uid_t)-1;
     }
 }
 
@@ -119,11 +119,77 @@ static enum MHD_Result dispatch(struct osm_http_server *s, struct MHD_Connection
         return send_error(conn, 400, "bad_request", "too many query parameters");
     if (strlen(url) > 4096)
         return send_error(conn, 414, "uri_too_long", "request path too long");
-    peer_credentials(conn, &req);
+    peer_credentials(conn, &req.peer);
     status = osm_http_dispatch(&s->cfg, &req,
                                MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type"),
                                p->body ? p->body : "", p->len, &out, &out_len);
     return send_body(conn, status, out, out_len);
+}
+
+const char *osm_raw_header(const struct osm_raw_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn_, MHD_HEADER_KIND, name);
+}
+
+int osm_raw_response_header(struct osm_raw_response *resp, const char *name, const char *value)
+{
+    size_t i = resp->n_headers;
+
+    if (i == OSM_RAW_MAX_HEADERS || strlen(name) >= sizeof(resp->headers[i].name) ||
+        strlen(value) >= sizeof(resp->headers[i].value))
+        return -E2BIG;
+    strcpy(resp->headers[i].name, name);
+    strcpy(resp->headers[i].value, value);
+    resp->n_headers++;
+    return 0;
+}
+
+static struct MHD_Response *raw_make_response(struct osm_raw_response *out)
+{
+    struct MHD_Response *resp;
+
+    if (out->stream) {
+        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, out->stream,
+                                                 out->stream_cls, out->stream_free);
+        if (!resp && out->stream_free)
+            out->stream_free(out->stream_cls);
+        free(out->body);
+        return resp;
+    }
+    resp = MHD_create_response_from_buffer(out->body_len, out->body,
+                                           out->body ? MHD_RESPMEM_MUST_FREE
+                                                     : MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+        free(out->body);
+    return resp;
+}
+
+/* Hands the request to the raw handler and sends what it built. */
+static enum MHD_Result dispatch_raw(struct osm_http_server *s, struct MHD_Connection *conn,
+                                    const char *url, const char *method, struct pending *p)
+{
+    struct osm_raw_request req = {.method = method, .path = url, .body = p->body ? p->body : "",
+                                  .body_len = p->len, .userdata = s->cfg.userdata,
+                                  .conn_ = conn};
+    struct osm_raw_response out = {0};
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+
+    if (p->body)
+        p->body[p->len] = '\0';
+    peer_credentials(conn, &req.peer);
+    s->cfg.raw(&req, &out);
+    resp = raw_make_response(&out);
+    if (!resp)
+        return MHD_NO;
+    if (out.body || out.stream || out.content_type)
+        MHD_add_response_header(resp, "Content-Type",
+                                out.content_type ? out.content_type : "application/json");
+    for (size_t i = 0; i < out.n_headers; i++)
+        MHD_add_response_header(resp, out.headers[i].name, out.headers[i].value);
+    ret = MHD_queue_response(conn, out.status ? (unsigned)out.status : 500, resp);
+    MHD_destroy_response(resp);
+    return ret;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -148,6 +214,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (p->too_large)
         return send_error(conn, 413, "too_large", "request body exceeds the size limit");
+    if (s->cfg.raw)
+        return dispatch_raw(s, conn, url, method, p);
     return dispatch(s, conn, url, method, p);
 }
 

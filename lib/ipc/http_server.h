@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include "common/limits.h"
 #include "common/macro.h"
@@ -61,9 +62,51 @@ json_t *osm_request_query_int(struct osm_request *req, const char *key, int64_t 
  * Unknown keys are accepted, as serde does for osModa's clients. */
 json_t *osm_request_unpack(struct osm_request *req, const char *fmt, ...);
 
+/* Raw requests (MCP's Streamable HTTP): the handler sees the headers and the unparsed body and
+ * builds the whole response itself, possibly as a stream (server-sent events). */
+struct osm_raw_request {
+    const char *method;
+    const char *path;
+    const char *body;   /* NUL-terminated, body_len bytes (capped at body_max: 413 before) */
+    size_t body_len;
+    struct ucred peer;  /* as in struct osm_request */
+    void *userdata;
+    void *conn_;        /* internal: the connection, for osm_raw_header() */
+};
+
+#define OSM_RAW_MAX_HEADERS 6
+
+/* Blocking producer of a streamed body: returns the bytes written into buf (at most max, > 0),
+ * or -1 at the end of the stream, -2 to abort the connection. It may block (one thread per
+ * connection). */
+typedef ssize_t (*osm_stream_read_fn)(void *cls, uint64_t pos, char *buf, size_t max);
+
+struct osm_raw_response {
+    int status;               /* 0 means 500 */
+    char *body;               /* owned by the response (freed after sending) */
+    size_t body_len;
+    const char *content_type; /* static string; NULL: application/json */
+    struct {
+        char name[48];
+        char value[208];
+    } headers[OSM_RAW_MAX_HEADERS];
+    size_t n_headers;
+    osm_stream_read_fn stream;   /* when set, the body is streamed (chunked) instead of body */
+    void (*stream_free)(void *cls);
+    void *stream_cls;
+};
+
+typedef void (*osm_raw_handler_fn)(struct osm_raw_request *req, struct osm_raw_response *resp);
+
+/* The value of request header name (case-insensitive), or NULL. */
+const char *osm_raw_header(const struct osm_raw_request *req, const char *name);
+/* Adds a response header; -E2BIG when the table or a field is full. */
+int osm_raw_response_header(struct osm_raw_response *resp, const char *name, const char *value);
+
 struct osm_http_server_config {
     const struct osm_route *routes;
     size_t n_routes;
+    osm_raw_handler_fn raw;   /* when set, every request goes to it and routes are unused */
     void *userdata;
     size_t body_max;          /* 0 = OSM_BODY_MAX */
     unsigned max_connections; /* 0 = OSM_HTTP_MAX_CONNECTIONS */

@@ -70,6 +70,7 @@ class Agentd:
         self.run_dir = os.path.join(self.tmp, "run")
         os.makedirs(self.run_dir, exist_ok=True)
         self.sock = os.path.join(self.run_dir, "agentd.sock")
+        self.agent_sock = os.path.join(self.run_dir, "agentd-agent.sock")  # the agent principal
         self.args = list(args)
         self.proc = None
         self.stderr_path = os.path.join(self.tmp, "agentd.stderr")
@@ -94,7 +95,7 @@ class Agentd:
                 raise RuntimeError("agentd exited: " + self.log())
             try:
                 status, _ = request(self.sock, "GET", "/health", timeout=2)
-                if status == 200:
+                if status == 200 and os.path.exists(self.agent_sock):
                     return
             except OSError:
                 pass
@@ -103,6 +104,19 @@ class Agentd:
 
     def request(self, method, path, body=None, **kw):
         return request(self.sock, method, path, body, **kw)
+
+    def agent_request(self, method, path, body=None, **kw):
+        """A request on the agent socket (what the MCP bridge reaches)."""
+        return request(self.agent_sock, method, path, body, **kw)
+
+    def call_tool(self, tool, arguments=None, capability=None, operator=False):
+        """POST /tools/call on the agent socket (or the operator one); returns (status, json)."""
+        body = {"tool": tool}
+        if arguments is not None:
+            body["arguments"] = arguments
+        if capability is not None:
+            body["capability"] = capability
+        return request(self.sock if operator else self.agent_sock, "POST", "/tools/call", body)
 
     def log(self):
         with open(self.stderr_path, "rb") as f:

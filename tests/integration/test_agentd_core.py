@@ -165,11 +165,20 @@ class Core(AgentdTestCase):
         st, r = self.req("GET", "/events/log?limit=abc")
         self.assertEqual((st, r["error"]), (422, "invalid_field"))
 
-    def test_tool_layer_routes_answer_503(self):
-        for method, path in [("GET", "/approval/pending"), ("POST", "/sandbox/exec"),
-                             ("POST", "/capability/mint"), ("POST", "/approval/x/approve")]:
-            st, r = self.req(method, path, {})
-            self.assertEqual((st, r["error"]), (503, "not_enabled"), path)
+    def test_sandbox_exec_route_runs_sandboxed_and_is_recorded(self):
+        st, r = self.req("POST", "/sandbox/exec",
+                         {"command": "echo hi; id -u; test -w /usr && echo usr-writable; true"})
+        self.assertEqual(st, 200, r)
+        self.assertEqual((r["exit_code"], r["ring"], r["timed_out"]), (0, "ring2", False))
+        self.assertEqual(r["stdout"].split(), ["hi", "65534"])  # unprivileged, /usr read-only
+        st, log = self.req("GET", "/events/log?type=sandbox.exec")
+        self.assertEqual(json.loads(log[0]["payload"])["ring"], "ring2")
+        st, r = self.req("POST", "/sandbox/exec", {"command": "true", "fs_write": ["/etc"]})
+        self.assertEqual(st, 503, r)  # forbidden bind: refused, not silently skipped
+        st, r = self.req("POST", "/sandbox/exec", {"cmd": "true"})
+        self.assertEqual((st, r["error"]), (422, "invalid_field"))
+        st, r = self.agentd.agent_request("POST", "/sandbox/exec", {"command": "true"})
+        self.assertIn(st, (403, 404))  # agents reach it only as a tool, under the policy
 
     def test_second_daemon_on_same_socket_refuses(self):
         other = subprocess.run([binary("agentd"), "--socket", self.agentd.sock, "--state-dir",

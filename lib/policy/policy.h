@@ -1,0 +1,85 @@
+/* The tool policy every executing daemon shares: a first-match list of rules that maps
+ * (ring, class, tool, arguments) to allow / approve / deny, built-in defaults behind it, and a
+ * set of protected paths that no rule can open (DESIGN §6).
+ *
+ * The file (<state>/policy.json) is {"rules": [rule, ...]}, each rule an object with optional
+ * match keys and a decision:
+ *   {"tool": "file_write" | "*", "class": "read|reversible|irreversible|privileged",
+ *    "ring": 1|2, "path_prefix": "/srv/www", "command_pattern": "apt-get remove" | "@destructive",
+ *    "decision": "allow|approve|deny", "comment": "..."}
+ * A rule matches when every key it has matches. path_prefix matches when any path-like argument
+ * (path, working_dir, audio_path, project_path, fs_read[], fs_write[]) lies at or under it after
+ * normalisation (absolute, `.`/`..` resolved, symlinks of the existing part resolved).
+ * command_pattern is a substring of the command argument after osModa's normalisation
+ * (lower case, \ ' " removed, whitespace collapsed); "@destructive" is osModa's blocklist (§11).
+ *
+ * Order of evaluation: protected paths (deny, always) → the file's rules → defaults:
+ *   shell_exec / run_command / sandbox_exec: ring 1 → approve; ring 2 → allow, unless the command
+ *   matches the destructive blocklist (→ approve: the early warning escalates to a person);
+ *   class read / reversible → allow; irreversible / privileged → approve.
+ *
+ * The blocklist is an early warning only: the boundary is the sandbox. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "tools/registry.h"
+
+enum osm_policy_decision {
+    OSM_POLICY_ALLOW,
+    OSM_POLICY_APPROVE,
+    OSM_POLICY_DENY,
+};
+
+/* One question to the policy. */
+struct osm_policy_query {
+    const char *tool; /* canonical tool name */
+    enum osm_tool_class cls;
+    int ring;           /* 1 or 2 */
+    const json_t *args; /* the call's arguments (lent) */
+};
+
+/* The answer, with what decided it (for the ledger and the operator). */
+struct osm_policy_verdict {
+    enum osm_policy_decision decision;
+    char rule[64];    /* "protected", "rule:<n>", "default:<what>" */
+    char detail[256]; /* the path or blocklist pattern that matched, "" otherwise */
+};
+
+struct osm_policy;
+
+/* Limits of a policy file. */
+#define OSM_POLICY_FILE_MAX (256 * 1024)
+#define OSM_POLICY_RULES_MAX 1024
+#define OSM_POLICY_PROTECTED_MAX 64
+
+/* Loads path, or the built-in defaults when it does not exist. protected is a NULL-terminated
+ * list of paths that are always denied (normalised here; an entry ending in '*' protects every
+ * path starting with it, e.g. "/var/lib/osmoda/ledger.db*"). The file must be a regular file
+ * owned by root or owner_uid and not writable by group or others (-EPERM otherwise). A bad file
+ * gives -EINVAL and a message in err. The path itself is always protected. */
+int osm_policy_load(const char *path, const char *const *protected_paths, uid_t owner_uid,
+                    struct osm_policy **ret, char *err, size_t errlen);
+/* NULL-safe. */
+void osm_policy_free(struct osm_policy *p);
+/* Number of rules read from the file (0 for the defaults). */
+size_t osm_policy_n_rules(const struct osm_policy *p);
+
+/* Decides q. Never fails: anything it cannot judge (a path it cannot normalise) is denied. */
+void osm_policy_decide(const struct osm_policy *p, const struct osm_policy_query *q,
+                       struct osm_policy_verdict *ret);
+
+const char *osm_policy_decision_name(enum osm_policy_decision d);
+/* True for the tools that run a shell command (shell_exec, run_command, sandbox_exec). */
+bool osm_policy_is_shell_tool(const char *tool);
+/* True when command matches osModa's destructive blocklist (§11: agentd's approval gate list
+ * plus pipe-to-shell and the bridge's shell_exec list); *ret_pattern gets the pattern. */
+bool osm_policy_destructive(const char *command, const char **ret_pattern);
+/* Normalises command as osModa does: lower case, \ ' " removed, whitespace collapsed. New string. */
+char *osm_policy_normalize_command(const char *command);
+/* Makes path absolute (relative to the working directory), resolves `.`, `..` and the symlinks
+ * of its existing prefix. New string, or NULL on ENOMEM / a path over PATH_MAX. */
+char *osm_policy_normalize_path(const char *path);

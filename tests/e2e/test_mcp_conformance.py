@@ -1,0 +1,221 @@
+"""The bridge's Streamable HTTP transport against the official MCP conformance suite (pinned in
+tests/node/package.json), plus what the suite does not check: bearer auth, the token file's
+mode, --insecure-no-auth only on loopback, Host/Origin rebinding, sessions, protocol version
+header, body cap and the unix socket listener."""
+import json
+import os
+import re
+import subprocess
+import time
+import unittest
+
+import mcptest
+import osmtest
+
+TOKEN = "t0ken-" + "a1b2c3d4" * 4
+
+
+class ConformanceSuite(unittest.TestCase):
+    def test_all_server_scenarios_pass(self):
+        node, script = mcptest.node_tool("@modelcontextprotocol/conformance/dist/index.js")
+        if not node:
+            self.skipTest(script)
+        bridge = mcptest.Bridge(["--conformance-fixtures", "--insecure-no-auth"])
+        bridge.args += ["--http", "127.0.0.1:%d" % bridge.port]
+        try:
+            bridge.start()
+            out_dir = os.path.join(bridge.tmp, "results")
+            proc = subprocess.run([node, script, "server", "--url", bridge.url(), "-o", out_dir],
+                                  capture_output=True, text=True, timeout=300,
+                                  cwd=mcptest.NODE_DIR)
+            out = proc.stdout + proc.stderr
+            m = re.search(r"Total: (\d+) passed, (\d+) failed", out)
+            self.assertIsNotNone(m, "no Total line from the suite:\n" + out[-4000:])
+            passed, failed = int(m.group(1)), int(m.group(2))
+            print("\n    conformance: " + m.group(0), end=" ")
+            self.assertEqual(failed, 0, out[-6000:])
+            # the 2025-11-25 active suite of 0.1.13 has 30 scenarios / 39 checks
+            self.assertGreaterEqual(passed, 39, out[-6000:])
+            self.assertEqual(proc.returncode, 0, out[-3000:])
+            self.assertNotIn("✗", out)
+            self.assertTrue(bridge.proc.poll() is None, "bridge died: " + bridge.log())
+        finally:
+            bridge.cleanup()
+        self.assertEqual(mcptest.sanitizer_report(bridge.log()), "")
+
+
+class HttpSecurity(unittest.TestCase):
+    def setUp(self):
+        self.bridge = mcptest.Bridge(token=TOKEN)
+        self.bridge.args += ["--http", "127.0.0.1:%d" % self.bridge.port,
+                             "--token-file", self.bridge.token_file()]
+        self.bridge.start()
+
+    def tearDown(self):
+        log = self.bridge.log()
+        alive = self.bridge.proc.poll() is None
+        self.bridge.cleanup()
+        self.assertTrue(alive, "bridge died: " + log)
+        self.assertEqual(mcptest.sanitizer_report(log), "")
+
+    def test_bearer_token(self):
+        b = self.bridge
+        status, hdrs, _ = b.post(mcptest.INIT, headers={"Authorization": None})
+        self.assertEqual(status, 401)
+        self.assertIn("Bearer", hdrs.get("www-authenticate", ""))
+        status, _, _ = b.post(mcptest.INIT, headers={"Authorization": "Bearer " + TOKEN[:-1] + "x"})
+        self.assertEqual(status, 401)
+        status, _, _ = b.post(mcptest.INIT, headers={"Authorization": "Bearer " + TOKEN + "x"})
+        self.assertEqual(status, 401)
+        status, _, _ = b.post(mcptest.INIT, headers={"Authorization": TOKEN})
+        self.assertEqual(status, 401)
+        status, hdrs, text = b.post(mcptest.INIT)
+        self.assertEqual(status, 200, text)
+        self.assertRegex(hdrs["mcp-session-id"], r"^[0-9a-f]{32}$")
+        self.assertEqual(json.loads(text)["result"]["protocolVersion"], "2025-11-25")
+
+    def test_dns_rebinding(self):
+        b = self.bridge
+        status, _, _ = b.post(mcptest.INIT, headers={"Host": "evil.example.com"})
+        self.assertEqual(status, 403)
+        status, _, _ = b.post(mcptest.INIT, headers={"Host": "localhost.evil.example.com:80"})
+        self.assertEqual(status, 403)
+        status, _, _ = b.post(mcptest.INIT, headers={"Origin": "http://evil.example.com"})
+        self.assertEqual(status, 403)
+        status, _, _ = b.post(mcptest.INIT, headers={"Origin": "null"})
+        self.assertEqual(status, 403)
+        status, _, _ = b.post(mcptest.INIT, headers={"Host": "localhost:%d" % b.port,
+                                                     "Origin": "http://localhost:5173"})
+        self.assertEqual(status, 200)
+        status, _, _ = b.post(mcptest.INIT, headers={"Host": "[::1]:%d" % b.port})
+        self.assertEqual(status, 200)
+
+    def test_session_lifecycle(self):
+        b = self.bridge
+        sid, init = b.initialize()
+        self.assertNotIn("prompts", init["result"]["capabilities"])
+        listing = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
+        status, _, text = b.post(listing)
+        self.assertEqual(status, 400, "request without a session accepted")
+        status, _, _ = b.post(listing, headers={"Mcp-Session-Id": "0" * 32})
+        self.assertEqual(status, 404)
+        status, _, text = b.post(listing, headers={"Mcp-Session-Id": sid,
+                                                   "MCP-Protocol-Version": "2025-11-25"})
+        self.assertEqual(status, 200, text)
+        tools = json.loads(text)["result"]["tools"]
+        self.assertEqual(len(tools), 95)  # osModa's 92 + job_status/wait/kill
+        self.assertFalse([t for t in tools if t["name"].startswith("test_")],
+                         "conformance fixtures listed in a normal run")
+        status, _, _ = b.post(listing, headers={"Mcp-Session-Id": sid,
+                                                "MCP-Protocol-Version": "1999-01-01"})
+        self.assertEqual(status, 400)
+        note = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+        status, _, text = b.post(note, headers={"Mcp-Session-Id": sid})
+        self.assertEqual((status, text), (202, ""))
+        status, _, _ = b.post(None, method="GET", headers={"Mcp-Session-Id": sid,
+                                                           "Accept": "text/event-stream"})
+        self.assertEqual(status, 405)
+        status, _, _ = b.post(None, method="DELETE", headers={"Mcp-Session-Id": sid})
+        self.assertEqual(status, 200)
+        status, _, _ = b.post(listing, headers={"Mcp-Session-Id": sid})
+        self.assertEqual(status, 404, "ended session still answers")
+        status, _, _ = b.post(None, method="DELETE", headers={"Mcp-Session-Id": sid})
+        self.assertEqual(status, 404)
+
+    def test_bad_bodies(self):
+        b = self.bridge
+        sid, _ = b.initialize()
+        status, _, text = b.post(None, raw=b"{not json", headers={"Mcp-Session-Id": sid})
+        self.assertEqual(status, 400)
+        self.assertEqual(json.loads(text)["error"]["code"], -32700)
+        status, _, text = b.post(None, raw=b"[]", headers={"Mcp-Session-Id": sid})
+        self.assertEqual(status, 400)
+        status, _, _ = b.post(mcptest.INIT, headers={"Content-Type": "text/plain"})
+        self.assertEqual(status, 415)
+        status, _, _ = b.post(None, raw=b" " * (2 * 1024 * 1024), headers={"Mcp-Session-Id": sid})
+        self.assertEqual(status, 413)
+        status, _, _ = b.post(mcptest.INIT, headers={"Accept": "text/html"})
+        self.assertEqual(status, 406)
+
+    def test_tool_call_streams_and_reports_missing_daemon(self):
+        b = self.bridge
+        sid, _ = b.initialize()
+        call = {"jsonrpc": "2.0", "id": 9, "method": "tools/call",
+                "params": {"name": "system_health", "arguments": {}}}
+        status, hdrs, text = b.post(call, headers={"Mcp-Session-Id": sid})
+        self.assertEqual(status, 200)
+        self.assertTrue(hdrs["content-type"].startswith("text/event-stream"))
+        events = [json.loads(line[6:]) for line in text.splitlines() if line.startswith("data: ")]
+        self.assertEqual(events[-1]["id"], 9)
+        result = events[-1]["result"]
+        self.assertTrue(result["isError"])
+        self.assertEqual(result["structuredContent"]["error"], "daemon_unavailable")
+        self.assertEqual(result["structuredContent"]["socket"],
+                         os.path.join(b.run_dir, "agentd-agent.sock"))
+        self.assertEqual(json.loads(result["content"][0]["text"]), result["structuredContent"])
+        # a JSON-only client gets the same answer as plain JSON
+        status, hdrs, text = b.post(call, headers={"Mcp-Session-Id": sid,
+                                                   "Accept": "application/json"})
+        self.assertEqual(hdrs["content-type"], "application/json")
+        self.assertTrue(json.loads(text)["result"]["isError"])
+        # a bad argument names the field
+        call["params"] = {"name": "memory_store", "arguments": {"summary": 5}}
+        status, hdrs, text = b.post(call, headers={"Mcp-Session-Id": sid,
+                                                   "Accept": "application/json"})
+        sc = json.loads(text)["result"]["structuredContent"]
+        self.assertEqual(sc["error"], "invalid_argument")
+        self.assertIn("summary", sc["field"])
+
+
+class HttpStartup(unittest.TestCase):
+    def run_bridge(self, args, token_mode=None):
+        b = mcptest.Bridge(token=TOKEN)
+        try:
+            if token_mode is not None:
+                args = args + ["--token-file", b.token_file(token_mode)]
+            return subprocess.run([osmtest.binary("osmoda-mcp-bridge")] + args,
+                                  capture_output=True, text=True, timeout=10,
+                                  stdin=subprocess.DEVNULL)
+        finally:
+            b.cleanup()
+
+    def test_insecure_no_auth_refused_off_loopback(self):
+        port = mcptest.free_port()
+        for addr in ("0.0.0.0", "[::]", "10.1.2.3"):
+            p = self.run_bridge(["--http", "%s:%d" % (addr, port), "--insecure-no-auth"])
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn("loopback", p.stderr)
+
+    def test_http_without_token_refused(self):
+        p = self.run_bridge(["--http", "127.0.0.1:%d" % mcptest.free_port()])
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("--token-file", p.stderr)
+
+    def test_token_file_readable_by_others_refused(self):
+        p = self.run_bridge(["--http", "127.0.0.1:%d" % mcptest.free_port()], token_mode=0o644)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("chmod 600", p.stderr)
+
+    def test_unix_socket_listener(self):
+        b = mcptest.Bridge(token=TOKEN)
+        sock = os.path.join(b.tmp, "mcp.sock")
+        b.args = ["--http-socket", sock, "--token-file", b.token_file()]
+        try:
+            b.start(wait=False)
+            for _ in range(200):
+                if os.path.exists(sock):
+                    break
+                time.sleep(0.05)
+            self.assertEqual(os.stat(sock).st_mode & 0o777, 0o600)
+            status, body = osmtest.request(sock, "POST", "/mcp", mcptest.INIT, headers={
+                "Authorization": "Bearer " + TOKEN, "Accept": "application/json"})
+            self.assertEqual(status, 200, body)
+            self.assertEqual(body["result"]["serverInfo"]["name"], "osmoda-mcp-bridge")
+            status, _ = osmtest.request(sock, "POST", "/mcp", mcptest.INIT)
+            self.assertEqual(status, 401)
+        finally:
+            b.cleanup()
+
+
+if __name__ == "__main__":
+    unittest.main()

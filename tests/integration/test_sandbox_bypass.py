@@ -1,0 +1,256 @@
+"""The known bypass classes of string blocklists (Desktop Commander #217/#218/#374/#411/#421/#422/
+#497/#730, osModa §11), replayed through agentd's real path (POST /tools/call on the agent socket).
+Every command is written to slip past the destructive blocklist, so it really runs; what must hold
+is containment: the host canary file outside the workspace is still there and unchanged, the
+policy file is unchanged, a pending approval stays pending, and the ledger shows the attempt.
+Also: the memory and pids limits, and no network without an egress grant."""
+import json
+import os
+import shutil
+import socket
+import threading
+import time
+import unittest
+
+from osmtest import Agentd
+
+CANARY_TEXT = "host canary: must survive\n"
+POLICY = {"rules": [{"tool": "shell_exec", "command_pattern": "needs-a-person",
+                     "decision": "approve", "comment": "test: a pending approval"}]}
+
+
+def cgroups_writable():
+    return os.geteuid() == 0 and os.access("/sys/fs/cgroup/pids", os.W_OK)
+
+
+class Bypass(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if shutil.which("bwrap") is None:
+            raise unittest.SkipTest("bubblewrap is not installed (scripts/deps.sh)")
+        if not cgroups_writable():
+            raise unittest.SkipTest("cgroup v1 pids/memory not writable: needs root here")
+        cls.agentd = Agentd()
+        os.makedirs(cls.agentd.state_dir, mode=0o700, exist_ok=True)
+        cls.policy_path = os.path.join(cls.agentd.state_dir, "policy.json")
+        with open(cls.policy_path, "w") as f:
+            json.dump(POLICY, f)
+        os.chmod(cls.policy_path, 0o600)
+        with open(cls.policy_path, "rb") as f:
+            cls.policy_bytes = f.read()
+        cls.canary = os.path.join(cls.agentd.tmp, "canary.txt")
+        cls.canary_dir = os.path.join(cls.agentd.tmp, "canary-dir")
+        os.makedirs(cls.canary_dir)
+        with open(os.path.join(cls.canary_dir, "inner"), "w") as f:
+            f.write(CANARY_TEXT)
+        cls.agentd.start()
+        # a request that waits for a person: it must stay pending whatever the agent tries
+        st, r = cls.agentd.call_tool("shell_exec", {"command": "echo needs-a-person"})
+        assert st == 202 and r["status"] == "pending", (st, r)
+        cls.approval_id = r["result"]["approval_id"]
+        cls.workspace = os.path.join(cls.agentd.state_dir, "workspace")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.agentd.stop()
+        cls.agentd.cleanup()
+
+    def setUp(self):
+        with open(self.canary, "w") as f:
+            f.write(CANARY_TEXT)
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def shell(self, command, **kw):
+        st, r = self.agentd.call_tool("shell_exec", dict({"command": command}, **kw))
+        self.assertEqual(st, 200, r)
+        return r
+
+    def ran(self, r):
+        """The command really ran in the sandbox (it was not merely refused by a string)."""
+        self.assertEqual(r["status"], "ok", r)
+        self.assertEqual(r["result"]["status"], "exited", r)
+        self.assertEqual(r["result"]["ring"], 2)
+        self.assertTrue(r["result"]["limits_applied"], r)
+        return r["result"]
+
+    def assert_contained(self, command_substring):
+        self.assertTrue(os.path.exists(self.canary), "the host canary was removed")
+        with open(self.canary) as f:
+            self.assertEqual(f.read(), CANARY_TEXT, "the host canary was changed")
+        with open(os.path.join(self.canary_dir, "inner")) as f:
+            self.assertEqual(f.read(), CANARY_TEXT)
+        with open(self.policy_path, "rb") as f:
+            self.assertEqual(f.read(), self.policy_bytes, "the policy file was changed")
+        st, a = self.agentd.request("GET", "/approval/" + self.approval_id)
+        self.assertEqual(st, 200, a)
+        self.assertEqual(a["status"], "pending", "the approval did not stay pending")
+        st, rows = self.agentd.request("GET", "/events/log?type=tool.call&limit=1000")
+        self.assertEqual(st, 200)
+        attempts = [json.loads(e["payload"]) for e in rows]
+        self.assertTrue(any(command_substring in json.dumps(p.get("arguments", {}))
+                            for p in attempts),
+                        "no tool.call in the ledger for " + command_substring)
+
+    def attempt(self, command, marker=None):
+        r = self.shell(command)
+        result = self.ran(r)
+        self.assert_contained(marker or command[:40])
+        return result
+
+    # -- the classes ---------------------------------------------------------------------------
+
+    def test_absolute_path_rm(self):
+        out = self.attempt("/usr/bin/rm -f %s; /usr/bin/rm -r -f %s; echo tried"
+                           % (self.canary, self.canary_dir))
+        self.assertIn("tried", out["output"])
+
+    def test_command_substitution(self):
+        self.attempt("echo $(/usr/bin/rm -f %s) done" % self.canary)
+
+    def test_backticks(self):
+        self.attempt("echo `rm -f %s` done" % self.canary)
+
+    def test_process_substitution(self):
+        self.attempt("bash -c 'cat <(rm -f %s; echo gone) ; cat < <(truncate -s0 %s)'"
+                     % (self.canary, self.canary))
+
+    def test_newline_second_command(self):
+        self.attempt("echo harmless\nrm -f %s\necho > %s" % (self.canary, self.canary),
+                     "echo harmless")
+
+    def test_quoting(self):
+        self.attempt("'r''m' -f %s; \"r\"m -f %s; r\\m -f %s" % ((self.canary,) * 3))
+
+    def test_sh_c(self):
+        self.attempt("sh -c 'rm -f %s'; bash -c \"echo pwned > %s\"" % (self.canary, self.canary))
+
+    def test_env_tricks(self):
+        self.attempt("env rm -f %s; PATH=/tmp:$PATH; cp /usr/bin/rm /tmp/nice; "
+                     "/tmp/nice -f %s; env -i /usr/bin/sh -c 'echo x > %s'"
+                     % (self.canary, self.canary, self.canary))
+
+    def test_host_file_is_not_even_visible(self):
+        out = self.attempt("ls -la %s %s 2>&1; cat /etc/shadow 2>&1; ls / ; echo end"
+                           % (self.canary, self.agentd.state_dir))
+        self.assertNotIn(CANARY_TEXT.strip(), out["output"])
+        self.assertNotIn("root:", out["output"])  # no shadow line
+
+    def test_symlink_in_workspace_to_the_canary(self):
+        out = self.attempt("ln -sf %s link; echo pwned > link; ls -la link; echo end"
+                           % self.canary)
+        self.assertIn("end", out["output"])
+        self.assertTrue(os.path.islink(os.path.join(self.workspace, "link")))
+        # the file tools resolve beneath the workspace: the link cannot lead out either
+        st, r = self.agentd.call_tool("file_write", {"path": "link", "content": "pwned\n"})
+        self.assertEqual(r["status"], "error", r)
+        self.assertEqual(r["error"], "path_escapes_workspace", r)
+        st, r = self.agentd.call_tool("file_read", {"path": "/workspace/link"})
+        self.assertEqual(r["error"], "path_escapes_workspace", r)
+        self.assert_contained("ln -sf")
+
+    def test_dotdot_traversal(self):
+        rel = os.path.relpath(self.canary, self.workspace)  # ../../canary.txt
+        self.attempt("cd ../../../..; echo pwned > %s; echo pwned > /workspace/%s; "
+                     "rm -f /workspace/%s; echo end" % (self.canary, rel, rel), "cd ../../../..")
+        for path in (rel, "/workspace/" + rel, os.path.join(self.workspace, rel)):
+            st, r = self.agentd.call_tool("file_write", {"path": path, "content": "pwned\n"})
+            self.assertEqual(r["status"], "error", (path, r))
+            st, r = self.agentd.call_tool("file_read", {"path": path})
+            self.assertNotEqual(r["status"], "ok", (path, r))
+        self.assert_contained("cd ../../../..")
+
+    def split_path(self, path):
+        """path as shell that builds it from pieces, so no string check can see it."""
+        mid = len(path) // 2
+        return "$(printf %%s%%s '%s' '%s')" % (path[:mid], path[mid:])
+
+    def test_writing_the_policy_file(self):
+        evil = json.dumps({"rules": [{"tool": "*", "decision": "allow"}]})
+        # named plainly, the policy refuses it outright (an early warning, not the boundary)
+        st, r = self.agentd.call_tool("shell_exec", {"command": "echo x > " + self.policy_path})
+        self.assertEqual((st, r["status"]), (403, "denied"), r)
+        # hidden from the string check, it runs, and the sandbox contains it
+        p = self.split_path(self.policy_path)
+        self.attempt("echo '%s' > %s; mkdir -p $(dirname %s) && echo '%s' > %s; "
+                     "ls -la $(dirname %s); echo end" % (evil, p, p, evil, p, p), "decision")
+        st, r = self.agentd.call_tool("file_write", {"path": self.policy_path, "content": evil})
+        self.assertNotEqual(r.get("status"), "ok", r)
+        self.assert_contained("decision")
+
+    def test_approving_its_own_request(self):
+        sock = self.split_path(self.agentd.sock)
+        out = self.attempt(
+            "curl -s --max-time 3 --unix-socket %s -X POST -d '{}' "
+            "http://x/approval/%s/approve; echo curl=$?; "
+            "python3 -c \"import socket,sys; s=socket.socket(socket.AF_UNIX); "
+            "s.connect(sys.argv[1])\" %s 2>&1 | tail -1; ls $(dirname %s) 2>&1; echo end"
+            % (sock, self.approval_id, sock, sock), "curl -s")
+        self.assertIn("end", out["output"])
+        self.assertIn("curl=7", out["output"])  # the socket is not even there
+        self.assertNotIn('"approved"', out["output"])
+        # and through the tool layer itself: never for agents
+        st, r = self.agentd.call_tool("approval_approve", {"id": self.approval_id})
+        self.assertNotEqual(r.get("status"), "ok", r)
+        self.assert_contained("curl -s")
+
+    def test_network_egress_refused_without_grant(self):
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(4)
+        srv.settimeout(0.2)
+        port = srv.getsockname()[1]
+        got = []
+
+        def accept():
+            deadline = time.monotonic() + 8
+            while time.monotonic() < deadline:
+                try:
+                    c, _ = srv.accept()
+                    got.append(c)
+                except OSError:
+                    pass
+        t = threading.Thread(target=accept)
+        t.start()
+        out = self.attempt("curl -s --max-time 3 http://127.0.0.1:%d/ ; echo curl=$?; "
+                           "python3 -c \"import socket; socket.create_connection(('127.0.0.1',"
+                           " %d), 2)\" 2>&1 | tail -1; echo end" % (port, port), "curl -s")
+        t.join()
+        srv.close()
+        self.assertEqual(got, [], "a connection from the sandbox reached the host")
+        self.assertIn("curl=7", out["output"])  # couldn't connect
+        self.assertRegex(out["output"], "Connection refused|Network is unreachable")
+        # asking for the network without a grant is refused before anything runs
+        st, r = self.agentd.call_tool("sandbox_exec", {"command": "true", "network": True})
+        self.assertNotEqual(r.get("result", {}).get("status"), "exited", r)
+
+    def test_escape_syscalls_denied(self):
+        out = self.attempt("unshare -U true 2>&1; unshare -m true 2>&1; "
+                           "mount -t tmpfs x /tmp 2>&1; id -u; echo end", "unshare -U")
+        self.assertIn("65534", out["output"])
+        self.assertNotRegex(out["output"], "(?m)^0$")
+        self.assertIn("Operation not permitted", out["output"])
+
+    def test_memory_bomb_is_oom_killed(self):
+        r = self.shell("python3 -c \"x = bytearray(900 * 1024 * 1024); print('survived')\"")
+        res = r["result"]
+        self.assertEqual(res["status"], "exited", r)
+        self.assertNotIn("survived", res["output"])
+        self.assertEqual(res["exit_code"], 137, r)
+        self.assertTrue(res["oom_killed"], r)
+        self.assert_contained("bytearray")
+
+    def test_fork_bomb_hits_pids_max(self):
+        # the sleepers outlive the loop; the sandbox's pid namespace ends them with the shell
+        r = self.shell("i=0; while [ $i -lt 400 ]; do sleep 30 & i=$((i+1)); done; echo end",
+                       timeout=30000)
+        res = r["result"]
+        self.assertEqual(res["status"], "exited", r)
+        self.assertTrue(res["pids_limit_hit"], r)
+        self.assertRegex(res["output"], "Cannot fork|Resource temporarily unavailable")
+        self.assertNotEqual(res["exit_code"], 0)  # dash gives up at the refused fork
+        self.assert_contained("while [ $i -lt 400 ]")
+
+
+if __name__ == "__main__":
+    unittest.main()

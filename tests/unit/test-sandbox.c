@@ -1,0 +1,309 @@
+/* lib/sandbox: bwrap command lines, bind-path validation, and the filters applied for real in a
+ * forked child (seccomp denials, Landlock confinement). */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sandbox/sandbox.h"
+
+static bool has_seq(char **argv, const char *a, const char *b, const char *c)
+{
+    for (size_t i = 0; argv[i]; i++)
+        if (strcmp(argv[i], a) == 0 && (!b || (argv[i + 1] && strcmp(argv[i + 1], b) == 0)) &&
+            (!c || (argv[i + 1] && argv[i + 2] && strcmp(argv[i + 2], c) == 0)))
+            return true;
+    return false;
+}
+
+static size_t index_of(char **argv, const char *a)
+{
+    for (size_t i = 0; argv[i]; i++)
+        if (strcmp(argv[i], a) == 0)
+            return i;
+    return (size_t)-1;
+}
+
+Test(sandbox, ring2_argv_confines)
+{
+    struct osm_sandbox_spec s = {.ring = 2, .init = "/x/init", .workspace = "/srv/ws",
+                                 .workspace_fd = -1, .ready_fd = 7, .command = "echo hi"};
+    char **argv = NULL;
+
+    cr_assert_eq(osm_sandbox_argv(&s, &argv), 0);
+    cr_assert(has_seq(argv, "--new-session", NULL, NULL));
+    cr_assert(has_seq(argv, "--die-with-parent", NULL, NULL));
+    cr_assert(has_seq(argv, "--ro-bind", "/usr", "/usr"));
+    cr_assert(has_seq(argv, "--bind", "/srv/ws", "/workspace"));
+    cr_assert(has_seq(argv, "--tmpfs", "/tmp", NULL));
+    cr_assert(has_seq(argv, "--clearenv", NULL, NULL));
+    cr_assert(has_seq(argv, "--setenv", "HOME", "/workspace"));
+    cr_assert(!has_seq(argv, "--share-net", NULL, NULL));
+    cr_assert(has_seq(argv, "--ro-bind-try", "/etc/passwd", "/etc/passwd"));
+    cr_assert(!has_seq(argv, "--ro-bind-try", "/etc/shadow", NULL));
+    cr_assert(!has_seq(argv, "--ro-bind", "/etc", "/etc"));
+    if (geteuid() == 0) {
+        cr_assert(has_seq(argv, "--unshare-net", NULL, NULL));
+        cr_assert(has_seq(argv, "--uid", "65534", NULL)); /* the init drops to nobody */
+        cr_assert(!has_seq(argv, "--cap-add", "CAP_SYS_ADMIN", NULL));
+    } else {
+        cr_assert(has_seq(argv, "--unshare-all", NULL, NULL));
+        cr_assert(has_seq(argv, "--cap-drop", "ALL", NULL));
+    }
+    cr_assert(has_seq(argv, "--ready-fd", "7", NULL));
+    /* the command is the very last argument, after the init's "--" */
+    size_t n = 0;
+    while (argv[n])
+        n++;
+    cr_assert_str_eq(argv[n - 1], "echo hi");
+    cr_assert_str_eq(argv[n - 2], "--");
+    cr_assert_lt(index_of(argv, OSM_SANDBOX_INSIDE_INIT), n - 2);
+    osm_sandbox_argv_free(argv);
+}
+
+Test(sandbox, ring2_network_only_when_granted)
+{
+    struct osm_sandbox_spec s = {.ring = 2, .init = "/x/init", .workspace = "/w",
+                                 .workspace_fd = -1, .ready_fd = -1, .network = true,
+                                 .command = "true"};
+    char **argv = NULL;
+
+    cr_assert_eq(osm_sandbox_argv(&s, &argv), 0);
+    cr_assert(!has_seq(argv, "--unshare-net", NULL, NULL));
+    cr_assert(has_seq(argv, "--setenv", "HTTPS_PROXY", "http://127.0.0.1:19999"));
+    cr_assert(has_seq(argv, "--tcp-port", "19999", NULL)); /* Landlock: the proxy port only */
+    osm_sandbox_argv_free(argv);
+}
+
+Test(sandbox, ring1_hides_state_and_run)
+{
+    const char *hide[] = {"/var/lib/osmoda", "/run/osmoda"};
+    struct osm_sandbox_spec s = {.ring = 1, .init = "/x/init", .workspace = "/w",
+                                 .workspace_fd = -1, .ready_fd = -1, .hide = hide, .n_hide = 2,
+                                 .command = "true"};
+    char **argv = NULL;
+
+    cr_assert_eq(osm_sandbox_argv(&s, &argv), 0);
+    cr_assert(has_seq(argv, "--bind", "/", "/"));
+    cr_assert(has_seq(argv, "--tmpfs", "/var/lib/osmoda", NULL));
+    cr_assert(has_seq(argv, "--tmpfs", "/run/osmoda", NULL));
+    cr_assert(has_seq(argv, "--ring", "1", NULL));
+    osm_sandbox_argv_free(argv);
+}
+
+Test(sandbox, argv_refuses_bad_specs)
+{
+    struct osm_sandbox_spec s = {.ring = 3, .init = "/x", .workspace = "/w", .workspace_fd = -1,
+                                 .ready_fd = -1, .command = "true"};
+    char **argv = NULL;
+    char *big = malloc(OSM_SANDBOX_COMMAND_MAX + 2);
+
+    cr_assert_eq(osm_sandbox_argv(&s, &argv), -EINVAL);
+    s.ring = 2;
+    s.command = NULL;
+    cr_assert_eq(osm_sandbox_argv(&s, &argv), -EINVAL);
+    memset(big, 'a', OSM_SANDBOX_COMMAND_MAX + 1);
+    big[OSM_SANDBOX_COMMAND_MAX + 1] = '\0';
+    s.command = big;
+    cr_assert_eq(osm_sandbox_argv(&s, &argv), -E2BIG);
+    free(big);
+}
+
+Test(sandbox, bind_validation_is_an_error_not_a_skip)
+{
+    char tmpl[] = "/tmp/sbx-unit-XXXXXX", *canon = NULL, sub[128], link[128];
+    const char *forbidden[] = {tmpl};
+    char *dir = mkdtemp(tmpl);
+
+    cr_assert_not_null(dir);
+    /* osModa's list, both below and above a forbidden root */
+    cr_assert_eq(osm_sandbox_bind_check("/etc/shadow", NULL, 0, &canon), -EPERM);
+    cr_assert_eq(osm_sandbox_bind_check("/proc/self", NULL, 0, &canon), -EPERM);
+    cr_assert_eq(osm_sandbox_bind_check("/etc", NULL, 0, &canon), -EPERM);  /* holds shadow */
+    cr_assert_eq(osm_sandbox_bind_check("/", NULL, 0, &canon), -EPERM);
+    cr_assert_eq(osm_sandbox_bind_check("/root", NULL, 0, &canon), -EPERM);
+    cr_assert_eq(osm_sandbox_bind_check("relative/path", NULL, 0, &canon), -EINVAL);
+    cr_assert_eq(osm_sandbox_bind_check("/usr/../etc", NULL, 0, &canon), -EINVAL);
+    cr_assert_eq(osm_sandbox_bind_check("/no/such/dir/x", NULL, 0, &canon), -ENOENT);
+    /* the caller's forbidden paths (state dir), also through a symlink */
+    snprintf(sub, sizeof(sub), "%s/keys", dir);
+    cr_assert_eq(mkdir(sub, 0700), 0);
+    cr_assert_eq(osm_sandbox_bind_check(sub, forbidden, 1, &canon), -EPERM);
+    snprintf(link, sizeof(link), "/tmp/sbx-unit-link-%d", (int)getpid());
+    cr_assert_eq(symlink(sub, link), 0);
+    cr_assert_eq(osm_sandbox_bind_check(link, forbidden, 1, &canon), -EPERM);
+    /* a fine one comes back canonical */
+    cr_assert_eq(osm_sandbox_bind_check("/usr/share/", NULL, 0, &canon), 0);
+    cr_assert_str_eq(canon, "/usr/share");
+    free(canon);
+    unlink(link);
+    rmdir(sub);
+    rmdir(dir);
+}
+
+Test(sandbox, path_is_under)
+{
+    cr_assert(osm_path_is_under("/a/b", "/a"));
+    cr_assert(osm_path_is_under("/a", "/a/"));
+    cr_assert(!osm_path_is_under("/ab", "/a"));
+    cr_assert(osm_path_is_under("/x", "/"));
+}
+
+/* Runs fn in a child and returns its exit status (fn's return value). */
+static int in_child(int (*fn)(void *), void *arg)
+{
+    int status;
+    pid_t pid = fork();
+
+    if (pid == 0)
+        _exit(fn(arg));
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 200 + WTERMSIG(status);
+}
+
+static int seccomp_child(void *arg)
+{
+    (void)arg;
+    if (osm_seccomp_apply() < 0)
+        return 1;
+    if (mount("none", "/mnt", "tmpfs", 0, NULL) == 0 || errno != EPERM)
+        return 2;
+    if (unshare(CLONE_NEWUSER) == 0 || errno != EPERM)
+        return 3;
+    if (ptrace(PTRACE_TRACEME, 0, NULL, NULL) == 0 || errno != EPERM)
+        return 4;
+    if (umount2("/proc", MNT_DETACH) == 0 || errno != EPERM)
+        return 5;
+    /* ordinary work still runs */
+    if (getpid() <= 0 || access("/", F_OK) != 0)
+        return 6;
+    pid_t p = fork(); /* plain clone flags pass */
+    if (p == 0)
+        _exit(0);
+    if (p < 0)
+        return 7;
+    waitpid(p, NULL, 0);
+    return 0;
+}
+
+Test(sandbox, seccomp_denies_escape_calls)
+{
+    cr_assert_eq(in_child(seccomp_child, NULL), 0);
+}
+
+Test(sandbox, seccomp_exports_bpf)
+{
+    char path[] = "/tmp/sbx-bpf-XXXXXX";
+    int fd = mkstemp(path);
+    struct stat st;
+
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(osm_seccomp_export(fd), 0);
+    cr_assert_eq(fstat(fd, &st), 0);
+    cr_assert_gt(st.st_size, 64);
+    cr_assert_eq(st.st_size % 8, 0); /* struct sock_filter */
+    close(fd);
+    unlink(path);
+}
+
+static char ll_dir[64];
+
+static int landlock_child(void *arg)
+{
+    struct osm_landlock_rule rules[] = {{"/usr", OSM_LL_READ}, {ll_dir, OSM_LL_WRITE}};
+    char p[128];
+    int fd;
+
+    (void)arg;
+    if (osm_landlock_apply(rules, 2, -1) < 0)
+        return 1;
+    snprintf(p, sizeof(p), "%s/inside", ll_dir);
+    fd = open(p, O_WRONLY | O_CREAT, 0600);
+    if (fd < 0)
+        return 2;
+    close(fd);
+    if (open("/etc/hostname", O_RDONLY) >= 0 || errno != EACCES)
+        return 3;
+    if (open("/tmp/sbx-unit-outside", O_WRONLY | O_CREAT, 0600) >= 0 || errno != EACCES)
+        return 4;
+    if (open("/usr/bin/env", O_RDONLY) < 0)
+        return 5;
+    if (open("/usr/sbx-unit", O_WRONLY | O_CREAT, 0600) >= 0)
+        return 6;
+    return 0;
+}
+
+Test(sandbox, landlock_confines_to_rules)
+{
+    if (osm_landlock_abi() < 1)
+        cr_skip_test("Landlock is not enabled in this kernel");
+    snprintf(ll_dir, sizeof(ll_dir), "/tmp/sbx-ll-%d", (int)getpid());
+    cr_assert_eq(mkdir(ll_dir, 0700), 0);
+    cr_assert_eq(in_child(landlock_child, NULL), 0);
+    cr_assert_eq(access("/tmp/sbx-unit-outside", F_OK), -1);
+    char p[128];
+    snprintf(p, sizeof(p), "%s/inside", ll_dir);
+    unlink(p);
+    rmdir(ll_dir);
+}
+
+Test(sandbox, proc_start_time_names_a_process)
+{
+    uint64_t a = 0, b = 0;
+
+    cr_assert_eq(osm_proc_start_time(getpid(), &a), 0);
+    cr_assert_eq(osm_proc_start_time(getpid(), &b), 0);
+    cr_assert_eq(a, b);
+    cr_assert_gt(a, 0);
+    cr_assert_eq(osm_proc_start_time(0x3ffffff, &a), -ESRCH);
+}
+
+Test(sandbox, cgroup_limits_and_kill)
+{
+    struct osm_cgroup_limits lim = {.memory_bytes = 64 << 20, .pids_max = 8, .cpu_percent = 50};
+    struct osm_cgroup cg;
+    char name[64], buf[64];
+    int r, status;
+    pid_t child;
+    FILE *f;
+
+    snprintf(name, sizeof(name), "unit-%d", (int)getpid());
+    r = osm_cgroup_create(NULL, name, &lim, &cg);
+    if (r < 0 && !cg.memory && !cg.pids && !cg.unified)
+        cr_skip_test("cgroups not writable here (%s)", strerror(-r));
+    cr_assert_eq(r, 0, "create: %s", strerror(-r));
+    cr_assert(cg.limits_applied);
+    if (cg.pids) {
+        snprintf(buf, sizeof(buf), "%s/pids.max", cg.pids);
+        f = fopen(buf, "r");
+        cr_assert_not_null(f);
+        cr_assert_not_null(fgets(buf, sizeof(buf), f));
+        fclose(f);
+        cr_assert_eq(atoi(buf), 8);
+    }
+    child = fork();
+    if (child == 0) {
+        if (osm_cgroup_enter(&cg, 0) < 0)
+            _exit(1);
+        setsid();
+        for (int i = 0; i < 3; i++)
+            if (fork() == 0)
+                break; /* a small tree, in its own session: killpg of the parent misses it */
+        pause();
+        _exit(0);
+    }
+    usleep(200 * 1000);
+    cr_assert_gt(osm_cgroup_kill(&cg), 0);
+    cr_assert_eq(waitpid(child, &status, 0), child);
+    cr_assert(WIFSIGNALED(status));
+    osm_cgroup_destroy(&cg);
+    cr_assert_null(cg.memory);
+}
