@@ -1,6 +1,8 @@
-/* The raw SQLite peer of durable appends: a fresh ledger with osModa's schema (events, FTS5 and
- * its trigger) and agentd's pragmas (WAL, synchronous=FULL), rows as agentd writes them (ts,
- * chained SHA-256 hash), committed one per transaction or in batches. Prints rows/s as JSON. */
+/* The raw SQLite peer of durable appends: a fresh ledger with osModa's schema and agentd's
+ * pragmas (WAL, synchronous=FULL), rows as agentd writes them (ts, chained SHA-256 hash),
+ * committed one per transaction or in batches. Prints rows/s as JSON. osModa's FTS5 insert
+ * trigger is dropped: agentd indexes search off the commit path, so the peer is the bare insert
+ * loop with nothing else in the transaction. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
@@ -51,7 +53,8 @@ static int open_db(const char *path, bool fresh, sqlite3 **ret)
     }
     if (bl_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", "sqlite_raw: pragmas") <
             0 ||
-        bl_exec(db, bl_schema_sql, "sqlite_raw: schema") < 0)
+        bl_exec(db, bl_schema_sql, "sqlite_raw: schema") < 0 ||
+        bl_exec(db, "DROP TRIGGER IF EXISTS events_fts_insert;", "sqlite_raw: trigger") < 0)
         return -EIO;
     /* Keep the WAL file across runs (--append), as a long-running writer keeps it: a WAL
      * recreated on every open would make each round pay for growing a new file. */

@@ -136,18 +136,34 @@ static int parse_args(int argc, char **argv, struct options *o)
     return optind == argc ? 0 : -EINVAL;
 }
 
+/* The agent group's gid from /etc/group, where packaging creates it (groupadd --system).
+ * Read directly rather than through NSS, which would map its modules into the daemon for good. */
+static bool agent_group(gid_t *ret)
+{
+    _cleanup_fclose_ FILE *f = fopen("/etc/group", "re");
+    struct group *g;
+
+    while (f && (g = fgetgrent(f)))
+        if (strcmp(g->gr_name, AGENTD_AGENT_GROUP) == 0) {
+            *ret = g->gr_gid;
+            return true;
+        }
+    return false;
+}
+
 /* The agent socket: group "osmoda-agent" and 0660 when that group exists, else 0600 (dev mode
  * runs everything as one user). */
 static int listen_agent(struct agentd *ad, const char *path, struct osm_http_server **ret)
 {
     struct osm_http_server_config cfg = {.routes = agentd_agent_routes,
                                          .n_routes = agentd_n_agent_routes, .userdata = ad};
-    struct group *g = getgrnam(AGENTD_AGENT_GROUP);
+    gid_t gid;
+    bool g = agent_group(&gid);
     int r = osm_http_server_start_unix(&cfg, path, 0600, ret);
 
     if (r < 0)
         return r;
-    if (g && (chown(path, (uid_t)-1, g->gr_gid) < 0 || chmod(path, 0660) < 0)) {
+    if (g && (chown(path, (uid_t)-1, gid) < 0 || chmod(path, 0660) < 0)) {
         r = -errno;
         osm_http_server_stop(*ret);
         *ret = NULL;

@@ -21,6 +21,10 @@ static int open_db(struct osm_ledger *l, const char *path)
     if (rc != SQLITE_OK)
         return l->db ? -EIO : -ENOMEM;
     sqlite3_busy_timeout(l->db, BUSY_TIMEOUT_MS);
+    /* Reading through mmap speeds up whole-ledger walks (verify); the long-lived writer gains
+     * nothing from it and would keep every page it touched resident. */
+    if (l->flags & OSM_LEDGER_RDWR)
+        return 0;
     return ledger_exec(l, "PRAGMA mmap_size = " MMAP_SIZE);
 }
 
