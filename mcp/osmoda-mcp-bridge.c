@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/fileio.h"
 #include "common/log.h"
 #include "common/macro.h"
 #include "daemon/daemon.h"
@@ -204,33 +205,21 @@ static int check_options(const struct options *o)
 /* Reads the bearer token; refuses a file that group or others may access. */
 static int read_token(const char *path, char **ret)
 {
-    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    char buf[TOKEN_FILE_MAX + 1];
-    struct stat st;
+    char buf[TOKEN_FILE_MAX + 2];
+    size_t len;
+    int r = osm_read_secret_file(path, buf, sizeof(buf), &len);
     ssize_t n;
 
-    if (fd < 0) {
-        int e = errno;
-        log_error("token_file", "path=%s error=\"%s\"", path, strerror(e));
-        return -e;
+    if (r == -EPERM) {
+        log_error("token_file", "path=%s error=\"group or others may access it; chmod 600\"", path);
+        return r;
     }
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        log_error("token_file", "path=%s error=\"not a regular file\"", path);
-        return -EINVAL;
+    if (r < 0) {
+        log_error("token_file", "path=%s error=\"%s\" note=\"a regular file of at most %d bytes\"",
+                  path, strerror(-r), TOKEN_FILE_MAX);
+        return r == -EFBIG ? -EINVAL : r;
     }
-    if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-        log_error("token_file",
-                  "path=%s error=\"group or others may access it (mode %03o); "
-                  "chmod 600\"",
-                  path, (unsigned)(st.st_mode & 0777));
-        return -EPERM;
-    }
-    n = read(fd, buf, TOKEN_FILE_MAX + 1);
-    if (n < 0 || n > TOKEN_FILE_MAX) {
-        log_error("token_file", "path=%s error=\"unreadable or over %d bytes\"", path,
-                  TOKEN_FILE_MAX);
-        return -EINVAL;
-    }
+    n = (ssize_t)len;
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
         n--;
     buf[n] = '\0';

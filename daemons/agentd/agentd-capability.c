@@ -49,29 +49,15 @@ static int key_create(const char *path)
     return r;
 }
 
-/* Reads the seed, refusing anything but a regular file only its owner can read. */
+/* Reads the hex seed from a file only its owner can read. */
 static int key_read(const char *path, uint8_t seed[static OSM_ED25519_SEED_LEN])
 {
-    _cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    char buf[KEY_HEX_LEN + 2];
-    struct stat st;
-    ssize_t n;
-    int r;
+    char buf[KEY_HEX_LEN + 3]; /* the hex, a newline, the NUL */
+    size_t len;
+    int r = osm_read_secret_file(path, buf, sizeof(buf), &len);
 
-    if (fd < 0)
-        return -errno;
-    if (fstat(fd, &st) < 0)
-        return -errno;
-    if (!S_ISREG(st.st_mode))
-        return -EINVAL;
-    if (st.st_mode & 077)
-        return -EPERM;
-    do
-        n = read(fd, buf, sizeof(buf));
-    while (n < 0 && errno == EINTR);
-    if (n < KEY_HEX_LEN)
-        return n < 0 ? -errno : -EINVAL;
-    r = osm_hex_decode(buf, KEY_HEX_LEN, seed, OSM_ED25519_SEED_LEN);
+    if (r >= 0)
+        r = len < KEY_HEX_LEN ? -EINVAL : osm_hex_decode(buf, KEY_HEX_LEN, seed, OSM_ED25519_SEED_LEN);
     osm_secret_zero(buf, sizeof(buf));
     return r;
 }

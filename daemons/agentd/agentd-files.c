@@ -19,7 +19,7 @@
 #include "agentd.h"
 #include "common/fileio.h"
 #include "common/log.h"
-#include "ledger/utf8.h"
+#include "common/utf8.h"
 #include "sandbox/sandbox.h"
 #include "tools/result.h"
 
@@ -292,20 +292,6 @@ static json_t *fail(const char *code, const char *path, int r)
                      strerror(r < 0 ? -r : r));
 }
 
-static void scrub(char *s, size_t len)
-{
-    for (size_t i = 0; i < len;) {
-        unsigned char c = (unsigned char)s[i];
-        size_t n = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
-                                : (c & 0xf8) == 0xf0 ? 4 : 0;
-        if (n == 0 || i + n > len || !osm_utf8_valid(s + i, n)) {
-            s[i++] = c == 0 ? ' ' : '?';
-            continue;
-        }
-        i += n;
-    }
-}
-
 json_t *agentd_tool_file_read(struct agentd_call *call, const char **ret_error)
 {
     const char *path = json_string_value(json_object_get(call->args, "path"));
@@ -343,7 +329,7 @@ json_t *agentd_tool_file_read(struct agentd_call *call, const char **ret_error)
             lines++;
     if (cut > 0 && buf[cut - 1] != '\n')
         lines++;
-    scrub(buf, cut);
+    osm_utf8_scrub(buf, cut);
     return json_pack("{s:s, s:s%, s:I, s:I, s:b, s:b}", "path", path, "content", buf, cut,
                      "lines", (json_int_t)lines, "size", (json_int_t)st.st_size, "truncated",
                      cut < len || len < (size_t)st.st_size, "in_workspace", t.in_workspace);

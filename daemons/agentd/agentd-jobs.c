@@ -18,7 +18,7 @@
 #include "agentd.h"
 #include "common/fileio.h"
 #include "common/log.h"
-#include "ledger/utf8.h"
+#include "common/utf8.h"
 #include "sandbox/sandbox.h"
 
 #define MONITOR_PERIOD_MS 200
@@ -178,23 +178,6 @@ static json_t *load_json_file(struct agentd *ad, const char *id, const char *ext
     return json_loads(text, 0, NULL);
 }
 
-/* Replaces bytes that are not UTF-8 with '?', so output can travel as a JSON string. */
-static void utf8_scrub(char *s, size_t len)
-{
-    size_t i = 0;
-
-    while (i < len) {
-        unsigned char c = (unsigned char)s[i];
-        size_t n = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
-                                : (c & 0xf8) == 0xf0 ? 4 : 0;
-        if (n == 0 || i + n > len || !osm_utf8_valid(s + i, n)) {
-            s[i++] = c == 0 ? ' ' : '?';
-            continue;
-        }
-        i += n;
-    }
-}
-
 /* output from offset (negative: the last window), at most OSM_JOB_OUTPUT_WINDOW bytes. */
 static int read_output(struct agentd *ad, const char *id, int64_t offset, json_t *o)
 {
@@ -221,7 +204,7 @@ static int read_output(struct agentd *ad, const char *id, int64_t offset, json_t
             n = 0;
     }
     buf[n] = '\0';
-    utf8_scrub(buf, (size_t)n);
+    osm_utf8_scrub(buf, (size_t)n);
     json_object_set_new(o, "output", json_stringn(buf, (size_t)n));
     json_object_set_new(o, "output_offset", json_integer(start));
     json_object_set_new(o, "next_offset", json_integer(start + n));
@@ -415,9 +398,11 @@ static void *call_job_main(void *arg)
                                .job_id = cj->id, .peer = cj->peer};
     const char *error = NULL;
     json_t *result = agentd_exec_run(&call, &error);
+    json_t *code = error ? NULL : json_integer(0);
 
-    finish(cj->ad, cj->id, status_names[error ? AGENTD_JOB_FAILED : AGENTD_JOB_EXITED],
-           error ? NULL : json_integer(0), error, NULL, result);
+    finish(cj->ad, cj->id, status_names[error ? AGENTD_JOB_FAILED : AGENTD_JOB_EXITED], code,
+           error, NULL, result);
+    json_decref(code);
     json_decref(result);
     json_decref(cj->args);
     free(cj);

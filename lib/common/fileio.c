@@ -50,6 +50,32 @@ int osm_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len
     return 0;
 }
 
+int osm_read_secret_file(const char *path, char *buf, size_t size, size_t *ret_len)
+{
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    ssize_t n;
+
+    if (fd < 0)
+        return -errno;
+    if (fstat(fd, &st) < 0)
+        return -errno;
+    if (!S_ISREG(st.st_mode))
+        return -EINVAL;
+    if (st.st_mode & 077)
+        return -EPERM;
+    do
+        n = read(fd, buf, size - 1);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -errno;
+    if ((size_t)n == size - 1)
+        return -EFBIG;
+    buf[n] = '\0';
+    *ret_len = (size_t)n;
+    return 0;
+}
+
 static int write_all(int fd, const void *data, size_t len)
 {
     const char *p = data;

@@ -7,6 +7,10 @@
 
 /* Reads the whole file into a NUL-terminated heap buffer. -EFBIG past max bytes. */
 int osm_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len);
+/* Reads a secret (key, token) of at most size - 1 bytes into buf, NUL-terminated: refuses a
+ * symlink (-ELOOP), anything but a regular file (-EINVAL), a file group or others may access
+ * (-EPERM) and a longer file (-EFBIG). The caller wipes buf. */
+int osm_read_secret_file(const char *path, char *buf, size_t size, size_t *ret_len);
 /* Writes data to path through a temporary file, fsync and rename, with the given mode. */
 int osm_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
 /* Appends data to path (created with mode if missing) and fsyncs it. */

@@ -2,8 +2,10 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "common/macro.h"
+#include "common/utf8.h"
 #include "errors.h"
 #include "http_server.h"
 
@@ -38,19 +40,15 @@ int osm_errno_to_status(int neg_errno, const char **ret_code)
 }
 
 /* The message as a JSON string. Messages may quote bytes from outside (a path, a field), which
- * need not be UTF-8, or may be cut inside a character: then non-ASCII bytes become '?'. */
-static json_t *message_string(const char *msg)
+ * need not be UTF-8, or may be cut inside a character: such bytes become '?'. */
+static json_t *message_string(char *msg)
 {
-    char ascii[1024];
     json_t *s = json_string(msg);
-    size_t i;
 
     if (s)
         return s;
-    for (i = 0; msg[i] && i < sizeof(ascii) - 1; i++)
-        ascii[i] = (unsigned char)msg[i] < 0x80 ? msg[i] : '?';
-    ascii[i] = '\0';
-    return json_string(ascii);
+    osm_utf8_scrub(msg, strlen(msg));
+    return json_string(msg);
 }
 
 static json_t *envelope(struct osm_request *req, int status, const char *code, json_t *detail,

@@ -4,7 +4,7 @@
 
 #include "crypto/encoding.h"
 #include "ledger_internal.h"
-#include "utf8.h"
+#include "common/utf8.h"
 
 const char osm_ledger_genesis[OSM_LEDGER_HASH_HEX_LEN + 1] =
     "0000000000000000000000000000000000000000000000000000000000000000";

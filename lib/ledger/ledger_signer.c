@@ -47,32 +47,6 @@ static int key_create(const char *path)
     return r;
 }
 
-/* Reads the key file, refusing anything but a regular file only its owner can read. */
-static int key_read(const char *path, char buf[static KEY_FILE_MAX], size_t *ret_len)
-{
-    _cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    struct stat st;
-    ssize_t n;
-
-    if (fd < 0)
-        return -errno;
-    if (fstat(fd, &st) < 0)
-        return -errno;
-    if (!S_ISREG(st.st_mode))
-        return -EINVAL;
-    if (st.st_mode & 077)
-        return -EPERM;
-    do
-        n = read(fd, buf, KEY_FILE_MAX);
-    while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return -errno;
-    if (n == KEY_FILE_MAX)
-        return -EFBIG;
-    *ret_len = (size_t)n;
-    return 0;
-}
-
 static int signer_from_text(const char *text, size_t len, struct osm_ledger_signer *s)
 {
     uint8_t seed[OSM_ED25519_SEED_LEN];
@@ -105,12 +79,12 @@ static int signer_load(const char *path, struct osm_ledger_signer *s)
 {
     char buf[KEY_FILE_MAX];
     size_t len = 0;
-    int r = key_read(path, buf, &len);
+    int r = osm_read_secret_file(path, buf, KEY_FILE_MAX, &len);
 
     if (r == -ENOENT) {
         r = key_create(path);
         if (r >= 0)
-            r = key_read(path, buf, &len);
+            r = osm_read_secret_file(path, buf, KEY_FILE_MAX, &len);
     }
     if (r >= 0)
         r = signer_from_text(buf, len, s);

@@ -8,7 +8,7 @@
 #include "crypto/secret.h"
 #include "crypto/sha256.h"
 #include "note.h"
-#include "utf8.h"
+#include "common/utf8.h"
 
 #define SIG_PREFIX_LEN (sizeof(OSM_NOTE_SIG_PREFIX) - 1)
 #define KEY_B64_LEN OSM_BASE64_LEN(1 + 32)

@@ -1,7 +1,7 @@
 /* A strict UTF-8 validator (RFC 3629 table 3-7), fast on ASCII. */
 #include <stdint.h>
 
-#include "utf8.h"
+#include "common/utf8.h"
 
 /* Length of the well-formed sequence at p (at most n bytes), or 0. */
 static size_t utf8_seq(const uint8_t *p, size_t n)
@@ -47,4 +47,20 @@ bool osm_utf8_valid(const char *s, size_t len)
         i += n;
     }
     return true;
+}
+
+void osm_utf8_scrub(char *s, size_t len)
+{
+    size_t i = 0;
+
+    while (i < len) {
+        unsigned char c = (unsigned char)s[i];
+        size_t n = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
+                                : (c & 0xf8) == 0xf0 ? 4 : 0;
+        if (n == 0 || i + n > len || !osm_utf8_valid(s + i, n)) {
+            s[i++] = c == 0 ? ' ' : '?';
+            continue;
+        }
+        i += n;
+    }
 }
