@@ -406,6 +406,10 @@ static void *call_job_main(void *arg)
     json_decref(result);
     json_decref(cj->args);
     free(cj);
+    pthread_mutex_lock(&call.ad->jobs->lock);
+    call.ad->jobs->call_threads--;
+    pthread_cond_broadcast(&call.ad->jobs->changed);
+    pthread_mutex_unlock(&call.ad->jobs->lock);
     return NULL;
 }
 
@@ -425,7 +429,11 @@ static int start_call_job(struct agentd *ad, const char *id, const struct agentd
         snprintf(cj->approval_id, sizeof(cj->approval_id), "%s", call->approval_id);
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    r = -pthread_create(&t, &attr, call_job_main, cj);
+    pthread_mutex_lock(&ad->jobs->lock);
+    r = ad->jobs->stopping ? -ESHUTDOWN : -pthread_create(&t, &attr, call_job_main, cj);
+    if (r == 0)
+        ad->jobs->call_threads++;
+    pthread_mutex_unlock(&ad->jobs->lock);
     pthread_attr_destroy(&attr);
     if (r < 0) {
         json_decref(cj->args);
@@ -929,6 +937,8 @@ void agentd_jobs_shutdown(struct agentd *ad)
     pthread_mutex_lock(&j->lock);
     j->stopping = true;
     pthread_cond_broadcast(&j->changed);
+    while (j->call_threads > 0) /* approved calls in flight finish and record their result */
+        pthread_cond_wait(&j->changed, &j->lock);
     pthread_mutex_unlock(&j->lock);
     if (j->monitor_started)
         pthread_join(j->monitor, NULL);

@@ -18,6 +18,7 @@ struct agentd_jobs {
     pthread_mutex_t lock;
     pthread_cond_t changed;    /* broadcast whenever a job leaves RUNNING */
     bool stopping;
+    unsigned call_threads;     /* call jobs running on their threads; shutdown waits for them */
     pthread_t monitor;
     bool monitor_started;
     char *jobs_dir;            /* <state>/jobs */
