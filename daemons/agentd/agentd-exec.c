@@ -229,6 +229,7 @@ static const struct {
 } direct_tables[] = {
     {agentd_exec_tools, &agentd_n_exec_tools},
     {agentd_host_tools, &agentd_n_host_tools},
+    {agentd_speckit_tools, &agentd_n_speckit_tools},
 };
 
 static agentd_tool_fn find_direct(const char *name)

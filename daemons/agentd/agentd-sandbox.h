@@ -59,6 +59,10 @@ bool agentd_files_protected(struct agentd *ad, const char *canonical);
 
 /* Direct tool tables of each file (joined into agentd_exec_tools[] in agentd-jobs.c). */
 json_t *agentd_tool_shell_exec(struct agentd_call *call, const char **ret_error);
+/* Runs command (sh -c) as call's job in the sandbox, as shell_exec does, waiting up to wait_ms;
+ * network is honoured only for an approved call. For tools that are shell commands in osModa. */
+json_t *agentd_shell_run_command(struct agentd_call *call, const char *command, bool network,
+                                 int64_t wait_ms, const char **ret_error);
 json_t *agentd_tool_sandbox_exec(struct agentd_call *call, const char **ret_error);
 json_t *agentd_tool_file_read(struct agentd_call *call, const char **ret_error);
 json_t *agentd_tool_file_write(struct agentd_call *call, const char **ret_error);

@@ -330,6 +330,22 @@ static json_t *run_and_wait(struct agentd_call *call, int64_t wait_ms, const cha
     return st;
 }
 
+json_t *agentd_shell_run_command(struct agentd_call *call, const char *command, bool network,
+                                 int64_t wait_ms, const char **ret_error)
+{
+    json_auto_t *args = json_pack("{s:s, s:b}", "command", command, "network", network);
+    struct agentd_call derived = *call;
+
+    if (!args) {
+        *ret_error = "invalid_arguments";
+        return NULL;
+    }
+    /* A shell_exec job: its record shows the exact command; tool.call keeps the real tool. */
+    derived.tool = osm_tool_find("shell_exec", NULL);
+    derived.args = args;
+    return run_and_wait(&derived, wait_ms, ret_error);
+}
+
 json_t *agentd_tool_shell_exec(struct agentd_call *call, const char **ret_error)
 {
     json_t *t = json_object_get(call->args, "timeout"), *st;
