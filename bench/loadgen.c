@@ -453,11 +453,16 @@ static void usage(FILE *f)
 static int parse_args(int argc, char **argv, struct lg_opts *o)
 {
     static const struct option lo[] = {
-        {"socket", required_argument, NULL, 's'},   {"clients", required_argument, NULL, 'c'},
-        {"requests", required_argument, NULL, 'n'}, {"duration", required_argument, NULL, 'd'},
-        {"method", required_argument, NULL, 'm'},   {"path", required_argument, NULL, 'p'},
-        {"body", required_argument, NULL, 'b'},     {"body-file", required_argument, NULL, 'f'},
-        {"header", required_argument, NULL, 'H'},   {"help", no_argument, NULL, 'h'},
+        {"socket", required_argument, NULL, 's'},
+        {"clients", required_argument, NULL, 'c'},
+        {"requests", required_argument, NULL, 'n'},
+        {"duration", required_argument, NULL, 'd'},
+        {"method", required_argument, NULL, 'm'},
+        {"path", required_argument, NULL, 'p'},
+        {"body", required_argument, NULL, 'b'},
+        {"body-file", required_argument, NULL, 'f'},
+        {"header", required_argument, NULL, 'H'},
+        {"help", no_argument, NULL, 'h'},
         {0},
     };
     int ch;

@@ -32,12 +32,12 @@ static const char schema_sql[] =
 
 /* Our columns beyond osModa's (added to a table osModa created). */
 static const char *const extra_columns[][2] = {
-    {"tool", "TEXT"},    {"arguments", "TEXT"}, {"args_hash", "TEXT"}, {"job_id", "TEXT"},
-    {"call_id", "INTEGER"}, {"mode", "TEXT"},   {"ttl_secs", "INTEGER"},
+    {"tool", "TEXT"},       {"arguments", "TEXT"}, {"args_hash", "TEXT"},   {"job_id", "TEXT"},
+    {"call_id", "INTEGER"}, {"mode", "TEXT"},      {"ttl_secs", "INTEGER"},
 };
 
 #define ROW_COLUMNS                                                                                \
-    "id, command, actor, reason, created_at, expires_at, status, decided_at, decided_by, tool, "  \
+    "id, command, actor, reason, created_at, expires_at, status, decided_at, decided_by, tool, "   \
     "arguments, job_id, call_id, mode, ttl_secs, args_hash"
 
 void agentd_uuid(char ret[static AGENTD_APPROVAL_ID_LEN + 1])
@@ -66,7 +66,8 @@ static bool has_column(sqlite3 *db, const char *name)
 {
     _cleanup_stmt_ sqlite3_stmt *st = NULL;
 
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info('pending_approvals') WHERE name = ?1",
+    if (sqlite3_prepare_v2(db,
+                           "SELECT 1 FROM pragma_table_info('pending_approvals') WHERE name = ?1",
                            -1, &st, NULL) != SQLITE_OK)
         return false;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -103,23 +104,23 @@ static json_t *row_json(sqlite3_stmt *st)
 {
     const char *command = (const char *)sqlite3_column_text(st, 1);
     const char *args = (const char *)sqlite3_column_text(st, 10);
-    json_t *o = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b}", "id",
-                          agentd_column_json(st, 0), "command", agentd_column_json(st, 1),
-                          "actor", agentd_column_json(st, 2), "reason", agentd_column_json(st, 3),
-                          "created_at", agentd_column_json(st, 4), "expires_at",
-                          agentd_column_json(st, 5), "status", agentd_column_json(st, 6),
-                          "decided_at", agentd_column_json(st, 7), "decided_by",
-                          agentd_column_json(st, 8), "is_destructive",
-                          command && osm_policy_destructive(command, NULL));
+    json_t *o = json_pack(
+        "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b}", "id", agentd_column_json(st, 0),
+        "command", agentd_column_json(st, 1), "actor", agentd_column_json(st, 2), "reason",
+        agentd_column_json(st, 3), "created_at", agentd_column_json(st, 4), "expires_at",
+        agentd_column_json(st, 5), "status", agentd_column_json(st, 6), "decided_at",
+        agentd_column_json(st, 7), "decided_by", agentd_column_json(st, 8), "is_destructive",
+        command && osm_policy_destructive(command, NULL));
 
     if (!o)
         return NULL;
     json_object_set_new(o, "tool", agentd_column_json(st, 9));
     json_object_set_new(o, "arguments", args ? agentd_payload_parse(args) : json_null());
     json_object_set_new(o, "job_id", agentd_column_json(st, 11));
-    json_object_set_new(o, "call_id", sqlite3_column_type(st, 12) == SQLITE_NULL
-                                          ? json_null()
-                                          : json_integer(sqlite3_column_int64(st, 12)));
+    json_object_set_new(o, "call_id",
+                        sqlite3_column_type(st, 12) == SQLITE_NULL
+                            ? json_null()
+                            : json_integer(sqlite3_column_int64(st, 12)));
     json_object_set_new(o, "mode", agentd_column_json(st, 13));
     if (sqlite3_column_type(st, 14) != SQLITE_NULL)
         json_object_set_new(o, "ttl_secs", json_integer(sqlite3_column_int64(st, 14)));
@@ -272,9 +273,15 @@ int agentd_approval_open(struct agentd *ad, const char *approval_id, const char 
     _cleanup_free_ char *command = call_summary(tool, redacted_args);
     _cleanup_free_ char *args = json_dumps(redacted_args, JSON_COMPACT | JSON_SORT_KEYS);
     char expires[OSM_TS_LEN + 1];
-    struct approval_change c = {.id = approval_id, .actor = actor, .reason = reason,
-                                .expires_at = expires, .tool = tool, .arguments = args,
-                                .args_hash = args_hash, .job_id = job_id, .call_id = call_id};
+    struct approval_change c = {.id = approval_id,
+                                .actor = actor,
+                                .reason = reason,
+                                .expires_at = expires,
+                                .tool = tool,
+                                .arguments = args,
+                                .args_hash = args_hash,
+                                .job_id = job_id,
+                                .call_id = call_id};
     json_t *payload;
     int r;
 
@@ -283,10 +290,10 @@ int agentd_approval_open(struct agentd *ad, const char *approval_id, const char 
     c.command = command;
     osm_now_ts(c.now);
     ts_in(ad->tools->approval_ttl_s, expires);
-    payload = json_pack("{s:s, s:s, s:O, s:s*, s:I, s:s, s:s, s:s}", "id", approval_id, "tool",
-                        tool, "arguments", redacted_args, "job_id", job_id, "call_id",
-                        (json_int_t)call_id, "command", command, "reason", reason, "expires_at",
-                        expires);
+    payload =
+        json_pack("{s:s, s:s, s:O, s:s*, s:I, s:s, s:s, s:s}", "id", approval_id, "tool", tool,
+                  "arguments", redacted_args, "job_id", job_id, "call_id", (json_int_t)call_id,
+                  "command", command, "reason", reason, "expires_at", expires);
     r = payload ? agentd_record(ad, "approval.requested", actor, payload, apply_insert, &c, NULL)
                 : -ENOMEM;
     json_decref(payload);
@@ -343,8 +350,8 @@ static int expired_query(struct agentd *ad, json_t *out)
     sqlite3_bind_text(st, 1, now, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, AGENTD_APPROVAL_LIST_MAX);
     while ((r = sqlite3_step(st)) == SQLITE_ROW)
-        json_array_append_new(out, json_pack("[o, o]", agentd_column_json(st, 0),
-                                             agentd_column_json(st, 1)));
+        json_array_append_new(
+            out, json_pack("[o, o]", agentd_column_json(st, 0), agentd_column_json(st, 1)));
     return r == SQLITE_DONE ? 0 : -EIO;
 }
 
@@ -382,7 +389,8 @@ int agentd_approvals_expire(struct agentd *ad)
         return -ENOMEM;
     if ((r = expired_query(ad, list)) < 0)
         return r;
-    json_array_foreach(list, i, item) {
+    json_array_foreach(list, i, item)
+    {
         r = expire_one(ad, json_string_value(json_array_get(item, 0)),
                        json_string_value(json_array_get(item, 1)));
         if (r < 0)
@@ -469,7 +477,8 @@ json_t *agentd_approval_request(struct osm_request *req)
         {"actor", AGENTD_FIELD_STRING, false, &actor},
         {"ttl_secs", AGENTD_FIELD_COUNT, false, &ttl},
     };
-    char id[AGENTD_APPROVAL_ID_LEN + 1], expires[OSM_TS_LEN + 1], who[AGENTD_APPROVAL_ACTOR_MAX + 1];
+    char id[AGENTD_APPROVAL_ID_LEN + 1], expires[OSM_TS_LEN + 1],
+        who[AGENTD_APPROVAL_ACTOR_MAX + 1];
     struct approval_change c = {.id = id, .expires_at = expires, .actor = who};
     int64_t ttl_s;
     int r;
@@ -488,9 +497,9 @@ json_t *agentd_approval_request(struct osm_request *req)
     ts_in(ttl_s, expires);
     c.command = json_string_value(command);
     c.reason = json_string_value(reason);
-    payload = json_pack("{s:s, s:O, s:O, s:s, s:b}", "id", id, "command", command, "reason",
-                        reason, "expires_at", expires, "is_destructive",
-                        osm_policy_destructive(c.command, NULL));
+    payload =
+        json_pack("{s:s, s:O, s:O, s:s, s:b}", "id", id, "command", command, "reason", reason,
+                  "expires_at", expires, "is_destructive", osm_policy_destructive(c.command, NULL));
     r = payload ? agentd_record(ad, "approval.requested", who, payload, apply_insert, &c, NULL)
                 : -ENOMEM;
     json_decref(payload);
@@ -538,7 +547,7 @@ static json_t *decision_parse(struct osm_request *req, bool approve, struct appr
         {"decided_by", AGENTD_FIELD_ANY, false, &ignored},
     };
 
-    if (!req->operator || (req->peer.uid != 0 && req->peer.uid != geteuid()))
+    if (!req->operator||(req->peer.uid != 0 && req->peer.uid != geteuid()))
         return osm_error(req, 403, "forbidden", NULL,
                          "approval decisions are taken only by root or agentd's own uid on the "
                          "operator socket");
@@ -549,8 +558,9 @@ static json_t *decision_parse(struct osm_request *req, bool approve, struct appr
         return agentd_field_error(req, "mode", "must be \"once\" or \"always\"");
     if (ttl && !(c->mode && strcmp(c->mode, "always") == 0))
         return agentd_field_error(req, "ttl_secs", "applies only to mode \"always\"");
-    c->ttl_secs = ttl ? json_integer_value(ttl) : c->mode && c->mode[0] == 'a' ? AGENTD_GRANT_TTL_S
-                                                                                : 0;
+    c->ttl_secs = ttl                            ? json_integer_value(ttl)
+                  : c->mode && c->mode[0] == 'a' ? AGENTD_GRANT_TTL_S
+                                                 : 0;
     if (ttl && (c->ttl_secs < 1 || c->ttl_secs > AGENTD_APPROVAL_TTL_MAX_S))
         return agentd_field_error(req, "ttl_secs", "must be from 1 to 2592000");
     return NULL;

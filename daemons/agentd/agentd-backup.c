@@ -54,8 +54,9 @@ static bool name_is_secret(const char *name)
 static bool name_is_ledger(const char *rel)
 {
     static const char *const names[] = {
-        OSM_LEDGER_DB_NAME,  OSM_LEDGER_DB_NAME "-wal",   OSM_LEDGER_DB_NAME "-shm",
-        OSM_LEDGER_DB_NAME "-journal", OSM_LEDGER_KEY_NAME, OSM_LEDGER_PUB_NAME,
+        OSM_LEDGER_DB_NAME,        OSM_LEDGER_DB_NAME "-wal",
+        OSM_LEDGER_DB_NAME "-shm", OSM_LEDGER_DB_NAME "-journal",
+        OSM_LEDGER_KEY_NAME,       OSM_LEDGER_PUB_NAME,
         OSM_LEDGER_CHECKPOINT_LOG,
     };
 
@@ -166,7 +167,8 @@ static void backups_prune(const char *dir, size_t keep)
     size_t i;
     json_t *b;
 
-    json_array_foreach(list, i, b) {
+    json_array_foreach(list, i, b)
+    {
         if (i < keep)
             continue;
         if (unlink(osm_json_str(b, "path", "")) == 0)
@@ -327,8 +329,8 @@ static void backup_id_pick(const char *dir, time_t now, char ret[static BACKUP_I
 
 static int tar_run(const char *const argv[])
 {
-    const struct agentd_run_opts opts = {.timeout_s = OSM_BACKUP_TIMEOUT_S, .stdout_fd = -1,
-                                         .out_max = OSM_CMD_OUTPUT_MAX};
+    const struct agentd_run_opts opts = {
+        .timeout_s = OSM_BACKUP_TIMEOUT_S, .stdout_fd = -1, .out_max = OSM_CMD_OUTPUT_MAX};
     _cleanup_free_ char *out = NULL;
 
     return agentd_run(argv, &opts, &out);
@@ -338,8 +340,9 @@ static int tar_run(const char *const argv[])
 static int backup_pack(struct agentd *ad, const char *staging, const char *part)
 {
     struct snapshot s = {.src = ad->paths.state_dir, .dst = staging};
-    const char *const argv[] = {"tar", "--create", "--gzip", "--numeric-owner", "--file", part,
-                                "--directory", staging, ".", NULL};
+    const char *const argv[] = {"tar",    "--create", "--gzip",      "--numeric-owner",
+                                "--file", part,       "--directory", staging,
+                                ".",      NULL};
     int r;
 
     if (mkdir(staging, 0700) < 0)
@@ -437,8 +440,8 @@ static int archive_check(const char *path)
 {
     const char *const names[] = {"tar", "--list", "--gzip", "--file", path, NULL};
     const char *const types[] = {"tar", "--list", "--verbose", "--gzip", "--file", path, NULL};
-    const struct agentd_run_opts opts = {.timeout_s = OSM_BACKUP_TIMEOUT_S, .stdout_fd = -1,
-                                         .out_max = OSM_CMD_OUTPUT_MAX};
+    const struct agentd_run_opts opts = {
+        .timeout_s = OSM_BACKUP_TIMEOUT_S, .stdout_fd = -1, .out_max = OSM_CMD_OUTPUT_MAX};
     _cleanup_free_ char *list = NULL, *verbose = NULL;
     size_t members = 0;
     int r;
@@ -451,8 +454,7 @@ static int archive_check(const char *path)
     for (char *save = NULL, *l = strtok_r(list, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
         if (!member_name_safe(l) || ++members > OSM_BACKUP_FILES_MAX)
             return -EINVAL;
-    for (char *save = NULL, *l = strtok_r(verbose, "\n", &save); l;
-         l = strtok_r(NULL, "\n", &save))
+    for (char *save = NULL, *l = strtok_r(verbose, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
         if (l[0] != '-' && l[0] != 'd')
             return -EINVAL;
     return 0;
@@ -489,8 +491,9 @@ static char *restore_root(const char *staging, const char *state_dir)
 static int restore_extract(const char *path, const char *staging, const char *state_dir,
                            char **ret_root, json_t *files)
 {
-    const char *const argv[] = {"tar", "--extract", "--gzip", "--no-same-owner", "--file", path,
-                                "--directory", staging, NULL};
+    const char *const argv[] = {"tar",    "--extract", "--gzip",      "--no-same-owner",
+                                "--file", path,        "--directory", staging,
+                                NULL};
     struct restore rs = {.files = files};
     int r;
 
@@ -560,12 +563,12 @@ static json_t *restore_apply(struct osm_request *req, const char *id, const char
         json_array_append(rel_is_kept(json_string_value(f)) ? kept : restored, f);
     payload = json_pack("{s:s, s:s, s:o, s:o}", "backup_id", id, "path", path, "restored",
                         abs_paths(state, restored), "kept", abs_paths(state, kept));
-    r = payload ? agentd_record(AGENTD(req), "backup.restore", "agentd", payload, NULL, NULL,
-                                NULL)
+    r = payload ? agentd_record(AGENTD(req), "backup.restore", "agentd", payload, NULL, NULL, NULL)
                 : -ENOMEM;
     if (r < 0)
         return agentd_record_error(req, r, "backup.restore");
-    json_array_foreach(restored, i, f) {
+    json_array_foreach(restored, i, f)
+    {
         r = restore_move(root, state, json_string_value(f));
         if (r < 0) {
             log_error("backup.restore_failed", "file=%s error=%d", json_string_value(f), r);
@@ -574,8 +577,8 @@ static json_t *restore_apply(struct osm_request *req, const char *id, const char
         }
     }
     log_info("backup.restored", "backup_id=%s files=%zu", id, json_array_size(restored));
-    return json_pack("{s:s, s:s, s:O, s:O}", "restored_from", id, "status", "restored",
-                     "restored", json_object_get(payload, "restored"), "kept",
+    return json_pack("{s:s, s:s, s:O, s:O}", "restored_from", id, "status", "restored", "restored",
+                     json_object_get(payload, "restored"), "kept",
                      json_object_get(payload, "kept"));
 }
 
@@ -595,7 +598,8 @@ static json_t *backup_restore_locked(struct osm_request *req, const char *id, co
     if (r == -EINVAL || r == -EBADMSG)
         resp = osm_error(req, 422, "invalid_backup", NULL,
                          "backup %s is not a plain archive of files (absolute, '..', link or "
-                         "device members are refused)", id);
+                         "device members are refused)",
+                         id);
     else if (r < 0)
         resp = osm_error_errno(req, r, "could not extract %s: %s", id, strerror(-r));
     else

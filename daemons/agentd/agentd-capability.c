@@ -57,7 +57,8 @@ static int key_read(const char *path, uint8_t seed[static OSM_ED25519_SEED_LEN])
     int r = osm_read_secret_file(path, buf, sizeof(buf), &len);
 
     if (r >= 0)
-        r = len < KEY_HEX_LEN ? -EINVAL : osm_hex_decode(buf, KEY_HEX_LEN, seed, OSM_ED25519_SEED_LEN);
+        r = len < KEY_HEX_LEN ? -EINVAL
+                              : osm_hex_decode(buf, KEY_HEX_LEN, seed, OSM_ED25519_SEED_LEN);
     osm_secret_zero(buf, sizeof(buf));
     return r;
 }
@@ -115,14 +116,15 @@ static int canonical(const char *id, const char *granted_to, const json_t *perms
     json_t *p;
     int n;
 
-    if (!field_ok(id) || !field_ok(granted_to) || !field_ok(expires_at) ||
-        !json_is_array(perms) || json_array_size(perms) > AGENTD_CAPABILITY_PERMS_MAX)
+    if (!field_ok(id) || !field_ok(granted_to) || !field_ok(expires_at) || !json_is_array(perms) ||
+        json_array_size(perms) > AGENTD_CAPABILITY_PERMS_MAX)
         return -EINVAL;
     n = snprintf(buf, len, "%s|%s|", id, granted_to);
     if (n < 0 || (size_t)n >= len)
         return -EINVAL;
     off = (size_t)n;
-    json_array_foreach(perms, i, p) {
+    json_array_foreach(perms, i, p)
+    {
         if (!json_is_string(p) || !field_ok(json_string_value(p)))
             return -EINVAL;
         n = snprintf(buf + off, len - off, "%s%s", i ? "," : "", json_string_value(p));
@@ -143,10 +145,8 @@ static bool permits(const json_t *perms, const struct osm_tool *tool)
     json_t *p;
 
     snprintf(cls, sizeof(cls), "class:%s", osm_tool_class_name(tool->cls));
-    json_array_foreach(perms, i, p)
-        if (strcmp(json_string_value(p), tool->name) == 0 ||
-            strcmp(json_string_value(p), cls) == 0)
-            return true;
+    json_array_foreach(perms, i, p) if (strcmp(json_string_value(p), tool->name) == 0 ||
+                                        strcmp(json_string_value(p), cls) == 0) return true;
     return false;
 }
 
@@ -215,7 +215,8 @@ static json_t *check_permissions(struct osm_request *req, const json_t *perms)
 
     if (json_array_size(perms) > AGENTD_CAPABILITY_PERMS_MAX)
         return agentd_field_error(req, "permissions", "has too many entries");
-    json_array_foreach(perms, i, p) {
+    json_array_foreach(perms, i, p)
+    {
         const char *s = json_string_value(p);
         if (!field_ok(s))
             return agentd_field_error(req, "permissions",
@@ -227,8 +228,8 @@ static json_t *check_permissions(struct osm_request *req, const json_t *perms)
             if (!known)
                 return agentd_field_error(req, "permissions", "names an unknown class");
         } else if (!osm_tool_find(s, NULL)) {
-            return osm_error(req, 422, "invalid_field", json_pack("{s:s, s:s}", "field",
-                                                                  "permissions", "tool", s),
+            return osm_error(req, 422, "invalid_field",
+                             json_pack("{s:s, s:s}", "field", "permissions", "tool", s),
                              "permissions names an unknown tool: %s", s);
         }
     }
@@ -281,9 +282,9 @@ json_t *agentd_capability_mint(struct osm_request *req)
     token = token_new(ad, json_string_value(to), perms, ttl_s);
     if (!token)
         return osm_error_errno(req, -ENOMEM, "cannot sign the token");
-    payload = json_pack("{s:O, s:O, s:O, s:O}", "id", json_object_get(token, "id"), "granted_to",
-                        to, "permissions", perms, "expires_at",
-                        json_object_get(token, "expires_at"));
+    payload =
+        json_pack("{s:O, s:O, s:O, s:O}", "id", json_object_get(token, "id"), "granted_to", to,
+                  "permissions", perms, "expires_at", json_object_get(token, "expires_at"));
     agentd_peer_actor("uid", &req->peer, actor, sizeof(actor));
     r = payload ? agentd_record(ad, "capability.mint", actor, payload, NULL, NULL, NULL) : -ENOMEM;
     json_decref(payload);

@@ -44,7 +44,8 @@ static json_t *services_new(const json_t *list)
 
     if (!json_is_array(list))
         return NULL;
-    json_array_foreach(list, i, v) {
+    json_array_foreach(list, i, v)
+    {
         json_t *s = service_new(v);
         if (!s)
             return NULL;
@@ -69,8 +70,8 @@ static json_t *default_services_new(const struct agentd *ad)
 static json_t *card_new(const char *type, const char *name, const char *description,
                         const char *image, json_t *services, bool active, json_t *trust)
 {
-    json_t *c = json_pack("{s:s, s:s, s:s}", "type", type, "name", name, "description",
-                          description);
+    json_t *c =
+        json_pack("{s:s, s:s, s:s}", "type", type, "name", name, "description", description);
 
     if (c && image)
         json_object_set_new(c, "image", json_string(image));
@@ -86,7 +87,8 @@ static json_t *card_new(const char *type, const char *name, const char *descript
     return c;
 }
 
-/* The card stored on disk if it parses as an AgentCard, else NULL (osModa then uses the default). */
+/* The card stored on disk if it parses as an AgentCard, else NULL (osModa then uses the default).
+ */
 static json_t *card_load(const char *path)
 {
     _cleanup_free_ char *data = NULL;
@@ -103,7 +105,8 @@ static json_t *card_load(const char *path)
                           "description", &description, "image", &image, "services", &services,
                           "active", &active, "supportedTrust", &trust) < 0)
         return NULL;
-    if (!agentd_string_array_valid(trust) || !(!image || json_is_null(image) || json_is_string(image)))
+    if (!agentd_string_array_valid(trust) ||
+        !(!image || json_is_null(image) || json_is_string(image)))
         return NULL;
     services = services_new(services);
     if (!services)
@@ -125,8 +128,7 @@ json_t *agentd_agent_card(struct osm_request *req)
 }
 
 /* Writes card (pretty, 0644) to tmp, records the event, renames tmp over path. */
-static json_t *card_commit(struct osm_request *req, json_t *card, const char *tmp,
-                           const char *path)
+static json_t *card_commit(struct osm_request *req, json_t *card, const char *tmp, const char *path)
 {
     _cleanup_free_ char *text = json_dumps(card, JSON_INDENT(2));
     json_auto_t *payload = NULL;
@@ -141,9 +143,9 @@ static json_t *card_commit(struct osm_request *req, json_t *card, const char *tm
     }
     payload = json_pack("{s:O, s:I}", "name", json_object_get(card, "name"), "services",
                         (json_int_t)json_array_size(json_object_get(card, "services")));
-    r = payload ? agentd_record(AGENTD(req), "agent.card.generate", "agentd", payload, NULL, NULL,
-                                NULL)
-                : -ENOMEM;
+    r = payload
+            ? agentd_record(AGENTD(req), "agent.card.generate", "agentd", payload, NULL, NULL, NULL)
+            : -ENOMEM;
     if (r < 0) {
         unlink(tmp);
         return agentd_record_error(req, r, "agent.card.generate");

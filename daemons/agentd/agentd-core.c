@@ -22,8 +22,8 @@ static void *verify_at_start(void *arg)
 {
     struct agentd *ad = arg;
     _cleanup_free_ char *pub = osm_path_join(ad->paths.state_dir, OSM_LEDGER_PUB_NAME);
-    struct osm_ledger_verify_opts opts = {.pub_path = pub, .checkpoint_log = ad->checkpoint_log,
-                                          .problem = count_problem};
+    struct osm_ledger_verify_opts opts = {
+        .pub_path = pub, .checkpoint_log = ad->checkpoint_log, .problem = count_problem};
     struct osm_ledger_verify_report rep = {0};
     struct osm_ledger *l = NULL;
     int r;
@@ -54,17 +54,17 @@ static int resolve_paths(struct agentd *ad)
     ad->ledger_path = osm_path_join(ad->paths.state_dir, OSM_LEDGER_DB_NAME);
     ad->checkpoint_log = osm_path_join(ad->paths.state_dir, OSM_LEDGER_CHECKPOINT_LOG);
     ad->backup_dir = strdup(ad->cfg.backup_dir ? ad->cfg.backup_dir
-                            : env && *env     ? env
-                                              : DEFAULT_BACKUP_DIR);
+                            : env && *env      ? env
+                                               : DEFAULT_BACKUP_DIR);
     return ad->ledger_path && ad->checkpoint_log && ad->backup_dir ? 0 : -ENOMEM;
 }
 
 static int record_start(struct agentd *ad)
 {
-    json_t *payload = json_pack("{s:s, s:s}", "socket", ad->paths.socket, "state_dir",
-                                ad->paths.state_dir);
-    int r = payload ? agentd_record(ad, "daemon.start", "agentd", payload, NULL, NULL, NULL)
-                    : -ENOMEM;
+    json_t *payload =
+        json_pack("{s:s, s:s}", "socket", ad->paths.socket, "state_dir", ad->paths.state_dir);
+    int r =
+        payload ? agentd_record(ad, "daemon.start", "agentd", payload, NULL, NULL, NULL) : -ENOMEM;
 
     json_decref(payload);
     return r;

@@ -20,10 +20,10 @@ json_t *agentd_events_append(struct osm_request *req)
     if (err)
         return err;
     if (!osm_ledger_name_valid(type) || !osm_ledger_name_valid(actor))
-        return osm_error(req, 422, "invalid_field",
-                         json_pack("{s:s}", "field", osm_ledger_name_valid(type) ? "actor" : "type"),
-                         "type and actor must be 1-%d characters of [a-z0-9_.:-]",
-                         OSM_LEDGER_NAME_MAX);
+        return osm_error(
+            req, 422, "invalid_field",
+            json_pack("{s:s}", "field", osm_ledger_name_valid(type) ? "actor" : "type"),
+            "type and actor must be 1-%d characters of [a-z0-9_.:-]", OSM_LEDGER_NAME_MAX);
     r = agentd_record(AGENTD(req), type, actor, payload, NULL, NULL, &rec);
     if (r < 0)
         return osm_error_errno(req, r, "the event could not be recorded");
@@ -36,8 +36,8 @@ static json_t *event_row(sqlite3_stmt *st)
     return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s}", "id",
                      (json_int_t)sqlite3_column_int64(st, 0), "ts", sqlite3_column_text(st, 1),
                      "type", sqlite3_column_text(st, 2), "actor", sqlite3_column_text(st, 3),
-                     "payload", sqlite3_column_text(st, 4), "prev_hash",
-                     sqlite3_column_text(st, 5), "hash", sqlite3_column_text(st, 6));
+                     "payload", sqlite3_column_text(st, 4), "prev_hash", sqlite3_column_text(st, 5),
+                     "hash", sqlite3_column_text(st, 6));
 }
 
 json_t *agentd_events_log(struct osm_request *req)

@@ -42,7 +42,7 @@ struct tool_call {
     char args_hash[ARGS_HASH_LEN + 1];
     int ring;
     struct osm_policy_verdict verdict;
-    const char *deny_code;  /* error code of a refusal */
+    const char *deny_code; /* error code of a refusal */
     char deny_message[512];
     char approval_id[AGENTD_APPROVAL_ID_LEN + 1];
     char job_id[AGENTD_JOB_ID_LEN + 1];
@@ -85,14 +85,22 @@ static const char *status_code(int status)
     switch (status) {
     case 400:
     case 415:
-    case 422: return "invalid_arguments";
-    case 403: return "forbidden";
-    case 404: return "not_found";
-    case 409: return "conflict";
-    case 413: return "too_large";
-    case 429: return "rate_limited";
-    case 503: return "unavailable";
-    default: return "failed";
+    case 422:
+        return "invalid_arguments";
+    case 403:
+        return "forbidden";
+    case 404:
+        return "not_found";
+    case 409:
+        return "conflict";
+    case 413:
+        return "too_large";
+    case 429:
+        return "rate_limited";
+    case 503:
+        return "unavailable";
+    default:
+        return "failed";
     }
 }
 
@@ -136,7 +144,8 @@ static int rest_query(json_t *rest, struct osm_request *req, json_t *store)
     const char *key;
     json_t *v;
 
-    json_object_foreach(rest, key, v) {
+    json_object_foreach(rest, key, v)
+    {
         json_t *text;
         if (json_is_null(v))
             continue;
@@ -170,9 +179,8 @@ static void list_args(json_t *rest, int64_t *ret_offset, int64_t *ret_limit, cha
     json_object_del(rest, "grep");
     if (*ret_offset > 0 || *ret_limit >= 0) {
         int64_t want = (*ret_limit >= 0 ? *ret_limit : OSM_TOOL_LIST_DEFAULT) + *ret_offset;
-        json_object_set_new(rest, "limit", json_integer(want > OSM_TOOL_LIST_MAX
-                                                            ? OSM_TOOL_LIST_MAX
-                                                            : want));
+        json_object_set_new(rest, "limit",
+                            json_integer(want > OSM_TOOL_LIST_MAX ? OSM_TOOL_LIST_MAX : want));
     }
 }
 
@@ -186,9 +194,11 @@ static bool rest_forbidden(const struct osm_tool *t)
 static json_t *run_rest(struct agentd_call *call, const char **ret_error)
 {
     const struct osm_tool *t = call->tool;
-    struct osm_http_server_config cfg = {.routes = agentd_routes, .n_routes = agentd_n_routes,
-                                         .userdata = call->ad, .operator = call->approved};
-    struct osm_request req = {.method = t->method, .peer = call->peer, .operator = call->approved};
+    struct osm_http_server_config cfg = {.routes = agentd_routes,
+                                         .n_routes = agentd_n_routes,
+                                         .userdata = call->ad,
+                                         .operator= call->approved };
+    struct osm_request req = {.method = t->method, .peer = call->peer, .operator= call->approved };
     json_auto_t *rest = json_deep_copy(call->args), *store = json_array(), *parsed = NULL;
     _cleanup_free_ char *body = NULL, *out = NULL, *grep = NULL;
     char path[REST_PATH_MAX];
@@ -206,8 +216,7 @@ static json_t *run_rest(struct agentd_call *call, const char **ret_error)
     if (t->flags & OSM_TOOL_LIST)
         list_args(rest, &offset, &limit, &grep);
     req.path = path;
-    if (get ? rest_query(rest, &req, store) < 0
-            : !(body = json_dumps(rest, JSON_COMPACT)))
+    if (get ? rest_query(rest, &req, store) < 0 : !(body = json_dumps(rest, JSON_COMPACT)))
         return NULL;
     osm_http_dispatch(&cfg, &req, "application/json", body, body ? strlen(body) : 0, &out,
                       &out_len);
@@ -302,8 +311,8 @@ static void refuse(struct tool_call *tc, const char *rule, const char *code, con
 static void policy_decide(struct tool_call *tc)
 {
     struct agentd_tools *t = tc->ad->tools;
-    struct osm_policy_query q = {.tool = tc->tool->name, .cls = tc->tool->cls, .ring = tc->ring,
-                                 .args = tc->args};
+    struct osm_policy_query q = {
+        .tool = tc->tool->name, .cls = tc->tool->cls, .ring = tc->ring, .args = tc->args};
 
     pthread_rwlock_rdlock(&t->policy_lock);
     osm_policy_decide(t->policy, &q, &tc->verdict);
@@ -364,11 +373,11 @@ static int record_call(struct tool_call *tc)
 {
     struct agentd_recorded rec;
     const struct ucred *p = &tc->req->peer;
-    json_t *payload = json_pack("{s:s, s:O, s:{s:i, s:i, s:i}, s:s, s:s, s:i}", "tool",
-                                tc->tool->name, "arguments", tc->redacted, "caller", "pid",
-                                (int)p->pid, "uid", (int)p->uid, "gid", (int)p->gid, "decision",
-                                osm_policy_decision_name(tc->verdict.decision), "rule",
-                                tc->verdict.rule, "ring", tc->ring);
+    json_t *payload =
+        json_pack("{s:s, s:O, s:{s:i, s:i, s:i}, s:s, s:s, s:i}", "tool", tc->tool->name,
+                  "arguments", tc->redacted, "caller", "pid", (int)p->pid, "uid", (int)p->uid,
+                  "gid", (int)p->gid, "decision", osm_policy_decision_name(tc->verdict.decision),
+                  "rule", tc->verdict.rule, "ring", tc->ring);
     int r;
 
     if (!payload)
@@ -388,8 +397,8 @@ static int record_call(struct tool_call *tc)
 
 static int record_result(struct tool_call *tc, const char *status, const char *error)
 {
-    json_t *payload = json_pack("{s:I, s:s, s:s, s:I}", "call_id", (json_int_t)tc->call_id,
-                                "tool", tc->tool->name, "status", status, "duration_ms",
+    json_t *payload = json_pack("{s:I, s:s, s:s, s:I}", "call_id", (json_int_t)tc->call_id, "tool",
+                                tc->tool->name, "status", status, "duration_ms",
                                 (json_int_t)(osm_monotonic_ms() - tc->started_ms));
     int r;
 
@@ -419,8 +428,8 @@ static json_t *answer(struct tool_call *tc, int http, const char *status, json_t
         log_error("tool.result", "call_id=%" PRId64 " tool=%s error=%d note=\"action ran\"",
                   tc->call_id, tc->tool->name, r);
         return osm_error(tc->req, 503, "result_not_recorded",
-                         json_pack("{s:I, s:s, s:o}", "call_id", (json_int_t)tc->call_id,
-                                   "status", status, "result", result ? result : json_null()),
+                         json_pack("{s:I, s:s, s:o}", "call_id", (json_int_t)tc->call_id, "status",
+                                   status, "result", result ? result : json_null()),
                          "the action already ran but its result could not be recorded in the "
                          "ledger: %s",
                          strerror(-r));
@@ -440,9 +449,9 @@ static json_t *answer(struct tool_call *tc, int http, const char *status, json_t
 static json_t *answer_denied(struct tool_call *tc)
 {
     int http = strcmp(tc->deny_code, "rate_limited") == 0 ? 429 : 403;
-    json_t *result = json_pack("{s:s, s:s, s:s, s:s}", "error", tc->deny_code, "message",
-                               tc->deny_message, "rule", tc->verdict.rule, "detail",
-                               tc->verdict.detail);
+    json_t *result =
+        json_pack("{s:s, s:s, s:s, s:s}", "error", tc->deny_code, "message", tc->deny_message,
+                  "rule", tc->verdict.rule, "detail", tc->verdict.detail);
     json_t *o = answer(tc, http, "denied", result, tc->deny_code);
 
     if (o && tc->req->status == http)
@@ -466,7 +475,10 @@ static json_t *answer_unavailable(struct tool_call *tc, const char *code, const 
 
 static void call_of(struct tool_call *tc, struct agentd_call *c)
 {
-    *c = (struct agentd_call){.ad = tc->ad, .tool = tc->tool, .args = tc->args, .ring = tc->ring,
+    *c = (struct agentd_call){.ad = tc->ad,
+                              .tool = tc->tool,
+                              .args = tc->args,
+                              .ring = tc->ring,
                               .approved = tc->granted,
                               .approval_id = tc->granted ? tc->approval_id : NULL,
                               .peer = tc->req->peer};
@@ -488,8 +500,8 @@ static json_t *hold(struct tool_call *tc)
     snprintf(reason, sizeof(reason), "policy %s%s%s: %s needs an operator's approval",
              tc->verdict.rule, tc->verdict.detail[0] ? " " : "", tc->verdict.detail,
              tc->tool->name);
-    r = agentd_approval_open(tc->ad, tc->approval_id, tc->tool->name, tc->redacted,
-                             tc->args_hash, tc->job_id, tc->call_id, tc->actor, reason);
+    r = agentd_approval_open(tc->ad, tc->approval_id, tc->tool->name, tc->redacted, tc->args_hash,
+                             tc->job_id, tc->call_id, tc->actor, reason);
     if (r < 0) {
         agentd_job_refuse(tc->ad, tc->job_id, AGENTD_JOB_FAILED);
         return answer_unavailable(tc, "no_approver", "the approval could not be recorded", r);
@@ -565,11 +577,11 @@ static json_t *parse(struct osm_request *req, struct tool_call *tc)
         return err;
     tc->tool = osm_tool_find(json_string_value(name), &alias);
     if (!tc->tool || strcmp(tc->tool->daemon, "agentd") != 0)
-        return osm_error(req, 404, "unknown_tool",
-                         json_pack("{s:O, s:s?}", "tool", name, "daemon",
-                                   tc->tool ? tc->tool->daemon : NULL),
-                         tc->tool ? "%s is executed by %s, not agentd" : "unknown tool: %s%s",
-                         json_string_value(name), tc->tool ? tc->tool->daemon : "");
+        return osm_error(
+            req, 404, "unknown_tool",
+            json_pack("{s:O, s:s?}", "tool", name, "daemon", tc->tool ? tc->tool->daemon : NULL),
+            tc->tool ? "%s is executed by %s, not agentd" : "unknown tool: %s%s",
+            json_string_value(name), tc->tool ? tc->tool->daemon : "");
     tc->args = args ? json_incref(args) : json_object();
     if (tc->args && alias) {
         json_t *renamed = osm_tool_alias_args(alias, tc->args);
@@ -579,10 +591,10 @@ static json_t *parse(struct osm_request *req, struct tool_call *tc)
     if (!tc->args)
         return osm_error_errno(req, -ENOMEM, "out of memory");
     if (osm_tool_validate(tc->tool, tc->args, field, sizeof(field), reason, sizeof(reason)) < 0)
-        return osm_error(req, 422, "invalid_arguments",
-                         json_pack("{s:s, s:s, s:s}", "tool", tc->tool->name, "field", field,
-                                   "reason", reason),
-                         "invalid arguments for %s at '%s': %s", tc->tool->name, field, reason);
+        return osm_error(
+            req, 422, "invalid_arguments",
+            json_pack("{s:s, s:s, s:s}", "tool", tc->tool->name, "field", field, "reason", reason),
+            "invalid arguments for %s at '%s': %s", tc->tool->name, field, reason);
     tc->capability = cap;
     tc->redacted = osm_redact_args(tc->tool->name, tc->args);
     if (!tc->redacted || args_hash(tc->args, tc->args_hash) < 0)
@@ -599,15 +611,13 @@ json_t *agentd_tools_call(struct osm_request *req)
 
     if (!tc.ad->tools)
         return osm_error(req, 503, "not_ready", NULL, "the tool layer is not running");
-    agentd_peer_actor(req->operator ? "operator" : "agent", &req->peer, tc.actor,
-                      sizeof(tc.actor));
+    agentd_peer_actor(req->operator? "operator" : "agent", &req->peer, tc.actor, sizeof(tc.actor));
     if ((out = parse(req, &tc)))
         goto done;
     gate(&tc);
     r = record_call(&tc);
     if (r < 0) {
-        log_error("tool.call", "tool=%s error=%d note=\"not recorded: refused\"", tc.tool->name,
-                  r);
+        log_error("tool.call", "tool=%s error=%d note=\"not recorded: refused\"", tc.tool->name, r);
         out = osm_error(req, 503, "ledger_unavailable", json_pack("{s:s}", "status", "error"),
                         "the call could not be recorded in the ledger, so it was not run: %s",
                         strerror(-r));
@@ -629,7 +639,7 @@ done:
 static char **protected_list(struct agentd *ad)
 {
     static const char *const state_names[] = {
-        OSM_LEDGER_DB_NAME "*", OSM_LEDGER_KEY_NAME, OSM_LEDGER_PUB_NAME,
+        OSM_LEDGER_DB_NAME "*",    OSM_LEDGER_KEY_NAME,        OSM_LEDGER_PUB_NAME,
         OSM_LEDGER_CHECKPOINT_LOG, AGENTD_CAPABILITY_KEY_NAME, "keyd",
     };
     size_t n = ELEMENTSOF(state_names) + 2, i = 0;
@@ -655,8 +665,8 @@ static int policy_load(struct agentd *ad, struct osm_policy **ret)
 {
     struct agentd_tools *t = ad->tools;
     char err[512];
-    int r = osm_policy_load(t->policy_path, (const char *const *)t->protected_paths, geteuid(),
-                            ret, err, sizeof(err));
+    int r = osm_policy_load(t->policy_path, (const char *const *)t->protected_paths, geteuid(), ret,
+                            err, sizeof(err));
 
     if (r < 0) {
         char q[600];

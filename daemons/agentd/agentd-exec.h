@@ -20,21 +20,21 @@
 
 struct agentd;
 
-#define AGENTD_APPROVAL_ID_LEN 36       /* uuid v4 text */
-#define AGENTD_APPROVAL_TTL_S 600       /* osModa's default ttl_secs of a pending approval */
-#define AGENTD_APPROVAL_SWEEP_S 30      /* osModa's expiry loop period */
+#define AGENTD_APPROVAL_ID_LEN 36        /* uuid v4 text */
+#define AGENTD_APPROVAL_TTL_S 600        /* osModa's default ttl_secs of a pending approval */
+#define AGENTD_APPROVAL_SWEEP_S 30       /* osModa's expiry loop period */
 #define AGENTD_APPROVAL_COMMAND_MAX 4096 /* osModa's input limits */
 #define AGENTD_APPROVAL_ACTOR_MAX 256
 #define AGENTD_APPROVAL_REASON_MAX 1024
 #define AGENTD_APPROVAL_TTL_MAX_S (30 * 86400) /* longest pending ttl or allow-always grant */
-#define AGENTD_GRANT_TTL_S 3600          /* allow-always without ttl_secs */
+#define AGENTD_GRANT_TTL_S 3600                /* allow-always without ttl_secs */
 #define AGENTD_APPROVAL_LIST_MAX 1000
-#define AGENTD_SHELL_RATE_CALLS 30       /* osModa's shell_exec limit: 30 calls ... */
+#define AGENTD_SHELL_RATE_CALLS 30        /* osModa's shell_exec limit: 30 calls ... */
 #define AGENTD_SHELL_RATE_WINDOW_MS 60000 /* ... per 60 s */
-#define AGENTD_CAPABILITY_TTL_S 3600     /* osModa's default token lifetime */
+#define AGENTD_CAPABILITY_TTL_S 3600      /* osModa's default token lifetime */
 #define AGENTD_CAPABILITY_PERMS_MAX 128
-#define AGENTD_CAPABILITY_FIELD_MAX 256  /* granted_to and each permission */
-#define AGENTD_JOB_INLINE_WAIT_MS 25000  /* a job tool's result is awaited this long inline */
+#define AGENTD_CAPABILITY_FIELD_MAX 256 /* granted_to and each permission */
+#define AGENTD_JOB_INLINE_WAIT_MS 25000 /* a job tool's result is awaited this long inline */
 #define AGENTD_CAPABILITY_KEY_NAME "capability.key"
 #define AGENTD_POLICY_NAME "policy.json"
 #define AGENTD_AGENT_SOCKET "agentd-agent.sock"

@@ -26,10 +26,10 @@
 #define DIR_LIST_DEPTH_MAX 32 /* directory levels a recursive listing descends */
 
 struct target {
-    int dir_fd;          /* the directory holding name (workspace-resolved or canonical) */
+    int dir_fd; /* the directory holding name (workspace-resolved or canonical) */
     char name[NAME_MAX + 1];
     bool in_workspace;
-    uid_t owner;         /* files created in the workspace belong to its owner */
+    uid_t owner; /* files created in the workspace belong to its owner */
     gid_t group;
 };
 
@@ -59,7 +59,8 @@ bool agentd_files_protected(struct agentd *ad, const char *canonical)
  * and "..". */
 static int open_beneath(int dir, const char *rel, int flags, mode_t mode)
 {
-    struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC), .mode = mode,
+    struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC),
+                           .mode = mode,
                            .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
     long fd = syscall(SYS_openat2, dir, rel, &how, sizeof(how));
     char buf[PATH_MAX], *save, *comp, *next;
@@ -78,8 +79,10 @@ static int open_beneath(int dir, const char *rel, int flags, mode_t mode)
             close(cur);
             return -EXDEV;
         }
-        nfd = openat(cur, comp, next ? O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
-                                     : flags | O_NOFOLLOW | O_CLOEXEC, mode);
+        nfd = openat(cur, comp,
+                     next ? O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
+                          : flags | O_NOFOLLOW | O_CLOEXEC,
+                     mode);
         close(cur);
         if (nfd < 0)
             return -errno;
@@ -216,8 +219,8 @@ static int resolve(struct agentd *ad, const char *path, bool create, struct targ
         t->owner = st.st_uid;
         t->group = st.st_gid;
         if ((r = split(rel, dir, sizeof(dir), t->name)) < 0 ||
-            (create && strcmp(dir, ".") != 0 && (r = mkdirs_beneath(ws, dir, st.st_uid,
-                                                                     st.st_gid)) < 0) ||
+            (create && strcmp(dir, ".") != 0 &&
+             (r = mkdirs_beneath(ws, dir, st.st_uid, st.st_gid)) < 0) ||
             (r = open_beneath(ws, dir, O_PATH | O_DIRECTORY, 0)) < 0) {
             *ret_error = r == -EXDEV || r == -ELOOP ? "path_escapes_workspace"
                          : r == -ENOENT             ? "not_found"
@@ -265,20 +268,19 @@ static int open_target(struct agentd *ad, struct target *t, int flags, mode_t mo
         fd = open_beneath(t->dir_fd, t->name[0] ? t->name : ".", flags, mode);
     else
         fd = openat(t->dir_fd, t->name[0] ? t->name : ".",
-                    flags | O_CLOEXEC | ((flags & O_ACCMODE) != O_RDONLY ? O_NOFOLLOW : 0),
-                    mode);
+                    flags | O_CLOEXEC | ((flags & O_ACCMODE) != O_RDONLY ? O_NOFOLLOW : 0), mode);
     if (fd < 0 && !t->in_workspace)
         fd = -errno;
     if (fd < 0) {
         *ret_error = fd == -EXDEV || (fd == -ELOOP && t->in_workspace) ? "path_escapes_workspace"
-                     : fd == -ELOOP                                   ? "symlink_refused"
-                     : fd == -ENOENT                                  ? "not_found"
-                     : fd == -EISDIR                                  ? "is_a_directory"
-                                                                      : "io_error";
+                     : fd == -ELOOP                                    ? "symlink_refused"
+                     : fd == -ENOENT                                   ? "not_found"
+                     : fd == -EISDIR                                   ? "is_a_directory"
+                                                                       : "io_error";
         return fd;
     }
-    if (!t->in_workspace && (fd_path(fd, real, sizeof(real)) < 0 ||
-                             agentd_files_protected(ad, real))) {
+    if (!t->in_workspace &&
+        (fd_path(fd, real, sizeof(real)) < 0 || agentd_files_protected(ad, real))) {
         close(fd);
         *ret_error = "protected_path";
         return -EPERM;
@@ -305,8 +307,8 @@ json_t *agentd_tool_file_read(struct agentd_call *call, const char **ret_error)
     ssize_t n;
     int r;
 
-    if ((r = agentd_jobs_ready(call->ad)) < 0 || (r = resolve(call->ad, path, false, &t,
-                                                              ret_error)) < 0)
+    if ((r = agentd_jobs_ready(call->ad)) < 0 ||
+        (r = resolve(call->ad, path, false, &t, ret_error)) < 0)
         return fail(*ret_error ? *ret_error : "io_error", path, r);
     fd = open_target(call->ad, &t, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0, ret_error);
     target_close(&t);
@@ -330,8 +332,8 @@ json_t *agentd_tool_file_read(struct agentd_call *call, const char **ret_error)
     if (cut > 0 && buf[cut - 1] != '\n')
         lines++;
     osm_utf8_scrub(buf, cut);
-    return json_pack("{s:s, s:s%, s:I, s:I, s:b, s:b}", "path", path, "content", buf, cut,
-                     "lines", (json_int_t)lines, "size", (json_int_t)st.st_size, "truncated",
+    return json_pack("{s:s, s:s%, s:I, s:I, s:b, s:b}", "path", path, "content", buf, cut, "lines",
+                     (json_int_t)lines, "size", (json_int_t)st.st_size, "truncated",
                      cut < len || len < (size_t)st.st_size, "in_workspace", t.in_workspace);
 }
 
@@ -355,8 +357,8 @@ json_t *agentd_tool_file_write(struct agentd_call *call, const char **ret_error)
         *ret_error = "too_large";
         return fail(*ret_error, path, EFBIG);
     }
-    if ((r = agentd_jobs_ready(call->ad)) < 0 || (r = resolve(call->ad, path, true, &t,
-                                                              ret_error)) < 0)
+    if ((r = agentd_jobs_ready(call->ad)) < 0 ||
+        (r = resolve(call->ad, path, true, &t, ret_error)) < 0)
         return fail(*ret_error ? *ret_error : "io_error", path, r);
     fd = open_target(call->ad, &t, O_WRONLY | O_CREAT | O_NOCTTY | (append ? O_APPEND : O_TRUNC),
                      0644, ret_error);
@@ -417,11 +419,9 @@ static int list_dir(int dir_fd, const char *prefix, int depth, bool recursive, j
             continue;
         (*seen)++;
         json_array_append_new(list, json_pack("{s:s, s:s, s:I}", "name", name, "type",
-                                              type_of(st.st_mode), "size",
-                                              (json_int_t)st.st_size));
+                                              type_of(st.st_mode), "size", (json_int_t)st.st_size));
         if (recursive && depth < DIR_LIST_DEPTH_MAX && S_ISDIR(st.st_mode)) {
-            int sub = openat(dirfd(d), e->d_name,
-                             O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
             char sub_prefix[PATH_MAX];
             if (sub < 0)
                 continue;
@@ -438,7 +438,8 @@ json_t *agentd_tool_directory_list(struct agentd_call *call, const char **ret_er
 {
     const char *path = json_string_value(json_object_get(call->args, "path"));
     bool recursive = json_is_true(json_object_get(call->args, "recursive"));
-    json_t *off = json_object_get(call->args, "offset"), *lim = json_object_get(call->args, "limit");
+    json_t *off = json_object_get(call->args, "offset"),
+           *lim = json_object_get(call->args, "limit");
     const char *grep = json_string_value(json_object_get(call->args, "grep"));
     struct target t = {.dir_fd = -1};
     _cleanup_close_ int fd = -1;
@@ -446,8 +447,8 @@ json_t *agentd_tool_directory_list(struct agentd_call *call, const char **ret_er
     size_t seen = 0;
     int r;
 
-    if ((r = agentd_jobs_ready(call->ad)) < 0 || (r = resolve(call->ad, path, false, &t,
-                                                              ret_error)) < 0)
+    if ((r = agentd_jobs_ready(call->ad)) < 0 ||
+        (r = resolve(call->ad, path, false, &t, ret_error)) < 0)
         return fail(*ret_error ? *ret_error : "io_error", path, r);
     fd = open_target(call->ad, &t, O_RDONLY | O_DIRECTORY, 0, ret_error);
     target_close(&t);

@@ -32,8 +32,8 @@ static void read_cpu(struct cpu_sample *s)
         unsigned long long v[8] = {0};
         unsigned idx;
         if (strncmp(line, "cpu", 3) != 0 || line[3] < '0' || line[3] > '9' ||
-            sscanf(line, "cpu%u %llu %llu %llu %llu %llu %llu %llu %llu", &idx, &v[0], &v[1],
-                   &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) < 5)
+            sscanf(line, "cpu%u %llu %llu %llu %llu %llu %llu %llu %llu", &idx, &v[0], &v[1], &v[2],
+                   &v[3], &v[4], &v[5], &v[6], &v[7]) < 5)
             continue;
         unsigned long long idle = v[3] + v[4], total = 0;
         for (int i = 0; i < 8; i++)
@@ -112,7 +112,8 @@ static bool seen_mount(json_t *disks, const char *mnt)
     size_t i;
     json_t *d;
 
-    json_array_foreach(disks, i, d) if (strcmp(json_string_value(json_object_get(d, "mount_point")), mnt) == 0) return true;
+    json_array_foreach(disks, i, d) if (strcmp(json_string_value(json_object_get(d, "mount_point")),
+                                               mnt) == 0) return true;
     return false;
 }
 
@@ -131,9 +132,8 @@ static json_t *disks(void)
         unsigned long long total = (unsigned long long)st.f_blocks * st.f_frsize;
         unsigned long long avail = (unsigned long long)st.f_bavail * st.f_frsize;
         json_array_append_new(arr, json_pack("{s:s, s:I, s:I, s:I}", "mount_point", mnt, "total",
-                                             (json_int_t)total, "used",
-                                             (json_int_t)(total - avail), "available",
-                                             (json_int_t)avail));
+                                             (json_int_t)total, "used", (json_int_t)(total - avail),
+                                             "available", (json_int_t)avail));
     }
     return arr;
 }

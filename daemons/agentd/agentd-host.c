@@ -75,12 +75,16 @@ static json_t *service_status(struct agentd_call *call, const char **ret_error)
 {
     const char *unit = json_string_value(json_object_get(call->args, "unit"));
     const char *why = need_systemd(unit, ret_error);
-    const char *argv[] = {"systemctl", "show", "--no-pager",
+    const char *argv[] = {"systemctl",
+                          "show",
+                          "--no-pager",
                           "--property=Id,Description,LoadState,ActiveState,SubState,MainPID,"
                           "ExecMainStatus,ActiveEnterTimestamp,NRestarts",
-                          "--", unit, NULL};
-    struct agentd_run_opts opts = {.timeout_s = SYSTEMCTL_TIMEOUT_S, .stdout_fd = -1,
-                                   .out_max = HOST_OUTPUT_MAX};
+                          "--",
+                          unit,
+                          NULL};
+    struct agentd_run_opts opts = {
+        .timeout_s = SYSTEMCTL_TIMEOUT_S, .stdout_fd = -1, .out_max = HOST_OUTPUT_MAX};
     _cleanup_free_ char *out = NULL;
 
     if (why)
@@ -109,8 +113,8 @@ static json_t *journal_logs(struct agentd_call *call, const char **ret_error)
     const char *since = json_string_value(json_object_get(call->args, "since"));
     json_int_t lines = json_integer_value(json_object_get(call->args, "lines"));
     const char *why = need_systemd(unit, ret_error);
-    struct agentd_run_opts opts = {.timeout_s = JOURNAL_TIMEOUT_S, .stdout_fd = -1,
-                                   .out_max = HOST_OUTPUT_MAX};
+    struct agentd_run_opts opts = {
+        .timeout_s = JOURNAL_TIMEOUT_S, .stdout_fd = -1, .out_max = HOST_OUTPUT_MAX};
     const char *argv[16] = {"journalctl", "--no-pager", "-o", "short-iso", "-u", unit, "-n"};
     _cleanup_free_ char *out = NULL;
     char n[24];
@@ -121,8 +125,9 @@ static json_t *journal_logs(struct agentd_call *call, const char **ret_error)
     if ((prio && !token_valid(prio, "0123456789abcdefghijklmnopqrstuvwxyz.", 16)) ||
         (since && !token_valid(since, "0123456789abcdefghijklmnopqrstuvwxyz :-+.", 64))) {
         *ret_error = "invalid_argument";
-        return json_pack("{s:s}", "message", "priority or since has characters journalctl "
-                                             "does not accept");
+        return json_pack("{s:s}", "message",
+                         "priority or since has characters journalctl "
+                         "does not accept");
     }
     snprintf(n, sizeof(n), "%lld", (long long)(lines > 0 ? lines : 50));
     argv[i++] = n;
@@ -148,8 +153,9 @@ static json_t *address_of(const struct ifaddrs *ifa)
 {
     char addr[INET6_ADDRSTRLEN] = "";
     int family = ifa->ifa_addr->sa_family;
-    const void *src = family == AF_INET ? (const void *)&((struct sockaddr_in *)ifa->ifa_addr)->sin_addr
-                                        : (const void *)&((struct sockaddr_in6 *)ifa->ifa_addr)->sin6_addr;
+    const void *src = family == AF_INET
+                          ? (const void *)&((struct sockaddr_in *)ifa->ifa_addr)->sin_addr
+                          : (const void *)&((struct sockaddr_in6 *)ifa->ifa_addr)->sin6_addr;
 
     inet_ntop(family, src, addr, sizeof(addr));
     return json_pack("{s:s, s:s}", "family", family == AF_INET ? "inet" : "inet6", "address", addr);
@@ -170,8 +176,8 @@ static json_t *interfaces(void)
                               (ifa->ifa_flags & IFF_LOOPBACK) != 0, "addresses");
             json_object_set_new(out, ifa->ifa_name, entry);
         }
-        if (ifa->ifa_addr && (ifa->ifa_addr->sa_family == AF_INET ||
-                              ifa->ifa_addr->sa_family == AF_INET6))
+        if (ifa->ifa_addr &&
+            (ifa->ifa_addr->sa_family == AF_INET || ifa->ifa_addr->sa_family == AF_INET6))
             json_array_append_new(json_object_get(entry, "addresses"), address_of(ifa));
     }
     freeifaddrs(list);
@@ -193,7 +199,8 @@ static void listening_ports(const char *path, bool v6, json_t *arr)
     if (!f || !fgets(line, sizeof(line), f))
         return;
     while (fgets(line, sizeof(line), f)) {
-        if (sscanf(line, "%*d: %63[0-9A-Fa-f]:%x %*s %x", local, &port, &state) != 3 || state != 0x0A)
+        if (sscanf(line, "%*d: %63[0-9A-Fa-f]:%x %*s %x", local, &port, &state) != 3 ||
+            state != 0x0A)
             continue;
         unsigned char raw[16];
         char text[INET6_ADDRSTRLEN];
@@ -233,7 +240,8 @@ static json_t *routes(void)
         return arr;
     while (fgets(line, sizeof(line), f)) {
         char d[INET_ADDRSTRLEN], g[INET_ADDRSTRLEN], m[INET_ADDRSTRLEN];
-        if (sscanf(line, "%16s %x %x %x %*d %*d %u %x", iface, &dst, &gw, &flags, &metric, &mask) != 6)
+        if (sscanf(line, "%16s %x %x %x %*d %*d %u %x", iface, &dst, &gw, &flags, &metric, &mask) !=
+            6)
             continue;
         inet_ntop(AF_INET, &dst, d, sizeof(d));
         inet_ntop(AF_INET, &gw, g, sizeof(g));

@@ -17,8 +17,8 @@ static pthread_mutex_t incident_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct incident_change {
     const char *id;
-    const char *name;     /* create */
-    int64_t step_number;  /* step */
+    const char *name;    /* create */
+    int64_t step_number; /* step */
     const char *action;
     const char *result;
     const char *receipt_id;
@@ -134,9 +134,9 @@ static json_t *steps_new(sqlite3 *db, const char *id)
         return NULL;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     while (sqlite3_step(st) == SQLITE_ROW) {
-        json_t *s = json_pack("{s:I, s:o, s:o}", "step_number",
-                              (json_int_t)sqlite3_column_int64(st, 0), "action",
-                              agentd_column_json(st, 1), "result", agentd_column_json(st, 2));
+        json_t *s =
+            json_pack("{s:I, s:o, s:o}", "step_number", (json_int_t)sqlite3_column_int64(st, 0),
+                      "action", agentd_column_json(st, 1), "result", agentd_column_json(st, 2));
         if (sqlite3_column_type(st, 3) != SQLITE_NULL)
             json_object_set_new(s, "receipt_id", agentd_column_json(st, 3));
         json_object_set_new(s, "timestamp", agentd_column_json(st, 4));
@@ -303,8 +303,8 @@ json_t *agentd_incident_resolve(struct osm_request *req)
         pthread_mutex_unlock(&incident_lock);
         return err;
     }
-    payload = json_pack("{s:s, s:o}", "incident_id", c.id, "resolution",
-                        agentd_or_null(resolution));
+    payload =
+        json_pack("{s:s, s:o}", "incident_id", c.id, "resolution", agentd_or_null(resolution));
     return change_and_reply(req, "incident.resolve", payload, apply_resolve, &c);
 }
 

@@ -66,7 +66,8 @@ static int apply_change(sqlite3 *db, void *ctx)
 
     if (sqlite3_prepare_v2(db, c->sql, -1, &st, NULL) != SQLITE_OK)
         return -EIO;
-    json_array_foreach(c->params, i, v) {
+    json_array_foreach(c->params, i, v)
+    {
         int k = (int)i + 1;
         if (json_is_string(v))
             sqlite3_bind_text(st, k, json_string_value(v), -1, SQLITE_TRANSIENT);
@@ -100,7 +101,7 @@ static int record_change(struct agentd *ad, const char *type, json_t *payload, c
 static int create_table(struct osm_ledger *l, void *ctx)
 {
     return sqlite3_exec(osm_ledger_sqlite(l), jobs_schema, NULL, NULL, NULL) == SQLITE_OK ? 0
-                                                                                         : -EIO;
+                                                                                          : -EIO;
 }
 
 /* A job row as JSON (new reference) or NULL with *ret_r = -ENOENT / -EIO. */
@@ -133,10 +134,11 @@ static json_t *load_row(struct agentd *ad, const char *id, int *ret_r)
             case SQLITE_INTEGER:
                 json_object_set_new(o, name, json_integer(sqlite3_column_int64(st, c)));
                 break;
-            case SQLITE_NULL: json_object_set_new(o, name, json_null()); break;
+            case SQLITE_NULL:
+                json_object_set_new(o, name, json_null());
+                break;
             default:
-                json_object_set_new(o, name,
-                                    json_string((const char *)sqlite3_column_text(st, c)));
+                json_object_set_new(o, name, json_string((const char *)sqlite3_column_text(st, c)));
             }
         }
         *ret_r = o ? 0 : -ENOMEM;
@@ -285,8 +287,7 @@ static int finish_from_exit_file(struct agentd *ad, const char *id)
     if (!ex)
         return -EAGAIN;
     r = finish(ad, id, row_str(ex, "status") ? row_str(ex, "status") : "failed",
-               json_object_get(ex, "exit_code"), row_str(ex, "error"), row_str(ex, "message"),
-               ex);
+               json_object_get(ex, "exit_code"), row_str(ex, "error"), row_str(ex, "message"), ex);
     json_decref(ex);
     return r;
 }
@@ -392,16 +393,20 @@ struct call_job {
 static void *call_job_main(void *arg)
 {
     struct call_job *cj = arg;
-    struct agentd_call call = {.ad = cj->ad, .tool = cj->tool, .args = cj->args,
-                               .ring = cj->ring, .approved = cj->approved,
+    struct agentd_call call = {.ad = cj->ad,
+                               .tool = cj->tool,
+                               .args = cj->args,
+                               .ring = cj->ring,
+                               .approved = cj->approved,
                                .approval_id = cj->approved ? cj->approval_id : NULL,
-                               .job_id = cj->id, .peer = cj->peer};
+                               .job_id = cj->id,
+                               .peer = cj->peer};
     const char *error = NULL;
     json_t *result = agentd_exec_run(&call, &error);
     json_t *code = error ? NULL : json_integer(0);
 
-    finish(cj->ad, cj->id, status_names[error ? AGENTD_JOB_FAILED : AGENTD_JOB_EXITED], code,
-           error, NULL, result);
+    finish(cj->ad, cj->id, status_names[error ? AGENTD_JOB_FAILED : AGENTD_JOB_EXITED], code, error,
+           NULL, result);
     json_decref(code);
     json_decref(result);
     json_decref(cj->args);
@@ -422,8 +427,12 @@ static int start_call_job(struct agentd *ad, const char *id, const struct agentd
 
     if (!cj)
         return -ENOMEM;
-    *cj = (struct call_job){.ad = ad, .tool = call->tool, .args = json_deep_copy(call->args),
-                            .ring = call->ring, .approved = call->approved, .peer = call->peer};
+    *cj = (struct call_job){.ad = ad,
+                            .tool = call->tool,
+                            .args = json_deep_copy(call->args),
+                            .ring = call->ring,
+                            .approved = call->approved,
+                            .peer = call->peer};
     snprintf(cj->id, sizeof(cj->id), "%s", id);
     if (call->approval_id)
         snprintf(cj->approval_id, sizeof(cj->approval_id), "%s", call->approval_id);
@@ -460,8 +469,8 @@ static int start_job(struct agentd *ad, const char *id, const struct agentd_call
             log_warn("job.start", "id=%s tool=%s error=%s", id, call->tool->name,
                      error ? error : "sandbox_unavailable");
             r = record_change(ad, "job.start",
-                              json_pack("{s:s, s:s, s:s, s:s}", "id", id, "tool",
-                                        call->tool->name, "status", "failed", "error",
+                              json_pack("{s:s, s:s, s:s, s:s}", "id", id, "tool", call->tool->name,
+                                        "status", "failed", "error",
                                         error ? error : "sandbox_unavailable"),
                               "UPDATE jobs SET status = 'failed', started_at = ?, ended_at = ?,"
                               " error = ?, message = ? WHERE id = ?",
@@ -471,18 +480,17 @@ static int start_job(struct agentd *ad, const char *id, const struct agentd_call
             return r;
         }
     }
-    r = record_change(ad, "job.start",
-                      json_pack("{s:s, s:s, s:i, s:s, s:b, s:s?}", "id", id, "tool",
-                                call->tool->name, "ring", call->ring, "kind",
-                                process ? "process" : "call", "limits_applied",
-                                !process || sp.limits_applied, "limits_error", sp.limits_error),
-                      "UPDATE jobs SET status = 'running', started_at = ?, approval_id ="
-                      " COALESCE(?, approval_id), limits_applied = ?, limits_error = ?,"
-                      " runner_pid = ?, runner_start = ? WHERE id = ?",
-                      json_pack("[s, s?, b, s?, I, I, s]", now, call->approval_id,
-                                !process || sp.limits_applied, sp.limits_error,
-                                (json_int_t)sp.runner_pid, (json_int_t)sp.runner_start, id),
-                      false);
+    r = record_change(
+        ad, "job.start",
+        json_pack("{s:s, s:s, s:i, s:s, s:b, s:s?}", "id", id, "tool", call->tool->name, "ring",
+                  call->ring, "kind", process ? "process" : "call", "limits_applied",
+                  !process || sp.limits_applied, "limits_error", sp.limits_error),
+        "UPDATE jobs SET status = 'running', started_at = ?, approval_id ="
+        " COALESCE(?, approval_id), limits_applied = ?, limits_error = ?,"
+        " runner_pid = ?, runner_start = ? WHERE id = ?",
+        json_pack("[s, s?, b, s?, I, I, s]", now, call->approval_id, !process || sp.limits_applied,
+                  sp.limits_error, (json_int_t)sp.runner_pid, (json_int_t)sp.runner_start, id),
+        false);
     free(sp.limits_error);
     if (r < 0)
         return r; /* a process job runs on; its record is missing: the caller gets the error */
@@ -492,8 +500,7 @@ static int start_job(struct agentd *ad, const char *id, const struct agentd_call
     }
     r = start_call_job(ad, id, call);
     if (r < 0)
-        finish(ad, id, status_names[AGENTD_JOB_FAILED], NULL, "start_failed", strerror(-r),
-               NULL);
+        finish(ad, id, status_names[AGENTD_JOB_FAILED], NULL, "start_failed", strerror(-r), NULL);
     return 0;
 }
 
@@ -527,14 +534,13 @@ int agentd_job_create(struct agentd_call *call, bool pending, char ret_id[AGENTD
     new_id(ret_id);
     osm_now_ts(now);
     r = record_change(ad, "job.create",
-                      json_pack("{s:s, s:s, s:i, s:s, s:s}", "id", ret_id, "tool",
-                                call->tool->name, "ring", call->ring, "kind",
-                                process ? "process" : "call", "status",
+                      json_pack("{s:s, s:s, s:i, s:s, s:s}", "id", ret_id, "tool", call->tool->name,
+                                "ring", call->ring, "kind", process ? "process" : "call", "status",
                                 pending ? "pending_approval" : "starting"),
                       "INSERT INTO jobs (id, tool, args, ring, kind, status, approval_id,"
                       " peer_uid, peer_pid, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                      json_pack("[s, s, s, i, s, s, s?, i, i, s]", ret_id, call->tool->name,
-                                args, call->ring, process ? "process" : "call",
+                      json_pack("[s, s, s, i, s, s, s?, i, i, s]", ret_id, call->tool->name, args,
+                                call->ring, process ? "process" : "call",
                                 pending ? "pending_approval" : "starting", call->approval_id,
                                 (int)call->peer.uid, (int)call->peer.pid, now),
                       false);
@@ -559,10 +565,13 @@ int agentd_job_release(struct agentd *ad, const char *id, const char *approval_i
         return -EALREADY;
     }
     args = json_loads(row_str(row, "args"), 0, NULL);
-    call = (struct agentd_call){.ad = ad, .tool = osm_tool_find(row_str(row, "tool"), NULL),
+    call = (struct agentd_call){.ad = ad,
+                                .tool = osm_tool_find(row_str(row, "tool"), NULL),
                                 .args = args,
                                 .ring = (int)json_integer_value(json_object_get(row, "ring")),
-                                .approved = true, .approval_id = approval_id, .job_id = id};
+                                .approved = true,
+                                .approval_id = approval_id,
+                                .job_id = id};
     call.peer.uid = (uid_t)json_integer_value(json_object_get(row, "peer_uid"));
     call.peer.pid = (pid_t)json_integer_value(json_object_get(row, "peer_pid"));
     if (!call.tool || !args)
@@ -625,9 +634,8 @@ static json_t *status_json(struct agentd *ad, const json_t *row, int64_t offset)
     if (process) {
         /* The runner's record: reason (activity_timeout, job_kill), oom_killed, ... */
         if (json_is_object(result)) {
-            static const char *const keys[] = {"reason", "oom_killed", "pids_limit_hit",
-                                               "duration_ms", "output_bytes",
-                                               "output_truncated"};
+            static const char *const keys[] = {"reason",      "oom_killed",   "pids_limit_hit",
+                                               "duration_ms", "output_bytes", "output_truncated"};
             for (size_t i = 0; i < ELEMENTSOF(keys); i++)
                 if (json_object_get(result, keys[i]))
                     copy_key(o, keys[i], result, keys[i]);
@@ -652,8 +660,8 @@ int agentd_job_status(struct agentd *ad, const char *id, int64_t output_offset, 
     if ((r = agentd_jobs_ready(ad)) < 0)
         return r;
     row = load_row(ad, id, &r);
-    if (row && row_is(row, AGENTD_JOB_RUNNING) &&
-        strcmp(row_str(row, "kind"), "process") == 0 && refresh_process(ad, row) != -EAGAIN) {
+    if (row && row_is(row, AGENTD_JOB_RUNNING) && strcmp(row_str(row, "kind"), "process") == 0 &&
+        refresh_process(ad, row) != -EAGAIN) {
         json_decref(row);
         row = load_row(ad, id, &r);
     }
@@ -757,8 +765,8 @@ int agentd_jobs_recover(struct agentd *ad)
     if ((r = agentd_reader_open(ad, &rd)) < 0)
         goto out;
     if (sqlite3_prepare_v2(agentd_reader_db(&rd),
-                           "SELECT id FROM jobs WHERE status IN ('running', 'starting')", -1,
-                           &st, NULL) != SQLITE_OK) {
+                           "SELECT id FROM jobs WHERE status IN ('running', 'starting')", -1, &st,
+                           NULL) != SQLITE_OK) {
         r = -EIO;
         goto out;
     }
@@ -766,7 +774,8 @@ int agentd_jobs_recover(struct agentd *ad)
         json_array_append_new(ids, json_string((const char *)sqlite3_column_text(st, 0)));
     sqlite3_finalize(st);
     agentd_reader_close(&rd);
-    json_array_foreach(ids, i, v) {
+    json_array_foreach(ids, i, v)
+    {
         json_t *row = load_row(ad, json_string_value(v), &r);
         const char *kind = row ? row_str(row, "kind") : NULL;
         if (!row)
@@ -872,15 +881,16 @@ static int jobs_setup(struct agentd *ad, struct agentd_jobs *j)
     j->runner = find_program("osmoda-jobrun");
     j->init = find_program("osmoda-sandbox-init");
     j->bwrap = strdup(getenv("OSMODA_BWRAP") && *getenv("OSMODA_BWRAP") ? getenv("OSMODA_BWRAP")
-                                                                         : "/usr/bin/bwrap");
+                                                                        : "/usr/bin/bwrap");
     j->cgroups_optional = ad->cfg.sandbox_cgroups_optional || (cg && strcmp(cg, "optional") == 0);
     j->activity_s = ad->cfg.job_activity_timeout_s > 0
                         ? ad->cfg.job_activity_timeout_s
                         : env_int("OSMODA_JOB_ACTIVITY_TIMEOUT", OSM_JOB_ACTIVITY_TIMEOUT_S);
     if (!j->runner || !j->init)
-        log_warn("sandbox.programs", "runner=%s init=%s note=\"shell tools answer "
-                 "sandbox_unavailable\"", j->runner ? j->runner : "missing",
-                 j->init ? j->init : "missing");
+        log_warn("sandbox.programs",
+                 "runner=%s init=%s note=\"shell tools answer "
+                 "sandbox_unavailable\"",
+                 j->runner ? j->runner : "missing", j->init ? j->init : "missing");
     if ((r = agentd_writer_task(ad, create_table, NULL)) < 0)
         return r;
     return 0;
@@ -970,9 +980,10 @@ static const char *arg_id(const json_t *args)
 
 static json_t *job_error(int r, const char **ret_error)
 {
-    *ret_error = r == -ENOENT ? "not_found" : r == -EALREADY ? "not_running"
-                 : r == -EOPNOTSUPP                          ? "not_supported"
-                                                             : "job_failed";
+    *ret_error = r == -ENOENT       ? "not_found"
+                 : r == -EALREADY   ? "not_running"
+                 : r == -EOPNOTSUPP ? "not_supported"
+                                    : "job_failed";
     return json_pack("{s:s, s:s}", "error", *ret_error, "message", strerror(-r));
 }
 

@@ -16,11 +16,11 @@
 enum agentd_job_status {
     AGENTD_JOB_PENDING_APPROVAL,
     AGENTD_JOB_RUNNING,
-    AGENTD_JOB_EXITED,    /* finished; exit_code / result set */
-    AGENTD_JOB_KILLED,    /* job_kill or activity timeout */
-    AGENTD_JOB_DENIED,    /* the operator denied it */
-    AGENTD_JOB_EXPIRED,   /* the approval expired */
-    AGENTD_JOB_FAILED,    /* could not start (sandbox unavailable, ...) */
+    AGENTD_JOB_EXITED,  /* finished; exit_code / result set */
+    AGENTD_JOB_KILLED,  /* job_kill or activity timeout */
+    AGENTD_JOB_DENIED,  /* the operator denied it */
+    AGENTD_JOB_EXPIRED, /* the approval expired */
+    AGENTD_JOB_FAILED,  /* could not start (sandbox unavailable, ...) */
 };
 
 /* Creates a job record for call (tool name + arguments are stored) in PENDING_APPROVAL when

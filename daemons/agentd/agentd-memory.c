@@ -1,5 +1,5 @@
-/* The /memory endpoints: ingest and store write memory events; recall searches the ledger with FTS5 (BM25)
- * and falls back to a keyword scan of the newest events (osmoda-reference §1.1). */
+/* The /memory endpoints: ingest and store write memory events; recall searches the ledger with FTS5
+ * (BM25) and falls back to a keyword scan of the newest events (osmoda-reference §1.1). */
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -92,7 +92,7 @@ struct recall {
     const char *query;
     const char *timeframe; /* ts prefix or NULL */
     int64_t max;
-    json_t *chunks;        /* array being filled */
+    json_t *chunks; /* array being filled */
 };
 
 /* A chunk as osModa's MemoryChunk (declaration order, options as null). */
@@ -108,9 +108,7 @@ static json_t *chunk_new(int64_t id, const char *ts, const char *payload_text, d
         size_t i;
         json_t *t;
         tag_list = json_array();
-        json_array_foreach(tags, i, t)
-            if (json_is_string(t))
-                json_array_append(tag_list, t);
+        json_array_foreach(tags, i, t) if (json_is_string(t)) json_array_append(tag_list, t);
     }
     return json_pack("{s:I, s:s, s:s, s:o, s:o, s:f}", "id", (json_int_t)id, "ts", ts, "content",
                      content ? content : payload_text, "category",
@@ -158,7 +156,8 @@ static void normalise(json_t *chunks, double max_score)
     size_t i;
     json_t *c;
 
-    json_array_foreach(chunks, i, c) {
+    json_array_foreach(chunks, i, c)
+    {
         double score = json_real_value(json_object_get(c, "relevance"));
         json_object_set_new(c, "relevance", json_real(max_score > 0.0 ? score / max_score : 0.0));
     }
@@ -183,10 +182,10 @@ static int fts_search(sqlite3 *db, struct recall *rc, const char *match)
     sqlite3_bind_int64(st, 3, rc->max);
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
         double score = sqlite3_column_double(st, 3);
-        json_array_append_new(rc->chunks, chunk_new(sqlite3_column_int64(st, 0),
-                                                    (const char *)sqlite3_column_text(st, 1),
-                                                    (const char *)sqlite3_column_text(st, 2),
-                                                    score));
+        json_array_append_new(rc->chunks,
+                              chunk_new(sqlite3_column_int64(st, 0),
+                                        (const char *)sqlite3_column_text(st, 1),
+                                        (const char *)sqlite3_column_text(st, 2), score));
         if (score > max_score)
             max_score = score;
     }

@@ -20,9 +20,9 @@ static json_t *receipt_new(sqlite3_stmt *st)
     json_t *r;
 
     snprintf(rid, sizeof(rid), "receipt-%lld", (long long)id);
-    r = json_pack("{s:s, s:I, s:s, s:o, s:s, s:o, s:o, s:b}", "id", rid, "event_id",
-                  (json_int_t)id, "receipt_type", type, "actor", agentd_column_json(st, 3),
-                  "summary", summary ? summary : type, "detail", detail, "timestamp",
+    r = json_pack("{s:s, s:I, s:s, s:o, s:s, s:o, s:o, s:b}", "id", rid, "event_id", (json_int_t)id,
+                  "receipt_type", type, "actor", agentd_column_json(st, 3), "summary",
+                  summary ? summary : type, "detail", detail, "timestamp",
                   agentd_column_json(st, 1), "reversible",
                   strstr(type, "switch") || strstr(type, "send"));
     if (r && strstr(type, "switch.commit"))

@@ -16,20 +16,20 @@ struct agentd;
 /* struct agentd.jobs */
 struct agentd_jobs {
     pthread_mutex_t lock;
-    pthread_cond_t changed;    /* broadcast whenever a job leaves RUNNING */
+    pthread_cond_t changed; /* broadcast whenever a job leaves RUNNING */
     bool stopping;
-    unsigned call_threads;     /* call jobs running on their threads; shutdown waits for them */
+    unsigned call_threads; /* call jobs running on their threads; shutdown waits for them */
     pthread_t monitor;
     bool monitor_started;
-    char *jobs_dir;            /* <state>/jobs */
-    char *runner;              /* osmoda-jobrun */
-    char *init;                /* osmoda-sandbox-init */
+    char *jobs_dir; /* <state>/jobs */
+    char *runner;   /* osmoda-jobrun */
+    char *init;     /* osmoda-sandbox-init */
     char *bwrap;
-    char *state_real;          /* canonical state and run dirs: never reachable by tools */
+    char *state_real; /* canonical state and run dirs: never reachable by tools */
     char *run_real;
     bool cgroups_optional;
     int64_t activity_s;
-    char **watch;              /* ids of running process jobs the monitor polls */
+    char **watch; /* ids of running process jobs the monitor polls */
     size_t n_watch, cap_watch;
 };
 
@@ -45,11 +45,11 @@ struct agentd_spawned {
     pid_t runner_pid;
     uint64_t runner_start;
     bool limits_applied;
-    char *limits_error;        /* heap, NULL when limits were applied */
+    char *limits_error; /* heap, NULL when limits were applied */
 };
 int agentd_shell_spawn(struct agentd *ad, const char *id, const char *tool, const json_t *args,
-                       int ring, bool approved, struct agentd_spawned *ret,
-                       const char **ret_error, char **ret_message);
+                       int ring, bool approved, struct agentd_spawned *ret, const char **ret_error,
+                       char **ret_message);
 /* True for tools that run as a sandboxed process job. */
 bool agentd_shell_is_process_tool(const char *tool);
 

@@ -77,8 +77,8 @@ static int ring_of(const json_t *args, int call_ring)
 
 /* fs_read / fs_write of sandbox_exec: each must pass osModa's bind validation; an invalid one
  * is an error (osModa skipped it silently). */
-static int add_binds(struct agentd *ad, struct spawn_argv *a, const json_t *args,
-                     const char *key, const char *flag, char **ret_message)
+static int add_binds(struct agentd *ad, struct spawn_argv *a, const json_t *args, const char *key,
+                     const char *flag, char **ret_message)
 {
     const char *forbidden[] = {ad->jobs->state_real, ad->jobs->run_real, "/run/osmoda",
                                ad->paths.state_dir, ad->paths.run_dir};
@@ -89,7 +89,8 @@ static int add_binds(struct agentd *ad, struct spawn_argv *a, const json_t *args
         return 0;
     if (!json_is_array(list) || json_array_size(list) > OSM_SANDBOX_BINDS_MAX)
         return -EINVAL;
-    json_array_foreach(list, i, v) {
+    json_array_foreach(list, i, v)
+    {
         char *canon = NULL;
         int r = json_is_string(v) ? osm_sandbox_bind_check(json_string_value(v), forbidden,
                                                            ELEMENTSOF(forbidden), &canon)
@@ -249,9 +250,9 @@ int agentd_shell_spawn(struct agentd *ad, const char *id, const char *tool, cons
                     "network egress needs an operator's approval", -EPERM);
     if (!j->runner || !j->init || access(j->bwrap, X_OK) < 0)
         return fail(ret_error, "sandbox_unavailable", ret_message,
-                    !j->runner  ? "osmoda-jobrun not found"
-                    : !j->init  ? "osmoda-sandbox-init not found"
-                                : "bubblewrap (bwrap) not found",
+                    !j->runner ? "osmoda-jobrun not found"
+                    : !j->init ? "osmoda-sandbox-init not found"
+                               : "bubblewrap (bwrap) not found",
                     -ENOENT);
     if (pipe2(ready, O_CLOEXEC) < 0)
         return fail(ret_error, "sandbox_unavailable", ret_message, "pipe failed", -errno);
@@ -260,8 +261,9 @@ int agentd_shell_spawn(struct agentd *ad, const char *id, const char *tool, cons
         close(ready[0]);
         close(ready[1]);
         spawn_argv_free(&a);
-        return fail(ret_error, r == -EINVAL || r == -EPERM || r == -ENOENT ? "invalid_bind"
-                                                                          : "invalid_arguments",
+        return fail(ret_error,
+                    r == -EINVAL || r == -EPERM || r == -ENOENT ? "invalid_bind"
+                                                                : "invalid_arguments",
                     ret_message, "invalid arguments", r);
     }
     pid = fork();
@@ -279,8 +281,8 @@ int agentd_shell_spawn(struct agentd *ad, const char *id, const char *tool, cons
     r = read_ready(ready[0], line, sizeof(line));
     close(ready[0]);
     if (r < 0)
-        return fail(ret_error, "sandbox_unavailable", ret_message,
-                    "the job runner did not report", r);
+        return fail(ret_error, "sandbox_unavailable", ret_message, "the job runner did not report",
+                    r);
     if (strncmp(line, "ok ", 3) != 0) {
         const char *msg = strncmp(line, "error ", 6) == 0 ? strchr(line + 6, ' ') : NULL;
         return fail(ret_error, "sandbox_unavailable", ret_message, msg ? msg + 1 : line,
@@ -317,15 +319,15 @@ static json_t *run_and_wait(struct agentd_call *call, int64_t wait_ms, const cha
                          "job_id", id);
     }
     err = json_object_get(st, "error");
-    if (json_is_string(err) && strcmp(json_string_value(json_object_get(st, "status")),
-                                      "failed") == 0) {
+    if (json_is_string(err) &&
+        strcmp(json_string_value(json_object_get(st, "status")), "failed") == 0) {
         /* ret_error must be static: map the known codes. */
         const char *e = json_string_value(err);
-        *ret_error = strcmp(e, "invalid_bind") == 0                ? "invalid_bind"
-                     : strcmp(e, "egress_not_granted") == 0        ? "egress_not_granted"
-                     : strcmp(e, "ring1_requires_approval") == 0   ? "ring1_requires_approval"
-                     : strcmp(e, "invalid_arguments") == 0         ? "invalid_arguments"
-                                                                   : "sandbox_unavailable";
+        *ret_error = strcmp(e, "invalid_bind") == 0              ? "invalid_bind"
+                     : strcmp(e, "egress_not_granted") == 0      ? "egress_not_granted"
+                     : strcmp(e, "ring1_requires_approval") == 0 ? "ring1_requires_approval"
+                     : strcmp(e, "invalid_arguments") == 0       ? "invalid_arguments"
+                                                                 : "sandbox_unavailable";
     }
     return st;
 }
@@ -384,8 +386,8 @@ static json_t *osmoda_sandbox_answer(const json_t *st, int ring)
     const json_t *code = json_object_get(st, "exit_code");
 
     return json_pack("{s:I, s:s, s:s, s:s, s:b, s:O?}", "exit_code",
-                     (json_int_t)(json_is_integer(code) ? json_integer_value(code) : -1),
-                     "stdout", osm_json_str(st, "stdout", ""), "stderr", "", "ring",
+                     (json_int_t)(json_is_integer(code) ? json_integer_value(code) : -1), "stdout",
+                     osm_json_str(st, "stdout", ""), "stderr", "", "ring",
                      ring == 1 ? "ring1" : "ring2", "timed_out", running, "job_id",
                      json_object_get(st, "id"));
 }
@@ -396,8 +398,8 @@ json_t *agentd_sandbox_exec_route(struct osm_request *req)
 {
     const struct osm_tool *tool = osm_tool_find("sandbox_exec", NULL);
     char field[OSM_TOOL_ERROR_FIELD_MAX], reason[OSM_TOOL_ERROR_REASON_MAX];
-    struct agentd_call call = {.ad = AGENTD(req), .tool = tool, .args = req->body,
-                               .approved = true, .peer = req->peer};
+    struct agentd_call call = {
+        .ad = AGENTD(req), .tool = tool, .args = req->body, .approved = true, .peer = req->peer};
     const char *error = NULL;
     json_t *payload, *st;
     int r;

@@ -76,8 +76,9 @@ static json_t *spec_kit_init(struct agentd_call *call, const char **ret_error)
     q_int = shell_quote(integration ? integration : "claude");
     q_seed = shell_quote(seed ? seed : "");
     if (!q_int || !q_seed ||
-        asprintf(&cmd, "mkdir -p /workspace/%s && cd /workspace/%s && "
-                       "specify init --here --integration %s --no-git --force%s%s%s",
+        asprintf(&cmd,
+                 "mkdir -p /workspace/%s && cd /workspace/%s && "
+                 "specify init --here --integration %s --no-git --force%s%s%s",
                  slug, slug, q_int, seed ? " && printf '%s\\n' " : "", seed ? q_seed : "",
                  seed ? " > constitution-seed.md" : "") < 0)
         return refuse(ret_error, "internal_error", "out of memory");
@@ -90,8 +91,7 @@ static json_t *spec_kit_init(struct agentd_call *call, const char **ret_error)
 /* The project must be a directory under /workspace, named without "..". */
 static bool project_path_valid(const char *p)
 {
-    return strncmp(p, "/workspace/", 11) == 0 && p[11] && !strstr(p, "..") &&
-           !strpbrk(p, "\n\r");
+    return strncmp(p, "/workspace/", 11) == 0 && p[11] && !strstr(p, "..") && !strpbrk(p, "\n\r");
 }
 
 static json_t *spec_kit_run(struct agentd_call *call, const char **ret_error)
@@ -109,12 +109,13 @@ static json_t *spec_kit_run(struct agentd_call *call, const char **ret_error)
     q_path = shell_quote(path);
     q_step = shell_quote(step);
     if (!q_path || !q_step ||
-        asprintf(&cmd, "cd %s && claude -p --output-format stream-json --verbose "
-                       "--model claude-haiku-4-5 -- %s", q_path, q_step) < 0)
+        asprintf(&cmd,
+                 "cd %s && claude -p --output-format stream-json --verbose "
+                 "--model claude-haiku-4-5 -- %s",
+                 q_path, q_step) < 0)
         return refuse(ret_error, "internal_error", "out of memory");
-    return agentd_shell_run_command(call, cmd, true,
-                                    (secs > 0 ? secs : OSM_TOOL_SPECKIT_TIMEOUT_MAX_S) * 1000,
-                                    ret_error);
+    return agentd_shell_run_command(
+        call, cmd, true, (secs > 0 ? secs : OSM_TOOL_SPECKIT_TIMEOUT_MAX_S) * 1000, ret_error);
 }
 
 const struct agentd_direct_tool agentd_speckit_tools[] = {

@@ -23,8 +23,8 @@
 
 struct proc_clock {
     double hz;
-    double uptime;    /* seconds since boot */
-    int64_t btime;    /* boot time, Unix seconds */
+    double uptime; /* seconds since boot */
+    int64_t btime; /* boot time, Unix seconds */
     uint64_t page;
 };
 
@@ -35,7 +35,7 @@ struct proc_info {
     uint64_t cpu_ticks;   /* utime + stime */
     uint64_t start_ticks; /* since boot */
     uint64_t rss_pages;
-    double cpu;           /* percent of one CPU, lifetime average */
+    double cpu; /* percent of one CPU, lifetime average */
 };
 
 static int proc_clock_read(struct proc_clock *c)
@@ -103,10 +103,10 @@ static const char *proc_status(char state)
         char c;
         const char *name;
     } table[] = {
-        {'R', "Run"},   {'S', "Sleep"},    {'D', "UninterruptibleDiskSleep"},
-        {'Z', "Zombie"}, {'T', "Stop"},    {'t', "Tracing"},
-        {'X', "Dead"},  {'x', "Dead"},     {'K', "Wakekill"},
-        {'W', "Waking"}, {'P', "Parked"},  {'I', "Idle"},
+        {'R', "Run"},    {'S', "Sleep"},  {'D', "UninterruptibleDiskSleep"},
+        {'Z', "Zombie"}, {'T', "Stop"},   {'t', "Tracing"},
+        {'X', "Dead"},   {'x', "Dead"},   {'K', "Wakekill"},
+        {'W', "Waking"}, {'P', "Parked"}, {'I', "Idle"},
     };
 
     for (size_t i = 0; i < ELEMENTSOF(table); i++)
@@ -181,9 +181,9 @@ static int by_memory(const void *a, const void *b)
 static json_t *proc_json(const struct proc_info *p, const struct proc_clock *c)
 {
     return json_pack("{s:i, s:s, s:f, s:I, s:s, s:I}", "pid", (int)p->pid, "name", p->name,
-                     "cpu_usage", p->cpu, "memory",
-                     (json_int_t)(p->rss_pages * c->page), "status", proc_status(p->state),
-                     "start_time", (json_int_t)(c->btime + (int64_t)(p->start_ticks / c->hz)));
+                     "cpu_usage", p->cpu, "memory", (json_int_t)(p->rss_pages * c->page), "status",
+                     proc_status(p->state), "start_time",
+                     (json_int_t)(c->btime + (int64_t)(p->start_ticks / c->hz)));
 }
 
 static int query_processes(const json_t *args, json_t **ret)
@@ -212,10 +212,10 @@ static int query_processes(const json_t *args, json_t **ret)
 static bool mount_is_real(const struct mntent *m)
 {
     static const char *const pseudo[] = {
-        "rootfs", "sysfs", "proc", "devtmpfs", "cgroup", "cgroup2", "pstore", "squashfs",
-        "rpc_pipefs", "iso9660", "tmpfs", "devpts", "mqueue", "debugfs", "tracefs",
-        "securityfs", "fusectl", "configfs", "bpf", "hugetlbfs", "autofs", "binfmt_misc",
-        "nsfs", "efivarfs", "ramfs",
+        "rootfs",      "sysfs",      "proc",     "devtmpfs", "cgroup", "cgroup2",   "pstore",
+        "squashfs",    "rpc_pipefs", "iso9660",  "tmpfs",    "devpts", "mqueue",    "debugfs",
+        "tracefs",     "securityfs", "fusectl",  "configfs", "bpf",    "hugetlbfs", "autofs",
+        "binfmt_misc", "nsfs",       "efivarfs", "ramfs",
     };
     const char *dir = m->mnt_dir;
 
@@ -245,11 +245,11 @@ static int query_disk(const json_t *args, json_t **ret)
         avail = (uint64_t)sv.f_bavail * sv.f_frsize;
         if (total == 0)
             continue;
-        json_array_append_new(*ret, json_pack("{s:s, s:s, s:I, s:I, s:I}", "mount_point",
-                                              ent.mnt_dir, "filesystem", ent.mnt_type, "total",
-                                              (json_int_t)total, "used",
-                                              (json_int_t)(total > avail ? total - avail : 0),
-                                              "available", (json_int_t)avail));
+        json_array_append_new(*ret,
+                              json_pack("{s:s, s:s, s:I, s:I, s:I}", "mount_point", ent.mnt_dir,
+                                        "filesystem", ent.mnt_type, "total", (json_int_t)total,
+                                        "used", (json_int_t)(total > avail ? total - avail : 0),
+                                        "available", (json_int_t)avail));
     }
     endmntent(f);
     return 0;
@@ -298,8 +298,8 @@ static json_t *check_process_args(struct osm_request *req, const json_t *args)
     if (limit && !json_is_null(limit) &&
         !(json_is_integer(limit) && json_integer_value(limit) >= 0 &&
           json_integer_value(limit) <= OSM_QUERY_PROCESSES_MAX))
-        return agentd_field_error(req, "args.limit",
-                                  "must be an integer in [0, " OSM_STR(OSM_QUERY_PROCESSES_MAX) "]");
+        return agentd_field_error(
+            req, "args.limit", "must be an integer in [0, " OSM_STR(OSM_QUERY_PROCESSES_MAX) "]");
     return NULL;
 }
 
@@ -367,11 +367,12 @@ static int listeners_read(struct listeners *ls, const char *path)
         unsigned port, state;
         unsigned long long inode;
         if (sscanf(line, " %*s %*[0-9A-Fa-f]:%x %*s %x %*s %*s %*s %*s %*s %llu", &port, &state,
-                   &inode) != 3 || state != 0x0A)
+                   &inode) != 3 ||
+            state != 0x0A)
             continue;
         if (ls->n == ls->cap) {
-            struct listener *nv = realloc(ls->v, (ls->cap = ls->cap ? ls->cap * 2 : 32) *
-                                                     sizeof(*nv));
+            struct listener *nv =
+                realloc(ls->v, (ls->cap = ls->cap ? ls->cap * 2 : 32) * sizeof(*nv));
             if (!nv)
                 return -ENOMEM;
             ls->v = nv;
@@ -506,23 +507,23 @@ static json_t *service_json(const struct listener *l, const struct proc_clock *c
     const char *detected = detect_service(have ? p.name : "unknown");
     _cleanup_free_ char *unit = have ? pid_unit(l->pid) : NULL;
 
-    return json_pack("{s:s, s:o, s:i, s:s, s:o, s:o, s:o, s:o, s:o}", "name",
-                     have ? p.name : "unknown", "pid", have ? json_integer(l->pid) : json_null(),
-                     "port", (int)l->port, "protocol", "tcp", "detected_as",
-                     detected ? json_string(detected) : json_null(), "health_url",
-                     health_url(l->port, detected), "systemd_unit",
-                     unit ? json_string(unit) : json_null(), "memory_bytes",
-                     have ? json_integer((json_int_t)(p.rss_pages * clock->page)) : json_null(),
-                     "cpu_usage", have ? json_real(p.cpu) : json_null());
+    return json_pack(
+        "{s:s, s:o, s:i, s:s, s:o, s:o, s:o, s:o, s:o}", "name", have ? p.name : "unknown", "pid",
+        have ? json_integer(l->pid) : json_null(), "port", (int)l->port, "protocol", "tcp",
+        "detected_as", detected ? json_string(detected) : json_null(), "health_url",
+        health_url(l->port, detected), "systemd_unit", unit ? json_string(unit) : json_null(),
+        "memory_bytes", have ? json_integer((json_int_t)(p.rss_pages * clock->page)) : json_null(),
+        "cpu_usage", have ? json_real(p.cpu) : json_null());
 }
 
 /* Running service units from systemctl (no shell, bounded time) when systemd is running. */
 static json_t *systemd_units(void)
 {
-    static const char *const argv[] = {"systemctl", "list-units", "--type=service",
-                                       "--state=running", "--no-pager", "--no-legend", NULL};
-    const struct agentd_run_opts opts = {.timeout_s = OSM_DISCOVER_CMD_TIMEOUT_S,
-                                         .stdout_fd = -1, .out_max = OSM_CMD_OUTPUT_MAX};
+    static const char *const argv[] = {
+        "systemctl",   "list-units", "--type=service", "--state=running", "--no-pager",
+        "--no-legend", NULL};
+    const struct agentd_run_opts opts = {
+        .timeout_s = OSM_DISCOVER_CMD_TIMEOUT_S, .stdout_fd = -1, .out_max = OSM_CMD_OUTPUT_MAX};
     _cleanup_free_ char *out = NULL;
     json_t *units = json_array();
 
@@ -547,7 +548,8 @@ static bool unit_seen(const json_t *found, const char *unit)
     size_t i;
     json_t *s;
 
-    json_array_foreach(found, i, s) {
+    json_array_foreach(found, i, s)
+    {
         const char *u = osm_json_str(s, "systemd_unit", NULL);
         if (u && strcmp(u, unit) == 0)
             return true;
@@ -560,7 +562,8 @@ static void add_unit_services(json_t *found, const json_t *units)
     size_t i;
     json_t *u;
 
-    json_array_foreach(units, i, u) {
+    json_array_foreach(units, i, u)
+    {
         const char *unit = json_string_value(u);
         if (unit_seen(found, unit))
             continue;
@@ -609,14 +612,12 @@ json_t *agentd_system_discover(struct osm_request *req)
     r = discover(found, &ports, &units);
     if (r < 0)
         return osm_error_errno(req, r, "discovery failed: %s", strerror(-r));
-    payload = json_pack("{s:I, s:I, s:I}", "listening_ports", (json_int_t)ports,
-                        "services_found", (json_int_t)json_array_size(found),
-                        "systemd_services", (json_int_t)units);
-    r = payload ? agentd_record(AGENTD(req), "system.discover", "agentd", payload, NULL, NULL,
-                                NULL)
+    payload = json_pack("{s:I, s:I, s:I}", "listening_ports", (json_int_t)ports, "services_found",
+                        (json_int_t)json_array_size(found), "systemd_services", (json_int_t)units);
+    r = payload ? agentd_record(AGENTD(req), "system.discover", "agentd", payload, NULL, NULL, NULL)
                 : -ENOMEM;
     if (r < 0)
         return agentd_record_error(req, r, "system.discover");
-    return json_pack("{s:O, s:I, s:I}", "found", found, "total_listening_ports",
-                     (json_int_t)ports, "total_systemd_services", (json_int_t)units);
+    return json_pack("{s:O, s:I, s:I}", "found", found, "total_listening_ports", (json_int_t)ports,
+                     "total_systemd_services", (json_int_t)units);
 }

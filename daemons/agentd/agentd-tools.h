@@ -36,10 +36,10 @@ struct agentd_direct_tool {
 };
 
 /* Direct implementations by file (each file exports its table; the executor merges them). */
-extern const struct agentd_direct_tool agentd_exec_tools[];  /* agentd-shell.c, agentd-files.c,
-                                                                agentd-jobs.c */
+extern const struct agentd_direct_tool agentd_exec_tools[]; /* agentd-shell.c, agentd-files.c,
+                                                               agentd-jobs.c */
 extern const size_t agentd_n_exec_tools;
-extern const struct agentd_direct_tool agentd_host_tools[];  /* agentd-host.c */
+extern const struct agentd_direct_tool agentd_host_tools[]; /* agentd-host.c */
 extern const size_t agentd_n_host_tools;
 extern const struct agentd_direct_tool agentd_speckit_tools[]; /* agentd-speckit.c */
 extern const size_t agentd_n_speckit_tools;

@@ -33,9 +33,7 @@ bool agentd_string_array_valid(const json_t *v)
 
     if (!json_is_array(v))
         return false;
-    json_array_foreach(v, i, item)
-        if (!json_is_string(item))
-            return false;
+    json_array_foreach(v, i, item) if (!json_is_string(item)) return false;
     return true;
 }
 
@@ -58,8 +56,8 @@ static bool field_type_ok(enum agentd_field_type t, const json_t *v)
 
 json_t *agentd_field_error(struct osm_request *req, const char *field, const char *why)
 {
-    return osm_error(req, 422, "invalid_field", json_pack("{s:s}", "field", field), "%s %s",
-                     field, why);
+    return osm_error(req, 422, "invalid_field", json_pack("{s:s}", "field", field), "%s %s", field,
+                     why);
 }
 
 json_t *agentd_body_fields(struct osm_request *req, const struct agentd_field *fields, size_t n)

@@ -55,9 +55,9 @@ static inline void agentd_finalizep(sqlite3_stmt **st)
 
 /* How a helper program's descriptors are set up. */
 struct agentd_run_opts {
-    int timeout_s;   /* killed (SIGKILL) past this; -ETIMEDOUT */
-    int stdout_fd;   /* >= 0: child's stdout goes there and nothing is captured */
-    size_t out_max;  /* capture cap when stdout_fd < 0; -EFBIG past it */
+    int timeout_s;  /* killed (SIGKILL) past this; -ETIMEDOUT */
+    int stdout_fd;  /* >= 0: child's stdout goes there and nothing is captured */
+    size_t out_max; /* capture cap when stdout_fd < 0; -EFBIG past it */
 };
 
 /* Runs argv[0] (PATH lookup) with argv, no shell, stdin and stderr on /dev/null, default signal

@@ -59,8 +59,11 @@ int agentd_record_raw(struct agentd *ad, const char *type, const char *actor, co
                       int (*apply)(sqlite3 *db, void *ctx), void *apply_ctx,
                       struct agentd_recorded *ret)
 {
-    struct append_req rq = {.entry = {.type = type, .actor = actor, .payload = payload,
-                                      .payload_len = strlen(payload), .apply = apply,
+    struct append_req rq = {.entry = {.type = type,
+                                      .actor = actor,
+                                      .payload = payload,
+                                      .payload_len = strlen(payload),
+                                      .apply = apply,
                                       .apply_ctx = apply_ctx}};
     int r;
 

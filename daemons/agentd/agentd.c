@@ -95,14 +95,22 @@ static int parse_args(int argc, char **argv, struct options *o)
     o->ready_fd = -1;
     while ((c = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
         switch (c) {
-        case 's': o->cfg.socket_flag = optarg; break;
-        case 'a': o->cfg.agent_socket_flag = optarg; break;
+        case 's':
+            o->cfg.socket_flag = optarg;
+            break;
+        case 'a':
+            o->cfg.agent_socket_flag = optarg;
+            break;
         case 'T':
             if (parse_positive(optarg, &o->cfg.approval_ttl) < 0)
                 return -EINVAL;
             break;
-        case 'd': o->cfg.state_flag = optarg; break;
-        case 'b': o->cfg.backup_dir = optarg; break;
+        case 'd':
+            o->cfg.state_flag = optarg;
+            break;
+        case 'b':
+            o->cfg.backup_dir = optarg;
+            break;
         case 'n':
             if (parse_positive(optarg, &o->cfg.checkpoint_every) < 0)
                 return -EINVAL;
@@ -116,8 +124,12 @@ static int parse_args(int argc, char **argv, struct options *o)
                 return -EINVAL;
             osm_log_set_level((enum osm_log_level)level);
             break;
-        case 'r': o->ready_fd = atoi(optarg); break;
-        case 'w': o->cfg.workspace_flag = optarg; break;
+        case 'r':
+            o->ready_fd = atoi(optarg);
+            break;
+        case 'w':
+            o->cfg.workspace_flag = optarg;
+            break;
         case 'c':
             if (strcmp(optarg, "optional") != 0 && strcmp(optarg, "required") != 0)
                 return -EINVAL;
@@ -127,10 +139,17 @@ static int parse_args(int argc, char **argv, struct options *o)
             if (parse_positive(optarg, &o->cfg.job_activity_timeout_s) < 0)
                 return -EINVAL;
             break;
-        case 'A': o->compat_flag_seen = true; break;
-        case 'h': usage(stdout); return 1;
-        case 'V': printf("agentd %s\n", VERSION); return 1;
-        default: return -EINVAL;
+        case 'A':
+            o->compat_flag_seen = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 1;
+        case 'V':
+            printf("agentd %s\n", VERSION);
+            return 1;
+        default:
+            return -EINVAL;
         }
     }
     return optind == argc ? 0 : -EINVAL;
@@ -155,8 +174,8 @@ static bool agent_group(gid_t *ret)
  * runs everything as one user). */
 static int listen_agent(struct agentd *ad, const char *path, struct osm_http_server **ret)
 {
-    struct osm_http_server_config cfg = {.routes = agentd_agent_routes,
-                                         .n_routes = agentd_n_agent_routes, .userdata = ad};
+    struct osm_http_server_config cfg = {
+        .routes = agentd_agent_routes, .n_routes = agentd_n_agent_routes, .userdata = ad};
     gid_t gid;
     bool g = agent_group(&gid);
     int r = osm_http_server_start_unix(&cfg, path, 0600, ret);
@@ -175,8 +194,8 @@ static int listen_agent(struct agentd *ad, const char *path, struct osm_http_ser
 
 static int serve(struct agentd *ad, int ready_fd)
 {
-    struct osm_http_server_config cfg = {.routes = agentd_routes, .n_routes = agentd_n_routes,
-                                         .userdata = ad, .operator = true};
+    struct osm_http_server_config cfg = {
+        .routes = agentd_routes, .n_routes = agentd_n_routes, .userdata = ad, .operator= true };
     struct osm_http_server *server = NULL, *agent = NULL;
     _cleanup_free_ char *agent_path = ad->cfg.agent_socket_flag
                                           ? strdup(ad->cfg.agent_socket_flag)
@@ -237,8 +256,10 @@ int main(int argc, char **argv)
     }
     r = agentd_tools_init(&ad);
     if (r < 0) {
-        log_error("daemon.init", "what=tools error=%d reason=\"%s\" note=\"refusing to start: "
-                                 "no policy, no approvals\"", r, strerror(-r));
+        log_error("daemon.init",
+                  "what=tools error=%d reason=\"%s\" note=\"refusing to start: "
+                  "no policy, no approvals\"",
+                  r, strerror(-r));
         agentd_shutdown(&ad);
         return 1;
     }

@@ -21,19 +21,19 @@ struct agentd_tools;
 struct agentd_jobs;
 
 struct agentd_config {
-    const char *state_flag;      /* --state-dir */
-    const char *socket_flag;     /* --socket */
+    const char *state_flag;        /* --state-dir */
+    const char *socket_flag;       /* --socket */
     const char *agent_socket_flag; /* --agent-socket */
-    int64_t approval_ttl;        /* --approval-ttl (seconds) of a pending tool-call approval */
-    const char *backup_dir;      /* --backup-dir, else $OSMODA_BACKUP_DIR, else /var/backups/osmoda */
-    int64_t checkpoint_every;    /* --checkpoint-every (events) */
-    int64_t checkpoint_interval; /* --checkpoint-interval (seconds) */
-    bool unsafe_no_fsync;        /* fuzzing only: synchronous=OFF */
-    bool no_listen;              /* fuzzing only: no socket */
-    const char *workspace_flag;  /* --workspace, else <state>/workspace (agentd-jobs.c) */
-    bool sandbox_cgroups_optional; /* --sandbox-cgroups=optional (else $OSMODA_SANDBOX_CGROUPS):
-                                    run without cgroup limits when they cannot be set, and say
-                                    so in the job record and result; default fail closed */
+    int64_t approval_ttl;          /* --approval-ttl (seconds) of a pending tool-call approval */
+    const char *backup_dir;   /* --backup-dir, else $OSMODA_BACKUP_DIR, else /var/backups/osmoda */
+    int64_t checkpoint_every; /* --checkpoint-every (events) */
+    int64_t checkpoint_interval;    /* --checkpoint-interval (seconds) */
+    bool unsafe_no_fsync;           /* fuzzing only: synchronous=OFF */
+    bool no_listen;                 /* fuzzing only: no socket */
+    const char *workspace_flag;     /* --workspace, else <state>/workspace (agentd-jobs.c) */
+    bool sandbox_cgroups_optional;  /* --sandbox-cgroups=optional (else $OSMODA_SANDBOX_CGROUPS):
+                                     run without cgroup limits when they cannot be set, and say
+                                     so in the job record and result; default fail closed */
     int64_t job_activity_timeout_s; /* --job-activity-timeout (else $OSMODA_JOB_ACTIVITY_TIMEOUT,
                                        else OSM_JOB_ACTIVITY_TIMEOUT_S) */
 };
@@ -41,14 +41,14 @@ struct agentd_config {
 struct agentd {
     struct agentd_config cfg;
     struct osm_daemon_paths paths;
-    char *ledger_path;        /* <state>/ledger.db */
-    char *checkpoint_log;     /* <state>/ledger.checkpoints */
+    char *ledger_path;    /* <state>/ledger.db */
+    char *checkpoint_log; /* <state>/ledger.checkpoints */
     char *backup_dir;
     struct osm_ledger_signer *signer;
     struct agentd_writer *writer;
     struct agentd_readers *readers;
-    int64_t started_ms;       /* monotonic */
-    pthread_t verify_thread;  /* checks the whole chain once at start, in the background */
+    int64_t started_ms;      /* monotonic */
+    pthread_t verify_thread; /* checks the whole chain once at start, in the background */
     bool verify_started;
     struct agentd_tools *tools; /* policy, approvals, capability key (agentd-exec.h) */
     struct agentd_jobs *jobs;   /* jobs, sandbox programs (agentd-jobs.c) */
@@ -78,7 +78,8 @@ struct agentd_recorded {
  * stored as compact JSON with sorted keys (osModa's serde order). apply, when set, runs in the
  * same transaction before the event row (see osm_ledger_entry): use it for rows in other tables
  * of ledger.db so the change and its record commit together. ret may be NULL.
- * Returns 0, -EINVAL (invalid type/actor), apply's error, -EAGAIN (queue full), -ESHUTDOWN, -EIO. */
+ * Returns 0, -EINVAL (invalid type/actor), apply's error, -EAGAIN (queue full), -ESHUTDOWN, -EIO.
+ */
 int agentd_record(struct agentd *ad, const char *type, const char *actor, const json_t *payload,
                   int (*apply)(sqlite3 *db, void *ctx), void *apply_ctx,
                   struct agentd_recorded *ret);

@@ -75,19 +75,32 @@ static int push(const char **arr, size_t *n, size_t max, const char *v)
 
 static int parse_opt(struct runner *r, const char *a, const char *v)
 {
-    if (strcmp(a, "--id") == 0) r->id = v;
-    else if (strcmp(a, "--jobs-dir") == 0) r->jobs_dir = v;
-    else if (strcmp(a, "--ring") == 0) r->spec.ring = atoi(v);
-    else if (strcmp(a, "--workspace") == 0) r->spec.workspace = v;
-    else if (strcmp(a, "--init") == 0) r->spec.init = v;
-    else if (strcmp(a, "--bwrap") == 0) r->spec.bwrap = v;
-    else if (strcmp(a, "--egress") == 0) r->spec.egress_proxy = v;
-    else if (strcmp(a, "--activity-timeout") == 0) r->activity_ms = atoll(v) * 1000;
-    else if (strcmp(a, "--memory-mb") == 0) r->lim.memory_bytes = atoll(v) * 1024 * 1024;
-    else if (strcmp(a, "--pids") == 0) r->lim.pids_max = atoll(v);
-    else if (strcmp(a, "--cpu-percent") == 0) r->lim.cpu_percent = atoi(v);
-    else if (strcmp(a, "--cgroup-root") == 0) r->cgroup_root = v;
-    else if (strcmp(a, "--ready-fd") == 0) r->ready_fd = atoi(v);
+    if (strcmp(a, "--id") == 0)
+        r->id = v;
+    else if (strcmp(a, "--jobs-dir") == 0)
+        r->jobs_dir = v;
+    else if (strcmp(a, "--ring") == 0)
+        r->spec.ring = atoi(v);
+    else if (strcmp(a, "--workspace") == 0)
+        r->spec.workspace = v;
+    else if (strcmp(a, "--init") == 0)
+        r->spec.init = v;
+    else if (strcmp(a, "--bwrap") == 0)
+        r->spec.bwrap = v;
+    else if (strcmp(a, "--egress") == 0)
+        r->spec.egress_proxy = v;
+    else if (strcmp(a, "--activity-timeout") == 0)
+        r->activity_ms = atoll(v) * 1000;
+    else if (strcmp(a, "--memory-mb") == 0)
+        r->lim.memory_bytes = atoll(v) * 1024 * 1024;
+    else if (strcmp(a, "--pids") == 0)
+        r->lim.pids_max = atoll(v);
+    else if (strcmp(a, "--cpu-percent") == 0)
+        r->lim.cpu_percent = atoi(v);
+    else if (strcmp(a, "--cgroup-root") == 0)
+        r->cgroup_root = v;
+    else if (strcmp(a, "--ready-fd") == 0)
+        r->ready_fd = atoi(v);
     else if (strcmp(a, "--ro") == 0)
         return push(r->fs_read, &r->spec.n_fs_read, OSM_SANDBOX_BINDS_MAX, v);
     else if (strcmp(a, "--rw") == 0)
@@ -95,10 +108,14 @@ static int parse_opt(struct runner *r, const char *a, const char *v)
     else if (strcmp(a, "--hide") == 0)
         return push(r->hide, &r->spec.n_hide, ELEMENTSOF(r->hide), v);
     else if (strcmp(a, "--cgroups") == 0) {
-        if (strcmp(v, "required") == 0) r->cg_mode = CG_REQUIRED;
-        else if (strcmp(v, "optional") == 0) r->cg_mode = CG_OPTIONAL;
-        else if (strcmp(v, "off") == 0) r->cg_mode = CG_OFF;
-        else return -EINVAL;
+        if (strcmp(v, "required") == 0)
+            r->cg_mode = CG_REQUIRED;
+        else if (strcmp(v, "optional") == 0)
+            r->cg_mode = CG_OPTIONAL;
+        else if (strcmp(v, "off") == 0)
+            r->cg_mode = CG_OFF;
+        else
+            return -EINVAL;
     } else
         return -EINVAL;
     return 0;
@@ -127,9 +144,9 @@ static int parse(int argc, char **argv, struct runner *r)
             return -EINVAL;
         i++;
     }
-    if (i + 2 != argc || !r->id || !osm_filename_valid(r->id) || !r->jobs_dir ||
-        !r->spec.init || (r->spec.ring != 1 && r->spec.ring != 2) ||
-        (r->spec.ring == 2 && !r->spec.workspace) || r->activity_ms <= 0)
+    if (i + 2 != argc || !r->id || !osm_filename_valid(r->id) || !r->jobs_dir || !r->spec.init ||
+        (r->spec.ring != 1 && r->spec.ring != 2) || (r->spec.ring == 2 && !r->spec.workspace) ||
+        r->activity_ms <= 0)
         return -EINVAL;
     r->spec.command = argv[i + 1];
     return 0;
@@ -146,10 +163,14 @@ static json_t *cgroup_json(const struct runner *r)
 {
     json_t *o = json_object();
 
-    if (r->cg.memory) json_object_set_new(o, "memory", json_string(r->cg.memory));
-    if (r->cg.pids) json_object_set_new(o, "pids", json_string(r->cg.pids));
-    if (r->cg.cpu) json_object_set_new(o, "cpu", json_string(r->cg.cpu));
-    if (r->cg.unified) json_object_set_new(o, "unified", json_string(r->cg.unified));
+    if (r->cg.memory)
+        json_object_set_new(o, "memory", json_string(r->cg.memory));
+    if (r->cg.pids)
+        json_object_set_new(o, "pids", json_string(r->cg.pids));
+    if (r->cg.cpu)
+        json_object_set_new(o, "cpu", json_string(r->cg.cpu));
+    if (r->cg.unified)
+        json_object_set_new(o, "unified", json_string(r->cg.unified));
     return o;
 }
 
@@ -171,15 +192,13 @@ static int write_run(const struct runner *r)
     uint64_t st = 0;
 
     (void)osm_proc_start_time(getpid(), &st);
-    return write_json(r, "run", json_pack("{s:i, s:I, s:i, s:s, s:I, s:o, s:b, s:s?, s:I}",
-                                          "runner_pid", (int)getpid(), "runner_start",
-                                          (json_int_t)st, "child_pid", (int)r->child,
-                                          "started_at", r->started_at, "started_ms",
-                                          (json_int_t)r->started_ms, "cgroup", cgroup_json(r),
-                                          "limits_applied", r->cg.limits_applied,
-                                          "limits_error", r->limits_error,
-                                          "activity_timeout_s",
-                                          (json_int_t)(r->activity_ms / 1000)));
+    return write_json(
+        r, "run",
+        json_pack("{s:i, s:I, s:i, s:s, s:I, s:o, s:b, s:s?, s:I}", "runner_pid", (int)getpid(),
+                  "runner_start", (json_int_t)st, "child_pid", (int)r->child, "started_at",
+                  r->started_at, "started_ms", (json_int_t)r->started_ms, "cgroup", cgroup_json(r),
+                  "limits_applied", r->cg.limits_applied, "limits_error", r->limits_error,
+                  "activity_timeout_s", (json_int_t)(r->activity_ms / 1000)));
 }
 
 static void report(struct runner *r, const char *fmt, ...) OSM_PRINTF(2, 3);
@@ -278,8 +297,7 @@ static void child_exec(struct runner *r, int out_w, int ready_w, int ws_fd)
         _exit(OSM_SANDBOX_EXIT_SETUP);
     }
     execv(argv[0], argv);
-    fprintf(stderr, "osmoda-jobrun: sandbox_unavailable: exec %s: %s\n", argv[0],
-            strerror(errno));
+    fprintf(stderr, "osmoda-jobrun: sandbox_unavailable: exec %s: %s\n", argv[0], strerror(errno));
     _exit(OSM_SANDBOX_EXIT_SETUP);
 }
 
@@ -342,10 +360,9 @@ static json_t *exit_record(struct runner *r, int status, const char *error)
     o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:b, s:b, s:b, s:b}", "id", r->id, "started_at",
                   r->started_at, "ended_at", ended, "duration_ms",
                   (json_int_t)(osm_monotonic_ms() - r->started_ms), "output_bytes",
-                  (json_int_t)r->out_bytes, "output_truncated",
-                  r->out_bytes > OSM_JOB_OUT_FILE_MAX, "limits_applied", r->cg.limits_applied,
-                  "oom_killed", osm_cgroup_oom_killed(&r->cg), "pids_limit_hit",
-                  osm_cgroup_pids_hit(&r->cg));
+                  (json_int_t)r->out_bytes, "output_truncated", r->out_bytes > OSM_JOB_OUT_FILE_MAX,
+                  "limits_applied", r->cg.limits_applied, "oom_killed",
+                  osm_cgroup_oom_killed(&r->cg), "pids_limit_hit", osm_cgroup_pids_hit(&r->cg));
     if (!o)
         return NULL;
     if (r->limits_error)
@@ -388,9 +405,8 @@ static int supervise(struct runner *r, int out_fd, int ready_fd, int sig_fd, boo
     char buf[65536];
 
     while (out_open || !exited) {
-        struct pollfd p[3] = {{out_open ? out_fd : -1, POLLIN, 0},
-                              {ready_fd, POLLIN, 0},
-                              {sig_fd, POLLIN, 0}};
+        struct pollfd p[3] = {
+            {out_open ? out_fd : -1, POLLIN, 0}, {ready_fd, POLLIN, 0}, {sig_fd, POLLIN, 0}};
         int64_t now = osm_monotonic_ms(), deadline;
         struct signalfd_siginfo si;
 

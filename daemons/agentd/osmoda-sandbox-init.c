@@ -35,8 +35,17 @@ struct init_opts {
 };
 
 static const char *const system_ro[] = {
-    "/usr", "/etc", "/nix/store", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
-    "/proc", OSM_SANDBOX_INSIDE_INIT,
+    "/usr",
+    "/etc",
+    "/nix/store",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/proc",
+    OSM_SANDBOX_INSIDE_INIT,
 };
 
 static int fail(const char *what, int err)

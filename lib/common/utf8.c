@@ -55,8 +55,11 @@ void osm_utf8_scrub(char *s, size_t len)
 
     while (i < len) {
         unsigned char c = (unsigned char)s[i];
-        size_t n = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
-                                : (c & 0xf8) == 0xf0 ? 4 : 0;
+        size_t n = c < 0x80             ? 1
+                   : (c & 0xe0) == 0xc0 ? 2
+                   : (c & 0xf0) == 0xe0 ? 3
+                   : (c & 0xf8) == 0xf0 ? 4
+                                        : 0;
         if (n == 0 || i + n > len || !osm_utf8_valid(s + i, n)) {
             s[i++] = c == 0 ? ' ' : '?';
             continue;

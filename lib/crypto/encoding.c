@@ -17,10 +17,9 @@ void osm_hex_encode(const uint8_t *in, size_t len, char *out)
 
 /* Digit value + 1, 0 for anything else: a table, because a branch per character is slow. */
 static const uint8_t hex_table[256] = {
-    ['0'] = 1,   ['1'] = 2,   ['2'] = 3,   ['3'] = 4,   ['4'] = 5,   ['5'] = 6,
-    ['6'] = 7,   ['7'] = 8,   ['8'] = 9,   ['9'] = 10,  ['a'] = 11,  ['b'] = 12,
-    ['c'] = 13,  ['d'] = 14,  ['e'] = 15,  ['f'] = 16,  ['A'] = 11,  ['B'] = 12,
-    ['C'] = 13,  ['D'] = 14,  ['E'] = 15,  ['F'] = 16,
+    ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,  ['6'] = 7,  ['7'] = 8,
+    ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+    ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
 };
 
 int osm_hex_decode(const char *in, size_t in_len, uint8_t *out, size_t out_len)
@@ -45,8 +44,7 @@ int osm_base64_encode(const uint8_t *in, size_t len, char *out, size_t out_size)
     return 0;
 }
 
-int osm_base64_decode(const char *in, size_t in_len, uint8_t *out, size_t out_max,
-                      size_t *ret_len)
+int osm_base64_decode(const char *in, size_t in_len, uint8_t *out, size_t out_max, size_t *ret_len)
 {
     size_t n = 0;
 

@@ -17,5 +17,4 @@ int osm_hex_decode(const char *in, size_t in_len, uint8_t *out, size_t out_len);
 int osm_base64_encode(const uint8_t *in, size_t len, char *out, size_t out_size);
 /* Decodes strict padded base64 (no whitespace) of in_len chars into at most out_max bytes.
  * -EINVAL on bad input or when it would not fit. */
-int osm_base64_decode(const char *in, size_t in_len, uint8_t *out, size_t out_max,
-                      size_t *ret_len);
+int osm_base64_decode(const char *in, size_t in_len, uint8_t *out, size_t out_max, size_t *ret_len);

@@ -27,7 +27,8 @@ int osm_daemon_paths_resolve(const char *name, const char *state_flag, const cha
     int r;
 
     memset(ret, 0, sizeof(*ret));
-    ret->state_dir = strdup(state_flag ? state_flag : env_or("OSMODA_STATE_DIR", OSM_DEFAULT_STATE_DIR));
+    ret->state_dir =
+        strdup(state_flag ? state_flag : env_or("OSMODA_STATE_DIR", OSM_DEFAULT_STATE_DIR));
     ret->run_dir = strdup(env_or("OSMODA_RUN_DIR", OSM_DEFAULT_RUN_DIR));
     if (socket_flag)
         ret->socket = strdup(socket_flag);

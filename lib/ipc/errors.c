@@ -14,16 +14,26 @@ static const struct {
     int status;
     const char *code;
 } errno_table[] = {
-    {ENOENT, 404, "not_found"},       {ESRCH, 404, "not_found"},
-    {EEXIST, 409, "conflict"},        {EBUSY, 409, "conflict"},
-    {EALREADY, 409, "conflict"},      {EACCES, 403, "forbidden"},
-    {EPERM, 403, "forbidden"},        {E2BIG, 413, "too_large"},
-    {EFBIG, 413, "too_large"},        {EMSGSIZE, 413, "too_large"},
-    {EINVAL, 422, "invalid_field"},   {EBADMSG, 400, "bad_request"},
-    {EAGAIN, 503, "busy"},            {ENOBUFS, 503, "busy"},
-    {ESHUTDOWN, 503, "shutting_down"},{EOPNOTSUPP, 503, "not_enabled"},
-    {ECONNREFUSED, 503, "daemon_unavailable"}, {ETIMEDOUT, 504, "timeout"},
-    {ENODATA, 410, "gone"},           {ENOSPC, 507, "insufficient_storage"},
+    {ENOENT, 404, "not_found"},
+    {ESRCH, 404, "not_found"},
+    {EEXIST, 409, "conflict"},
+    {EBUSY, 409, "conflict"},
+    {EALREADY, 409, "conflict"},
+    {EACCES, 403, "forbidden"},
+    {EPERM, 403, "forbidden"},
+    {E2BIG, 413, "too_large"},
+    {EFBIG, 413, "too_large"},
+    {EMSGSIZE, 413, "too_large"},
+    {EINVAL, 422, "invalid_field"},
+    {EBADMSG, 400, "bad_request"},
+    {EAGAIN, 503, "busy"},
+    {ENOBUFS, 503, "busy"},
+    {ESHUTDOWN, 503, "shutting_down"},
+    {EOPNOTSUPP, 503, "not_enabled"},
+    {ECONNREFUSED, 503, "daemon_unavailable"},
+    {ETIMEDOUT, 504, "timeout"},
+    {ENODATA, 410, "gone"},
+    {ENOSPC, 507, "insufficient_storage"},
 };
 
 int osm_errno_to_status(int neg_errno, const char **ret_code)

@@ -65,8 +65,8 @@ static void parse_reply(struct osm_http_reply *r)
     }
 }
 
-int osm_http_call(const char *socket_path, const char *method, const char *path,
-                  const json_t *body, long timeout_ms, struct osm_http_reply *ret)
+int osm_http_call(const char *socket_path, const char *method, const char *path, const json_t *body,
+                  long timeout_ms, struct osm_http_reply *ret)
 {
     _cleanup_free_ char *url = NULL, *payload = NULL;
     struct curl_slist *headers = NULL;
@@ -87,7 +87,8 @@ int osm_http_call(const char *socket_path, const char *method, const char *path,
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : (long)OSM_HTTP_CLIENT_TIMEOUT_MS);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
+                     timeout_ms > 0 ? timeout_ms : (long)OSM_HTTP_CLIENT_TIMEOUT_MS);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, ret);
     if (payload) {

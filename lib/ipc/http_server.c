@@ -44,7 +44,8 @@ static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const c
 
 static void peer_credentials(struct MHD_Connection *conn, struct ucred *peer)
 {
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     socklen_t len = sizeof(*peer);
 
     memset(peer, 0, sizeof(*peer));
@@ -61,8 +62,8 @@ static enum MHD_Result send_body(struct MHD_Connection *conn, int status, char *
     struct MHD_Response *resp;
     enum MHD_Result ret;
 
-    resp = MHD_create_response_from_buffer(len, body, body ? MHD_RESPMEM_MUST_FREE
-                                                            : MHD_RESPMEM_PERSISTENT);
+    resp = MHD_create_response_from_buffer(len, body,
+                                           body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (!resp) {
         free(body);
         return MHD_NO;
@@ -109,7 +110,7 @@ static void accumulate(struct pending *p, const char *data, size_t n, size_t max
 static enum MHD_Result dispatch(struct osm_http_server *s, struct MHD_Connection *conn,
                                 const char *url, const char *method, struct pending *p)
 {
-    struct osm_request req = {.method = method, .path = url, .operator = s->cfg.operator};
+    struct osm_request req = {.method = method, .path = url, .operator= s->cfg.operator};
     char *out;
     size_t out_len;
     int status;
@@ -156,9 +157,8 @@ static struct MHD_Response *raw_make_response(struct osm_raw_response *out)
         free(out->body);
         return resp;
     }
-    resp = MHD_create_response_from_buffer(out->body_len, out->body,
-                                           out->body ? MHD_RESPMEM_MUST_FREE
-                                                     : MHD_RESPMEM_PERSISTENT);
+    resp = MHD_create_response_from_buffer(
+        out->body_len, out->body, out->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (!resp)
         free(out->body);
     return resp;
@@ -168,8 +168,11 @@ static struct MHD_Response *raw_make_response(struct osm_raw_response *out)
 static enum MHD_Result dispatch_raw(struct osm_http_server *s, struct MHD_Connection *conn,
                                     const char *url, const char *method, struct pending *p)
 {
-    struct osm_raw_request req = {.method = method, .path = url, .body = p->body ? p->body : "",
-                                  .body_len = p->len, .userdata = s->cfg.userdata,
+    struct osm_raw_request req = {.method = method,
+                                  .path = url,
+                                  .body = p->body ? p->body : "",
+                                  .body_len = p->len,
+                                  .userdata = s->cfg.userdata,
                                   .conn_ = conn};
     struct osm_raw_response out = {0};
     struct MHD_Response *resp;
@@ -193,9 +196,8 @@ static enum MHD_Result dispatch_raw(struct osm_http_server *s, struct MHD_Connec
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     struct osm_http_server *s = cls;
     struct pending *p = *con_cls;
@@ -236,12 +238,12 @@ static int start_mhd(struct osm_http_server *s, int listen_fd)
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                      MHD_USE_POLL | MHD_USE_ITC;
 
-    s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET,
-                              listen_fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-                              MHD_OPTION_CONNECTION_LIMIT, s->cfg.max_connections,
-                              MHD_OPTION_CONNECTION_TIMEOUT,
-                              (unsigned)OSM_HTTP_CONNECTION_TIMEOUT_S,
-                              MHD_OPTION_THREAD_STACK_SIZE, (size_t)256 * 1024, MHD_OPTION_END);
+    s->mhd =
+        MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, listen_fd,
+                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_LIMIT,
+                         s->cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+                         (unsigned)OSM_HTTP_CONNECTION_TIMEOUT_S, MHD_OPTION_THREAD_STACK_SIZE,
+                         (size_t)256 * 1024, MHD_OPTION_END);
     return s->mhd ? 0 : -EIO;
 }
 

@@ -45,11 +45,11 @@ struct osm_request {
     size_t n_params;
     struct osm_query_arg query[OSM_HTTP_MAX_QUERY_ARGS];
     size_t n_query;
-    json_t *body;        /* lent; NULL when no body was sent */
-    struct ucred peer;   /* SO_PEERCRED of the caller; pid 0 when unknown (TCP) */
-    bool operator;       /* request arrived on the operator socket */
-    void *userdata;      /* the server's userdata */
-    int status;          /* response status, 200 unless the handler changes it */
+    json_t *body;      /* lent; NULL when no body was sent */
+    struct ucred peer; /* SO_PEERCRED of the caller; pid 0 when unknown (TCP) */
+    bool operator;     /* request arrived on the operator socket */
+    void *userdata;    /* the server's userdata */
+    int status;        /* response status, 200 unless the handler changes it */
 };
 
 /* The value of query argument key, or NULL. */
@@ -67,11 +67,11 @@ json_t *osm_request_unpack(struct osm_request *req, const char *fmt, ...);
 struct osm_raw_request {
     const char *method;
     const char *path;
-    const char *body;   /* NUL-terminated, body_len bytes (capped at body_max: 413 before) */
+    const char *body; /* NUL-terminated, body_len bytes (capped at body_max: 413 before) */
     size_t body_len;
-    struct ucred peer;  /* as in struct osm_request */
+    struct ucred peer; /* as in struct osm_request */
     void *userdata;
-    void *conn_;        /* internal: the connection, for osm_raw_header() */
+    void *conn_; /* internal: the connection, for osm_raw_header() */
 };
 
 #define OSM_RAW_MAX_HEADERS 6
@@ -82,8 +82,8 @@ struct osm_raw_request {
 typedef ssize_t (*osm_stream_read_fn)(void *cls, uint64_t pos, char *buf, size_t max);
 
 struct osm_raw_response {
-    int status;               /* 0 means 500 */
-    char *body;               /* owned by the response (freed after sending) */
+    int status; /* 0 means 500 */
+    char *body; /* owned by the response (freed after sending) */
     size_t body_len;
     const char *content_type; /* static string; NULL: application/json */
     struct {
@@ -91,7 +91,7 @@ struct osm_raw_response {
         char value[208];
     } headers[OSM_RAW_MAX_HEADERS];
     size_t n_headers;
-    osm_stream_read_fn stream;   /* when set, the body is streamed (chunked) instead of body */
+    osm_stream_read_fn stream; /* when set, the body is streamed (chunked) instead of body */
     void (*stream_free)(void *cls);
     void *stream_cls;
 };
@@ -106,7 +106,7 @@ int osm_raw_response_header(struct osm_raw_response *resp, const char *name, con
 struct osm_http_server_config {
     const struct osm_route *routes;
     size_t n_routes;
-    osm_raw_handler_fn raw;   /* when set, every request goes to it and routes are unused */
+    osm_raw_handler_fn raw; /* when set, every request goes to it and routes are unused */
     void *userdata;
     size_t body_max;          /* 0 = OSM_BODY_MAX */
     unsigned max_connections; /* 0 = OSM_HTTP_MAX_CONNECTIONS */
@@ -128,5 +128,5 @@ void osm_http_server_stop(struct osm_http_server *s);
 /* The transport-free core used by the server and by fuzz targets: routes and validates one
  * request and produces the serialized response body (new string) and its status. */
 int osm_http_dispatch(const struct osm_http_server_config *cfg, struct osm_request *req,
-                      const char *content_type, const char *body, size_t body_len,
-                      char **ret_body, size_t *ret_len);
+                      const char *content_type, const char *body, size_t body_len, char **ret_body,
+                      size_t *ret_len);

@@ -173,8 +173,8 @@ static json_t *route_request(const struct osm_http_server_config *cfg, struct os
 }
 
 int osm_http_dispatch(const struct osm_http_server_config *cfg, struct osm_request *req,
-                      const char *content_type, const char *body, size_t body_len,
-                      char **ret_body, size_t *ret_len)
+                      const char *content_type, const char *body, size_t body_len, char **ret_body,
+                      size_t *ret_len)
 {
     json_t *resp;
     char *out = NULL;

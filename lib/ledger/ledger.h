@@ -21,8 +21,8 @@
 #define OSM_LEDGER_HASH_HEX_LEN 64
 #define OSM_LEDGER_SCHEMA_VERSION 3
 #define OSM_LEDGER_DB_NAME "ledger.db"
-#define OSM_LEDGER_KEY_NAME "ledger.key"         /* Ed25519 seed, 0600, agentd only */
-#define OSM_LEDGER_PUB_NAME "ledger.pub"         /* signed-note verifier key, 0644 */
+#define OSM_LEDGER_KEY_NAME "ledger.key"               /* Ed25519 seed, 0600, agentd only */
+#define OSM_LEDGER_PUB_NAME "ledger.pub"               /* signed-note verifier key, 0644 */
 #define OSM_LEDGER_CHECKPOINT_LOG "ledger.checkpoints" /* append-only, outside the database */
 
 extern const char osm_ledger_genesis[OSM_LEDGER_HASH_HEX_LEN + 1];
@@ -129,29 +129,29 @@ int osm_ledger_prune(struct osm_ledger *l, int64_t through_id);
 /* ---- Verification ----------------------------------------------------------------------- */
 
 enum osm_ledger_problem {
-    OSM_LEDGER_CHAIN_BREAK,       /* a: expected prev_hash, b: stored prev_hash */
-    OSM_LEDGER_HASH_MISMATCH,     /* a: computed, b: stored */
-    OSM_LEDGER_ID_GAP,            /* a: expected id, b: found id (decimal strings) */
-    OSM_LEDGER_CHECKPOINT_BAD_SIG,/* a: key name, b: reason */
-    OSM_LEDGER_CHECKPOINT_MISMATCH,/* a: signed root, b: computed root (base64) */
-    OSM_LEDGER_TRUNCATED,         /* a: checkpoint tree size, b: events present */
+    OSM_LEDGER_CHAIN_BREAK,             /* a: expected prev_hash, b: stored prev_hash */
+    OSM_LEDGER_HASH_MISMATCH,           /* a: computed, b: stored */
+    OSM_LEDGER_ID_GAP,                  /* a: expected id, b: found id (decimal strings) */
+    OSM_LEDGER_CHECKPOINT_BAD_SIG,      /* a: key name, b: reason */
+    OSM_LEDGER_CHECKPOINT_MISMATCH,     /* a: signed root, b: computed root (base64) */
+    OSM_LEDGER_TRUNCATED,               /* a: checkpoint tree size, b: events present */
     OSM_LEDGER_CHECKPOINT_LOG_MISMATCH, /* log file and database disagree: a/b describe */
 };
 
 struct osm_ledger_verify_opts {
-    const char *pub_path;        /* verifier key (ledger.pub); NULL skips signature checks */
-    const char *checkpoint_log;  /* ledger.checkpoints; NULL or missing: database table only */
+    const char *pub_path;       /* verifier key (ledger.pub); NULL skips signature checks */
+    const char *checkpoint_log; /* ledger.checkpoints; NULL or missing: database table only */
     /* Called once per problem, in id order; id is the event id or tree size. */
     void (*problem)(void *ud, enum osm_ledger_problem p, int64_t id, const char *a, const char *b);
     void *userdata;
 };
 
 struct osm_ledger_verify_report {
-    int64_t events;             /* rows walked */
-    int64_t errors;             /* problems reported */
-    int64_t checkpoints;        /* checkpoints whose signature and root were checked */
-    int64_t latest_tree_size;   /* 0 when there is none */
-    int64_t pruned_through;     /* 0 when never pruned */
+    int64_t events;           /* rows walked */
+    int64_t errors;           /* problems reported */
+    int64_t checkpoints;      /* checkpoints whose signature and root were checked */
+    int64_t latest_tree_size; /* 0 when there is none */
+    int64_t pruned_through;   /* 0 when never pruned */
 };
 
 /* Walks every event in id order as osModa's agentctl (reporting all problems, continuing with

@@ -28,8 +28,10 @@ static int checkpoint_insert(struct osm_ledger *l, const uint8_t root[static OSM
 {
     _cleanup_(ledger_finalizep) sqlite3_stmt *st = NULL;
     char ts[OSM_TS_LEN + 1], hex[2 * OSM_MERKLE_HASH_LEN + 1];
-    int r = ledger_prepare(l, "INSERT INTO checkpoints (tree_size, ts, root_hash, note, frontier) "
-                              "VALUES (?1, ?2, ?3, ?4, ?5)", &st);
+    int r = ledger_prepare(l,
+                           "INSERT INTO checkpoints (tree_size, ts, root_hash, note, frontier) "
+                           "VALUES (?1, ?2, ?3, ?4, ?5)",
+                           &st);
 
     if (r < 0)
         return r;
@@ -83,8 +85,10 @@ int osm_ledger_latest_checkpoint(struct osm_ledger *l, int64_t *ret_size, char *
 
     if (!l->has_tree_tables)
         return -ENOENT;
-    r = ledger_prepare(l, "SELECT tree_size, note FROM checkpoints "
-                          "ORDER BY tree_size DESC LIMIT 1", &st);
+    r = ledger_prepare(l,
+                       "SELECT tree_size, note FROM checkpoints "
+                       "ORDER BY tree_size DESC LIMIT 1",
+                       &st);
     if (r < 0)
         return r;
     rc = sqlite3_step(st);

@@ -72,8 +72,8 @@ void ledger_hash_raw(struct osm_sha256 *h, int64_t id, const char *ts, size_t ts
                      const char *payload, size_t payload_len, const char *prev, size_t prev_len,
                      uint8_t ret[static OSM_SHA256_LEN])
 {
-    hash_feed(evp_update, h, id, ts, ts_len, type, type_len, actor, actor_len, payload,
-              payload_len, prev, prev_len);
+    hash_feed(evp_update, h, id, ts, ts_len, type, type_len, actor, actor_len, payload, payload_len,
+              prev, prev_len);
     osm_sha256_final(h, ret);
 }
 

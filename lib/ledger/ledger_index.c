@@ -21,14 +21,18 @@ static int index_rows(struct osm_ledger *l, int64_t from, int64_t max_rows)
     _cleanup_(ledger_finalizep) sqlite3_stmt *ins = NULL, *upd = NULL;
     int r;
 
-    r = ledger_prepare(l, "INSERT INTO events_fts (rowid, type, actor, payload)"
-                          " SELECT id, type, actor, payload FROM events WHERE id > ?1"
-                          " ORDER BY id LIMIT ?2", &ins);
+    r = ledger_prepare(l,
+                       "INSERT INTO events_fts (rowid, type, actor, payload)"
+                       " SELECT id, type, actor, payload FROM events WHERE id > ?1"
+                       " ORDER BY id LIMIT ?2",
+                       &ins);
     if (r >= 0)
-        r = ledger_prepare(l, "UPDATE fts_state SET indexed_through ="
-                              " (SELECT coalesce(max(id), ?1) FROM"
-                              "  (SELECT id FROM events WHERE id > ?1 ORDER BY id LIMIT ?2))"
-                              " WHERE id = 1", &upd);
+        r = ledger_prepare(l,
+                           "UPDATE fts_state SET indexed_through ="
+                           " (SELECT coalesce(max(id), ?1) FROM"
+                           "  (SELECT id FROM events WHERE id > ?1 ORDER BY id LIMIT ?2))"
+                           " WHERE id = 1",
+                           &upd);
     if (r < 0)
         return r;
     sqlite3_bind_int64(ins, 1, from);

@@ -110,13 +110,13 @@ int ledger_leaf_from_hex(struct osm_sha256 *h, const char *hex, size_t len,
                          uint8_t ret[static OSM_MERKLE_HASH_LEN]);
 /* Pushes the leaves of ids lo+1 .. hi onto f (hi = INT64_MAX: to the end). -EBADMSG on an id
  * gap or a malformed hash, -ENODATA when rows end before hi. */
-int ledger_leaves_push(struct osm_ledger *l, int64_t lo, int64_t hi,
-                       struct osm_merkle_frontier *f);
+int ledger_leaves_push(struct osm_ledger *l, int64_t lo, int64_t hi, struct osm_merkle_frontier *f);
 /* Loads the frontier stored with the checkpoint of size and checks it reproduces its root:
  * -ENOENT when there is none, -EBADMSG when it does not. */
 int ledger_checkpoint_frontier(struct osm_ledger *l, int64_t size, struct osm_merkle_frontier *f);
 
 /* ledger_state.c */
 /* The stored hash of event id: -EBADMSG when missing or not 64 characters. */
-int ledger_event_hash(struct osm_ledger *l, int64_t id, char ret[static OSM_LEDGER_HASH_HEX_LEN + 1]);
+int ledger_event_hash(struct osm_ledger *l, int64_t id,
+                      char ret[static OSM_LEDGER_HASH_HEX_LEN + 1]);
 int ledger_state_load(struct osm_ledger *l);

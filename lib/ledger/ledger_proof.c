@@ -43,7 +43,8 @@ static int source_range(void *ud, uint64_t lo, uint64_t hi, uint8_t ret[static O
     return r;
 }
 
-static int source_root(struct proof_source *src, int64_t size, uint8_t ret[static OSM_MERKLE_HASH_LEN])
+static int source_root(struct proof_source *src, int64_t size,
+                       uint8_t ret[static OSM_MERKLE_HASH_LEN])
 {
     if (src->live && (int64_t)src->live->size == size) {
         osm_merkle_frontier_root(&src->l->sha, src->live, ret);
@@ -119,8 +120,8 @@ static int consistency(struct osm_ledger *l, int64_t old_size, int64_t new_size,
     if (r >= 0)
         r = source_root(src, new_size, ret_new_root);
     if (r >= 0)
-        r = osm_merkle_prove_consistency((uint64_t)old_size, (uint64_t)new_size, source_range,
-                                         src, ret_proof, ret_n);
+        r = osm_merkle_prove_consistency((uint64_t)old_size, (uint64_t)new_size, source_range, src,
+                                         ret_proof, ret_n);
     return r;
 }
 
@@ -132,6 +133,6 @@ int osm_ledger_prove_consistency(struct osm_ledger *l, int64_t old_size, int64_t
 
     if (r < 0)
         return r;
-    return ledger_end(l, consistency(l, old_size, new_size, ret_proof, ret_n, ret_old_root,
-                                     ret_new_root));
+    return ledger_end(
+        l, consistency(l, old_size, new_size, ret_proof, ret_n, ret_old_root, ret_new_root));
 }

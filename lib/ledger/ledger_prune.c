@@ -8,8 +8,9 @@ static int prune_write(struct osm_ledger *l, int64_t through, const char *last_h
                        const struct osm_merkle_frontier *f)
 {
     _cleanup_(ledger_finalizep) sqlite3_stmt *ins = NULL, *del = NULL;
-    int r = ledger_prepare(l, "INSERT OR REPLACE INTO ledger_prune "
-                              "(id, pruned_through, last_hash, frontier) VALUES (1, ?1, ?2, ?3)",
+    int r = ledger_prepare(l,
+                           "INSERT OR REPLACE INTO ledger_prune "
+                           "(id, pruned_through, last_hash, frontier) VALUES (1, ?1, ?2, ?3)",
                            &ins);
 
     if (r >= 0)

@@ -54,8 +54,8 @@ static int rehash_row(struct osm_ledger *l, sqlite3_stmt *sel, sqlite3_stmt *upd
     const char *ts = ledger_col(sel, 1, &ts_len), *type = ledger_col(sel, 2, &type_len);
     const char *actor = ledger_col(sel, 3, &actor_len), *payload = ledger_col(sel, 4, &payload_len);
 
-    ledger_hash_raw(&l->sha, id, ts, ts_len, type, type_len, actor, actor_len, payload,
-                    payload_len, prev, OSM_LEDGER_HASH_HEX_LEN, digest);
+    ledger_hash_raw(&l->sha, id, ts, ts_len, type, type_len, actor, actor_len, payload, payload_len,
+                    prev, OSM_LEDGER_HASH_HEX_LEN, digest);
     osm_hex_encode(digest, sizeof(digest), hex);
     sqlite3_reset(sel);
     sqlite3_bind_text(upd, 1, prev, OSM_LEDGER_HASH_HEX_LEN, SQLITE_TRANSIENT);
@@ -74,8 +74,10 @@ static int migrate_rehash(struct osm_ledger *l)
     int64_t last = 0;
     int r;
 
-    r = ledger_prepare(l, "SELECT id, ts, type, actor, payload FROM events WHERE id > ?1 "
-                          "ORDER BY id LIMIT 1", &sel);
+    r = ledger_prepare(l,
+                       "SELECT id, ts, type, actor, payload FROM events WHERE id > ?1 "
+                       "ORDER BY id LIMIT 1",
+                       &sel);
     if (r >= 0)
         r = ledger_prepare(l, "UPDATE events SET prev_hash = ?1, hash = ?2 WHERE id = ?3", &upd);
     if (r < 0)

@@ -12,7 +12,8 @@ static int64_t max3(int64_t a, int64_t b, int64_t c)
     return m > c ? m : c;
 }
 
-int ledger_event_hash(struct osm_ledger *l, int64_t id, char ret[static OSM_LEDGER_HASH_HEX_LEN + 1])
+int ledger_event_hash(struct osm_ledger *l, int64_t id,
+                      char ret[static OSM_LEDGER_HASH_HEX_LEN + 1])
 {
     _cleanup_(ledger_finalizep) sqlite3_stmt *st = NULL;
     const char *hash;
@@ -69,8 +70,7 @@ int ledger_state_load(struct osm_ledger *l)
     if (r >= 0)
         r = ledger_query_int64(l, "SELECT max(id) FROM events", 0, &max_id);
     if (r >= 0)
-        r = ledger_query_int64(l, "SELECT seq FROM sqlite_sequence WHERE name = 'events'", 0,
-                               &seq);
+        r = ledger_query_int64(l, "SELECT seq FROM sqlite_sequence WHERE name = 'events'", 0, &seq);
     if (r >= 0) {
         l->next_id = max3(max_id, seq, prune.through) + 1;
         memcpy(l->last_hash, prune.last_hash, sizeof(l->last_hash));

@@ -18,8 +18,10 @@ int ledger_prune_load(struct osm_ledger *l, struct ledger_prune_state *ret)
     osm_merkle_frontier_init(&ret->frontier);
     if (!l->has_tree_tables)
         return 0;
-    r = ledger_prepare(l, "SELECT pruned_through, last_hash, frontier FROM ledger_prune "
-                          "WHERE id = 1", &st);
+    r = ledger_prepare(l,
+                       "SELECT pruned_through, last_hash, frontier FROM ledger_prune "
+                       "WHERE id = 1",
+                       &st);
     if (r < 0)
         return r;
     rc = sqlite3_step(st);
@@ -77,8 +79,10 @@ int ledger_checkpoint_frontier(struct osm_ledger *l, int64_t size, struct osm_me
     char hex[2 * OSM_MERKLE_HASH_LEN + 1];
     size_t len;
     const char *stored;
-    int rc, r = ledger_prepare(l, "SELECT frontier, root_hash FROM checkpoints "
-                                  "WHERE tree_size = ?1", &st);
+    int rc, r = ledger_prepare(l,
+                               "SELECT frontier, root_hash FROM checkpoints "
+                               "WHERE tree_size = ?1",
+                               &st);
 
     if (r < 0)
         return r;

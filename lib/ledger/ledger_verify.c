@@ -86,8 +86,10 @@ static int walk(struct verify_ctx *v)
 {
     _cleanup_(ledger_finalizep) sqlite3_stmt *st = NULL;
     int64_t expected = v->prune.through + 1;
-    int rc, r = ledger_prepare(v->l, "SELECT id, ts, type, actor, payload, prev_hash, hash "
-                                     "FROM events WHERE id > ?1 ORDER BY id", &st);
+    int rc, r = ledger_prepare(v->l,
+                               "SELECT id, ts, type, actor, payload, prev_hash, hash "
+                               "FROM events WHERE id > ?1 ORDER BY id",
+                               &st);
 
     if (r < 0)
         return r;
@@ -129,10 +131,10 @@ int osm_ledger_verify(struct osm_ledger *l, const struct osm_ledger_verify_opts 
     _cleanup_free_ struct verify_ctx *v = calloc(1, sizeof(*v));
     int r;
 
-    *ret = (struct osm_ledger_verify_report){ 0 };
+    *ret = (struct osm_ledger_verify_report){0};
     if (!v)
         return -ENOMEM;
-    *v = (struct verify_ctx){ .l = l, .opts = opts, .rep = ret };
+    *v = (struct verify_ctx){.l = l, .opts = opts, .rep = ret};
     r = key_load(v);
     if (r >= 0)
         r = ledger_run(l, STMT_BEGIN);

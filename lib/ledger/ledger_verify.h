@@ -11,16 +11,16 @@ enum verify_cp_source { CP_FROM_TABLE, CP_FROM_LOG };
 struct verify_cp {
     int64_t size;
     enum verify_cp_source source;
-    size_t order;       /* position when gathered, for a stable sort */
-    const char *note;   /* points into owned or into the log buffer */
+    size_t order;     /* position when gathered, for a stable sort */
+    const char *note; /* points into owned or into the log buffer */
     size_t note_len;
     char *owned;
-    bool parsed;        /* cp is valid */
+    bool parsed; /* cp is valid */
     struct osm_checkpoint cp;
     /* Set on the one entry per size that is checked (the log's when both have it). */
     bool representative;
-    bool log_only;      /* in the log, not in the table */
-    bool log_differs;   /* the log and the table (or two log notes) disagree */
+    bool log_only;    /* in the log, not in the table */
+    bool log_differs; /* the log and the table (or two log notes) disagree */
 };
 
 struct verify_ctx {
@@ -29,7 +29,7 @@ struct verify_ctx {
     struct osm_ledger_verify_report *rep;
     bool have_key;
     struct osm_note_key key;
-    char *log;          /* the checkpoint log file's contents */
+    char *log; /* the checkpoint log file's contents */
     struct verify_cp *cps;
     size_t n_cps, cap_cps, next_cp;
     struct ledger_prune_state prune;

@@ -23,7 +23,7 @@ static struct verify_cp *cp_new(struct verify_ctx *v, enum verify_cp_source sour
         v->cap_cps = cap;
     }
     cp = &v->cps[v->n_cps];
-    *cp = (struct verify_cp){ .source = source, .order = v->n_cps++ };
+    *cp = (struct verify_cp){.source = source, .order = v->n_cps++};
     return cp;
 }
 
@@ -152,10 +152,10 @@ static void cp_check_note(struct verify_ctx *v, const struct verify_cp *cp)
 
     if (cp->log_only)
         verify_problem(v, OSM_LEDGER_CHECKPOINT_LOG_MISMATCH, cp->size, "in log",
-                     "missing from database");
+                       "missing from database");
     if (cp->log_differs)
         verify_problem(v, OSM_LEDGER_CHECKPOINT_LOG_MISMATCH, cp->size, "log note",
-                     "differs from database note");
+                       "differs from database note");
     if (!cp->parsed) {
         verify_problem(v, OSM_LEDGER_CHECKPOINT_BAD_SIG, cp->size, "", "malformed note");
         return;

@@ -11,8 +11,8 @@
 #include "crypto/sha256.h"
 
 #define OSM_MERKLE_HASH_LEN 32
-#define OSM_MERKLE_MAX_NODES 64    /* frontier entries: one per set bit of a 64-bit size */
-#define OSM_MERKLE_MAX_PROOF 128   /* hashes in any proof of a tree with < 2^64 leaves */
+#define OSM_MERKLE_MAX_NODES 64  /* frontier entries: one per set bit of a 64-bit size */
+#define OSM_MERKLE_MAX_PROOF 128 /* hashes in any proof of a tree with < 2^64 leaves */
 
 /* The roots of the perfect subtrees that make up a tree of `size` leaves, one per set bit of
  * size, leftmost (largest) first. Appending a leaf and computing the root are O(log size). */

@@ -78,7 +78,7 @@ int osm_merkle_prove_inclusion(uint64_t index, uint64_t size, osm_merkle_range_f
     b = calloc(1, sizeof(*b));
     if (!b)
         return -ENOMEM;
-    *b = (struct proof_builder){ .range = range, .ud = ud };
+    *b = (struct proof_builder){.range = range, .ud = ud};
     r = path_build(b, index, 0, size);
     return r < 0 ? r : proof_take(b, ret_path, ret_n);
 }
@@ -94,7 +94,7 @@ int osm_merkle_prove_consistency(uint64_t old_size, uint64_t new_size, osm_merkl
     b = calloc(1, sizeof(*b));
     if (!b)
         return -ENOMEM;
-    *b = (struct proof_builder){ .range = range, .ud = ud };
+    *b = (struct proof_builder){.range = range, .ud = ud};
     r = subproof_build(b, old_size, 0, new_size, true);
     return r < 0 ? r : proof_take(b, ret_proof, ret_n);
 }
@@ -113,7 +113,7 @@ bool osm_merkle_verify_inclusion(uint64_t index, uint64_t size,
                                  const uint8_t *path, size_t n,
                                  const uint8_t root[static OSM_MERKLE_HASH_LEN])
 {
-    _cleanup_(osm_sha256_done) struct osm_sha256 h = { 0 };
+    _cleanup_(osm_sha256_done) struct osm_sha256 h = {0};
     uint8_t r[OSM_MERKLE_HASH_LEN];
     uint64_t fn = index, sn = size - 1;
 
@@ -140,7 +140,7 @@ bool osm_merkle_verify_consistency(uint64_t old_size, uint64_t new_size, const u
                                    size_t n, const uint8_t old_root[static OSM_MERKLE_HASH_LEN],
                                    const uint8_t new_root[static OSM_MERKLE_HASH_LEN])
 {
-    _cleanup_(osm_sha256_done) struct osm_sha256 h = { 0 };
+    _cleanup_(osm_sha256_done) struct osm_sha256 h = {0};
     uint8_t fr[OSM_MERKLE_HASH_LEN], sr[OSM_MERKLE_HASH_LEN];
     uint64_t fn = old_size - 1, sn = new_size - 1;
     size_t i = 0;

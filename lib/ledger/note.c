@@ -278,7 +278,7 @@ static int verify_sig(const struct note_sig *sig, void *ud)
 
 int osm_note_verify(const char *note, size_t len, const struct osm_note_key *key)
 {
-    struct verify_state v = { .key = key, .body = note };
+    struct verify_state v = {.key = key, .body = note};
     int r = osm_note_body_len(note, len, &v.body_len);
 
     if (r < 0)

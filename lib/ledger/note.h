@@ -9,9 +9,9 @@
 
 #include "crypto/ed25519.h"
 
-#define OSM_NOTE_MAX 8192         /* bytes of one signed note */
-#define OSM_NOTE_NAME_MAX 255     /* key name / origin */
-#define OSM_NOTE_SIGS_MAX 100     /* signature lines per note */
+#define OSM_NOTE_MAX 8192     /* bytes of one signed note */
+#define OSM_NOTE_NAME_MAX 255 /* key name / origin */
+#define OSM_NOTE_SIGS_MAX 100 /* signature lines per note */
 #define OSM_NOTE_KEY_HASH_LEN 4
 #define OSM_NOTE_ALG_ED25519 0x01
 #define OSM_NOTE_SIG_PREFIX "\xe2\x80\x94 " /* U+2014 EM DASH, space */

@@ -37,14 +37,49 @@ struct osm_policy {
 /* osModa's lists (§11), lower-cased so that "chown -R" and "chmod -R" match at last. */
 static const char *const destructive_patterns[] = {
     /* agentd approval gate */
-    "rm -rf", "rm -fr", "mkfs", "dd if=", "wipefs", "fdisk", "parted", "sgdisk", "shred",
-    "> /dev/sd", "nix-collect-garbage", "nixos-rebuild", "systemctl disable", "systemctl mask",
-    "systemctl stop", "userdel", "groupdel", "passwd", "chown -r", "chmod -r", "iptables -f",
-    "nft flush", "reboot", "shutdown", "poweroff", "halt", "kill -9", "pkill", "killall",
+    "rm -rf",
+    "rm -fr",
+    "mkfs",
+    "dd if=",
+    "wipefs",
+    "fdisk",
+    "parted",
+    "sgdisk",
+    "shred",
+    "> /dev/sd",
+    "nix-collect-garbage",
+    "nixos-rebuild",
+    "systemctl disable",
+    "systemctl mask",
+    "systemctl stop",
+    "userdel",
+    "groupdel",
+    "passwd",
+    "chown -r",
+    "chmod -r",
+    "iptables -f",
+    "nft flush",
+    "reboot",
+    "shutdown",
+    "poweroff",
+    "halt",
+    "kill -9",
+    "pkill",
+    "killall",
     /* pipe to a shell */
-    "| sh", "| bash", "|sh", "|bash", "| /bin/sh", "| /bin/bash",
+    "| sh",
+    "| bash",
+    "|sh",
+    "|bash",
+    "| /bin/sh",
+    "| /bin/bash",
     /* the bridge's shell_exec list and the legacy fallback */
-    "mv /* ", ":(){:|:&};:", "init 0", "init 6", "chmod 777", "> /dev/",
+    "mv /* ",
+    ":(){:|:&};:",
+    "init 0",
+    "init 6",
+    "chmod 777",
+    "> /dev/",
 };
 
 static const char *const shell_tools[] = {"shell_exec", "run_command", "sandbox_exec"};
@@ -333,13 +368,21 @@ static void decide_default(const struct osm_policy_query *q, const char *command
         return;
     }
     switch (q->cls) {
-    case OSM_CLASS_READ: verdict(ret, OSM_POLICY_ALLOW, "default:read", NULL); break;
-    case OSM_CLASS_REVERSIBLE: verdict(ret, OSM_POLICY_ALLOW, "default:reversible", NULL); break;
+    case OSM_CLASS_READ:
+        verdict(ret, OSM_POLICY_ALLOW, "default:read", NULL);
+        break;
+    case OSM_CLASS_REVERSIBLE:
+        verdict(ret, OSM_POLICY_ALLOW, "default:reversible", NULL);
+        break;
     case OSM_CLASS_IRREVERSIBLE:
         verdict(ret, OSM_POLICY_APPROVE, "default:irreversible", NULL);
         break;
-    case OSM_CLASS_PRIVILEGED: verdict(ret, OSM_POLICY_APPROVE, "default:privileged", NULL); break;
-    default: verdict(ret, OSM_POLICY_DENY, "default:unknown-class", NULL); break;
+    case OSM_CLASS_PRIVILEGED:
+        verdict(ret, OSM_POLICY_APPROVE, "default:privileged", NULL);
+        break;
+    default:
+        verdict(ret, OSM_POLICY_DENY, "default:unknown-class", NULL);
+        break;
     }
 }
 
@@ -409,10 +452,9 @@ static int parse_rule(const json_t *j, size_t i, struct rule *r, char *err, size
     json_error_t jerr;
 
     r->cls = -1;
-    if (json_unpack_ex((json_t *)j, &jerr, JSON_STRICT,
-                       "{s?s, s?s, s?i, s?s, s?s, s:s, s?s}", "tool", &tool, "class", &cls, "ring",
-                       &ring, "path_prefix", &prefix, "command_pattern", &pattern, "decision",
-                       &decision, "comment", &comment) < 0)
+    if (json_unpack_ex((json_t *)j, &jerr, JSON_STRICT, "{s?s, s?s, s?i, s?s, s?s, s:s, s?s}",
+                       "tool", &tool, "class", &cls, "ring", &ring, "path_prefix", &prefix,
+                       "command_pattern", &pattern, "decision", &decision, "comment", &comment) < 0)
         return fail(err, errlen, -EINVAL, "rules[%zu]: %s", i, jerr.text);
     if ((d = parse_decision(decision)) < 0)
         return fail(err, errlen, -EINVAL, "rules[%zu].decision must be allow, approve or deny", i);
@@ -427,7 +469,8 @@ static int parse_rule(const json_t *j, size_t i, struct rule *r, char *err, size
         return fail(err, errlen, -EINVAL, "rules[%zu].path_prefix must be an absolute path", i);
     if (pattern && strcmp(pattern, "@destructive") == 0)
         r->destructive = true;
-    else if (pattern && (!*pattern || !(r->command_pattern = osm_policy_normalize_command(pattern))))
+    else if (pattern &&
+             (!*pattern || !(r->command_pattern = osm_policy_normalize_command(pattern))))
         return fail(err, errlen, -EINVAL, "rules[%zu].command_pattern must not be empty", i);
     if (tool && !(r->tool = strdup(tool)))
         return -ENOMEM;
@@ -442,8 +485,8 @@ static int parse_rules(struct osm_policy *p, const json_t *doc, char *err, size_
     json_t *item;
     int r;
 
-    if (json_unpack_ex((json_t *)doc, &jerr, JSON_STRICT, "{s:o, s?s}", "rules", &rules,
-                       "comment", &(const char *){NULL}) < 0)
+    if (json_unpack_ex((json_t *)doc, &jerr, JSON_STRICT, "{s:o, s?s}", "rules", &rules, "comment",
+                       &(const char *){NULL}) < 0)
         return fail(err, errlen, -EINVAL, "%s", jerr.text);
     if (!json_is_array(rules) || json_array_size(rules) > OSM_POLICY_RULES_MAX)
         return fail(err, errlen, -EINVAL, "rules must be an array of at most %d rules",
@@ -451,7 +494,8 @@ static int parse_rules(struct osm_policy *p, const json_t *doc, char *err, size_
     p->rules = calloc(json_array_size(rules) + 1, sizeof(*p->rules));
     if (!p->rules)
         return -ENOMEM;
-    json_array_foreach(rules, i, item) {
+    json_array_foreach(rules, i, item)
+    {
         if (!json_is_object(item))
             return fail(err, errlen, -EINVAL, "rules[%zu] must be an object", i);
         p->n_rules++;
@@ -468,9 +512,9 @@ static int open_checked(const char *path, uid_t owner_uid, char *err, size_t err
     struct stat st;
 
     if (fd < 0)
-        return errno == ENOENT ? -ENOENT
-                               : fail(err, errlen, -errno, "cannot open %s: %s", path,
-                                      strerror(errno));
+        return errno == ENOENT
+                   ? -ENOENT
+                   : fail(err, errlen, -errno, "cannot open %s: %s", path, strerror(errno));
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
         close(fd);
         return fail(err, errlen, -EINVAL, "%s is not a regular file", path);

@@ -78,7 +78,8 @@ bool osm_policy_is_shell_tool(const char *tool);
 /* True when command matches osModa's destructive blocklist (§11: agentd's approval gate list
  * plus pipe-to-shell and the bridge's shell_exec list); *ret_pattern gets the pattern. */
 bool osm_policy_destructive(const char *command, const char **ret_pattern);
-/* Normalises command as osModa does: lower case, \ ' " removed, whitespace collapsed. New string. */
+/* Normalises command as osModa does: lower case, \ ' " removed, whitespace collapsed. New string.
+ */
 char *osm_policy_normalize_command(const char *command);
 /* Makes path absolute (relative to the working directory), resolves `.`, `..` and the symlinks
  * of its existing prefix. New string, or NULL on ENOMEM / a path over PATH_MAX. */

@@ -15,8 +15,8 @@
 #define HASH_HEX_LEN (2 * OSM_SHA256_LEN)
 
 static const char *const secret_words[] = {
-    "password", "passwd", "secret", "token", "key", "passphrase", "private", "credential",
-    "mnemonic", "seed", "authorization", "cookie", "signature",
+    "password",   "passwd",   "secret", "token",         "key",    "passphrase", "private",
+    "credential", "mnemonic", "seed",   "authorization", "cookie", "signature",
 };
 
 static bool secret_key(const char *tool, const char *key)
@@ -59,8 +59,7 @@ static json_t *redact(const char *tool, const json_t *v)
         return cut_string(json_string_value(v), json_string_length(v));
     if (json_is_array(v)) {
         out = json_array();
-        json_array_foreach(v, i, item)
-            json_array_append_new(out, redact(tool, item));
+        json_array_foreach(v, i, item) json_array_append_new(out, redact(tool, item));
         return out;
     }
     if (!json_is_object(v))
@@ -69,7 +68,7 @@ static json_t *redact(const char *tool, const json_t *v)
     json_object_foreach((json_t *)v, key, item)
         json_object_set_new(out, key,
                             secret_key(tool, key) && !json_is_null(item) ? json_string("[redacted]")
-                                                                          : redact(tool, item));
+                                                                         : redact(tool, item));
     return out;
 }
 

@@ -180,8 +180,9 @@ static bool wanted(const char *ctrl, const struct osm_cgroup_limits *lim)
 
 static char **slot(struct osm_cgroup *cg, const char *ctrl)
 {
-    return strcmp(ctrl, "memory") == 0 ? &cg->memory : strcmp(ctrl, "pids") == 0 ? &cg->pids
-                                                                                 : &cg->cpu;
+    return strcmp(ctrl, "memory") == 0 ? &cg->memory
+           : strcmp(ctrl, "pids") == 0 ? &cg->pids
+                                       : &cg->cpu;
 }
 
 static int create_v1(const char *root, const char *name, const struct osm_cgroup_limits *lim,

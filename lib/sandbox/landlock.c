@@ -62,7 +62,7 @@ struct ll_net_port_attr {
 #define LL_SCOPE_ABSTRACT_UNIX_SOCKET (1ULL << 0) /* ABI 6 */
 #define LL_SCOPE_SIGNAL (1ULL << 1)               /* ABI 6 */
 
-#define LL_FILE_ACCESS                                                                         \
+#define LL_FILE_ACCESS                                                                             \
     (LL_FS_EXECUTE | LL_FS_WRITE_FILE | LL_FS_READ_FILE | LL_FS_TRUNCATE | LL_FS_IOCTL_DEV)
 
 static __u64 fs_handled(int abi)
@@ -85,8 +85,7 @@ static __u64 rule_access(unsigned access, __u64 handled)
     if (access & OSM_LL_READ)
         a |= LL_FS_EXECUTE | LL_FS_READ_FILE | LL_FS_READ_DIR;
     if (access & OSM_LL_DEV)
-        a |= LL_FS_READ_FILE | LL_FS_WRITE_FILE | LL_FS_READ_DIR | LL_FS_TRUNCATE |
-             LL_FS_IOCTL_DEV;
+        a |= LL_FS_READ_FILE | LL_FS_WRITE_FILE | LL_FS_READ_DIR | LL_FS_TRUNCATE | LL_FS_IOCTL_DEV;
     if (access & OSM_LL_WRITE)
         a |= handled;
     return a & handled;

@@ -15,10 +15,11 @@
 /* What ring 2 sees of /etc: names, DNS, TLS roots, the dynamic linker's cache, Debian's
  * alternatives symlinks. Never shadow, sudoers or osModa's own configuration. */
 static const char *const etc_binds[] = {
-    "/etc/resolv.conf", "/etc/hosts", "/etc/host.conf", "/etc/nsswitch.conf", "/etc/gai.conf",
-    "/etc/ssl", "/etc/ca-certificates", "/etc/passwd", "/etc/group", "/etc/alternatives",
-    "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime",
-    "/etc/protocols", "/etc/services", "/etc/mime.types",
+    "/etc/resolv.conf",  "/etc/hosts",        "/etc/host.conf",       "/etc/nsswitch.conf",
+    "/etc/gai.conf",     "/etc/ssl",          "/etc/ca-certificates", "/etc/passwd",
+    "/etc/group",        "/etc/alternatives", "/etc/ld.so.cache",     "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d", "/etc/localtime",    "/etc/protocols",       "/etc/services",
+    "/etc/mime.types",
 };
 
 /* Merged-/usr top-level names: a symlink on the host becomes the same symlink inside. */
@@ -26,8 +27,8 @@ static const char *const usr_links[] = {"/bin", "/sbin", "/lib", "/lib32", "/lib
 
 /* osModa's forbidden bind roots (osmoda-reference §11). */
 static const char *const bind_forbidden[] = {
-    "/proc", "/sys", "/dev", "/run", "/boot", "/etc/shadow", "/etc/passwd", "/etc/sudoers",
-    "/root", "/nix/store",
+    "/proc",       "/sys",        "/dev",         "/run",  "/boot",
+    "/etc/shadow", "/etc/passwd", "/etc/sudoers", "/root", "/nix/store",
 };
 
 struct argv_buf {
@@ -213,8 +214,8 @@ int osm_sandbox_argv(const struct osm_sandbox_spec *s, char ***ret_argv)
         for (size_t i = 0; i < s->n_fs_write; i++)
             add2(&a, "--rw", s->fs_write[i]);
         if (s->network) {
-            snprintf(num, sizeof(num), "%d", s->egress_port > 0 ? s->egress_port
-                                                                : OSM_SANDBOX_EGRESS_PORT);
+            snprintf(num, sizeof(num), "%d",
+                     s->egress_port > 0 ? s->egress_port : OSM_SANDBOX_EGRESS_PORT);
             add2(&a, "--tcp-port", num);
         }
     }

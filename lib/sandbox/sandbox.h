@@ -12,30 +12,31 @@
 #include <sys/types.h>
 
 /* Limits of the sandbox and of jobs (osModa's value where it had one). */
-#define OSM_SANDBOX_MEMORY_MB 512          /* osModa memory_limit_mb (never enforced there) */
-#define OSM_SANDBOX_PIDS_MAX 256           /* tasks per job */
-#define OSM_SANDBOX_CPU_PERCENT 100        /* one CPU's worth of quota */
-#define OSM_SANDBOX_UID 65534              /* nobody: ring 2 runs unprivileged */
+#define OSM_SANDBOX_MEMORY_MB 512   /* osModa memory_limit_mb (never enforced there) */
+#define OSM_SANDBOX_PIDS_MAX 256    /* tasks per job */
+#define OSM_SANDBOX_CPU_PERCENT 100 /* one CPU's worth of quota */
+#define OSM_SANDBOX_UID 65534       /* nobody: ring 2 runs unprivileged */
 #define OSM_SANDBOX_EGRESS_PROXY "127.0.0.1:19999"
 #define OSM_SANDBOX_EGRESS_PORT 19999
-#define OSM_SANDBOX_BINDS_MAX 32           /* fs_read + fs_write entries */
-#define OSM_SANDBOX_COMMAND_MAX 65536      /* bytes of one command line */
+#define OSM_SANDBOX_BINDS_MAX 32                        /* fs_read + fs_write entries */
+#define OSM_SANDBOX_COMMAND_MAX 65536                   /* bytes of one command line */
 #define OSM_SANDBOX_INSIDE_INIT "/.osmoda-sandbox-init" /* where ring 2 sees the init */
 #define OSM_SANDBOX_INSIDE_WORKSPACE "/workspace"
-#define OSM_JOB_ACTIVITY_TIMEOUT_S 300     /* no output for this long → the job is killed */
-#define OSM_JOB_OUT_FILE_MAX (64LL * 1024 * 1024) /* bytes kept in <id>.out; the rest is counted */
-#define OSM_JOB_OUTPUT_WINDOW 65536        /* output bytes per job_status (osModa stdout cap) */
-#define OSM_JOB_WAIT_MAX_MS 600000         /* longest single job_wait */
-#define OSM_SHELL_TIMEOUT_MAX_MS 120000    /* shell_exec timeout cap (osModa) */
+#define OSM_JOB_ACTIVITY_TIMEOUT_S 300 /* no output for this long → the job is killed */
+/* bytes kept in <id>.out; the rest is counted */
+#define OSM_JOB_OUT_FILE_MAX (64LL * 1024 * 1024)
+#define OSM_JOB_OUTPUT_WINDOW 65536     /* output bytes per job_status (osModa stdout cap) */
+#define OSM_JOB_WAIT_MAX_MS 600000      /* longest single job_wait */
+#define OSM_SHELL_TIMEOUT_MAX_MS 120000 /* shell_exec timeout cap (osModa) */
 #define OSM_SHELL_TIMEOUT_DEFAULT_MS 60000
-#define OSM_SHELL_RATE_CALLS 30            /* osModa: 30 shell calls ... */
-#define OSM_SHELL_RATE_WINDOW_S 60         /* ... per 60 s */
-#define OSM_FILE_READ_MAX_LINES 500        /* file_read maxLines default (osModa) */
+#define OSM_SHELL_RATE_CALLS 30                    /* osModa: 30 shell calls ... */
+#define OSM_SHELL_RATE_WINDOW_S 60                 /* ... per 60 s */
+#define OSM_FILE_READ_MAX_LINES 500                /* file_read maxLines default (osModa) */
 #define OSM_FILE_READ_MAX_BYTES (10 * 1024 * 1024) /* legacy plugin's read cap */
 #define OSM_FILE_WRITE_MAX_BYTES (10 * 1024 * 1024)
 #define OSM_DIR_LIST_DEFAULT 200
 #define OSM_DIR_LIST_MAX 5000
-#define OSM_DIR_LIST_SCAN_MAX 100000       /* entries visited by one (recursive) listing */
+#define OSM_DIR_LIST_SCAN_MAX 100000 /* entries visited by one (recursive) listing */
 
 /* Exit statuses of osmoda-sandbox-init and the runner when the sandbox itself failed (the
  * command never ran). bwrap exits 1 on its own set-up errors; the runner tells those apart
@@ -43,23 +44,23 @@
 #define OSM_SANDBOX_EXIT_SETUP 125
 
 struct osm_sandbox_spec {
-    int ring;                      /* 2 (default) or 1 (host filesystem, after approval) */
-    const char *bwrap;             /* path of bwrap; NULL → /usr/bin/bwrap */
-    const char *init;              /* osmoda-sandbox-init on the host */
-    const char *workspace;         /* host directory bound read-write at /workspace (ring 2);
-                                      ring 1 starts there */
-    int workspace_fd;              /* O_PATH fd of it, bound with --bind-fd (root); -1 none */
-    const char *const *fs_read;    /* validated extra read-only binds (ring 2) */
+    int ring;                   /* 2 (default) or 1 (host filesystem, after approval) */
+    const char *bwrap;          /* path of bwrap; NULL → /usr/bin/bwrap */
+    const char *init;           /* osmoda-sandbox-init on the host */
+    const char *workspace;      /* host directory bound read-write at /workspace (ring 2);
+                                   ring 1 starts there */
+    int workspace_fd;           /* O_PATH fd of it, bound with --bind-fd (root); -1 none */
+    const char *const *fs_read; /* validated extra read-only binds (ring 2) */
     size_t n_fs_read;
-    const char *const *fs_write;   /* validated extra read-write binds (ring 2) */
+    const char *const *fs_write; /* validated extra read-write binds (ring 2) */
     size_t n_fs_write;
-    const char *const *hide;       /* directories replaced by an empty tmpfs (ring 1) */
+    const char *const *hide; /* directories replaced by an empty tmpfs (ring 1) */
     size_t n_hide;
-    bool network;                  /* egress granted: share the net namespace, proxy env */
-    const char *egress_proxy;      /* NULL → OSM_SANDBOX_EGRESS_PROXY */
-    int egress_port;               /* the one TCP port Landlock lets it connect to; 0 → default */
-    int ready_fd;                  /* fd the init writes one byte to once confined; -1 none */
-    const char *command;           /* /bin/sh -c COMMAND */
+    bool network;             /* egress granted: share the net namespace, proxy env */
+    const char *egress_proxy; /* NULL → OSM_SANDBOX_EGRESS_PROXY */
+    int egress_port;          /* the one TCP port Landlock lets it connect to; 0 → default */
+    int ready_fd;             /* fd the init writes one byte to once confined; -1 none */
+    const char *command;      /* /bin/sh -c COMMAND */
 };
 
 /* Builds bwrap's argv for spec (NULL-terminated, heap strings). */
@@ -78,13 +79,13 @@ bool osm_path_is_under(const char *path, const char *prefix);
 
 /* Landlock (landlock.c). Access classes of a path rule. */
 enum osm_landlock_access {
-    OSM_LL_READ = 1,    /* read files and directories, execute */
-    OSM_LL_WRITE = 2,   /* everything: create, write, remove, truncate */
-    OSM_LL_DEV = 4,     /* read/write existing files and device ioctls (/dev) */
+    OSM_LL_READ = 1,  /* read files and directories, execute */
+    OSM_LL_WRITE = 2, /* everything: create, write, remove, truncate */
+    OSM_LL_DEV = 4,   /* read/write existing files and device ioctls (/dev) */
 };
 struct osm_landlock_rule {
     const char *path;
-    unsigned access;    /* enum osm_landlock_access bits */
+    unsigned access; /* enum osm_landlock_access bits */
 };
 /* The Landlock ABI version of the running kernel, or -errno (-EOPNOTSUPP when disabled). */
 int osm_landlock_abi(void);
@@ -108,16 +109,16 @@ int osm_seccomp_export(int fd);
  * the same relative path on the unified (v2) hierarchy for freeze/kill, and on a pure v2 host
  * memory.max/pids.max/cpu.max there. */
 struct osm_cgroup_limits {
-    int64_t memory_bytes;   /* 0 → no limit */
-    int64_t pids_max;       /* 0 → no limit */
-    int cpu_percent;        /* 0 → no limit */
+    int64_t memory_bytes; /* 0 → no limit */
+    int64_t pids_max;     /* 0 → no limit */
+    int cpu_percent;      /* 0 → no limit */
 };
 struct osm_cgroup {
-    char *memory;           /* directories created (NULL when not) */
+    char *memory; /* directories created (NULL when not) */
     char *pids;
     char *cpu;
     char *unified;
-    bool limits_applied;    /* every requested limit was written */
+    bool limits_applied; /* every requested limit was written */
 };
 /* Creates the job's cgroups <parent of own cgroup>/osmoda-jobs/<name> on each hierarchy and
  * writes limits. Returns 0 when all limits were applied, -EACCES/-ENOENT/... (with whatever

@@ -17,15 +17,14 @@ static struct osm_http_server_config server;
 static char step_path[128], resolve_path[128];
 
 static const char *route_paths[] = {
-    "/memory/ingest", "/memory/recall", "/memory/store", "/system/query",
-    "/agent/card/generate", "/incident/create", step_path, resolve_path,
-    "/backup/restore", "/events/append",
+    "/memory/ingest",       "/memory/recall",   "/memory/store", "/system/query",
+    "/agent/card/generate", "/incident/create", step_path,       resolve_path,
+    "/backup/restore",      "/events/append",
 };
 
-static int dispatch(const char *path, const char *body, size_t len, char **ret_out,
-                    size_t *ret_len)
+static int dispatch(const char *path, const char *body, size_t len, char **ret_out, size_t *ret_len)
 {
-    struct osm_request req = {.method = "POST", .path = path, .operator = true, .userdata = &ad};
+    struct osm_request req = {.method = "POST", .path = path, .operator= true, .userdata = &ad};
 
     return osm_http_dispatch(&server, &req, "application/json", body, len, ret_out, ret_len);
 }
@@ -66,7 +65,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     if (agentd_init(&ad, &cfg) < 0)
         abort();
     server = (struct osm_http_server_config){
-        .routes = agentd_routes, .n_routes = agentd_n_routes, .userdata = &ad, .operator = true};
+        .routes = agentd_routes, .n_routes = agentd_n_routes, .userdata = &ad, .operator= true };
     incident_setup();
     return 0;
 }

@@ -27,8 +27,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     c.backup_dir = dir;
     if (agentd_init(&ad, &c) < 0)
         abort();
-    cfg = (struct osm_http_server_config){.routes = agentd_routes, .n_routes = agentd_n_routes,
-                                          .userdata = &ad, .operator = false};
+    cfg = (struct osm_http_server_config){
+        .routes = agentd_routes, .n_routes = agentd_n_routes, .userdata = &ad, .operator= false };
     return 0;
 }
 

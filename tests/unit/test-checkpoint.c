@@ -15,14 +15,17 @@
 #include "ledger/ledger.h"
 
 /* golang.org/x/mod/sumdb/note's documented example. */
+// clang-format off
 #define GO_SKEY "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"
 #define GO_VKEY "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
 #define GO_TEXT                                                                                    \
     "If you think cryptography is the answer to your problem,\n"                                   \
     "then you don't know what your problem is.\n"
 #define GO_NOTE                                                                                    \
-    GO_TEXT "\n\xe2\x80\x94 PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2" \
-            "pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n"
+    GO_TEXT                                                                                        \
+        "\n\xe2\x80\x94 PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2"   \
+        "pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n"
+// clang-format on
 #define ENOCH_VKEY "EnochRoot+af0cfe78+ATtqJ7zOtqQtYqOo0CpvDXNlMhV3HeJDpjrASKGLWdop"
 
 struct key {
@@ -138,7 +141,8 @@ Test(checkpoint, format_sign_parse_verify)
     key_new("host/osmoda-ledger", &k);
     verifier_of(&k, &v);
     cr_assert_eq(osm_checkpoint_format(k.name, 1234, root, &body), 0);
-    cr_assert_str_eq(body, "host/osmoda-ledger\n1234\nq6urq6urq6urq6urq6urq6urq6urq6urq6urq6urq6s=\n");
+    cr_assert_str_eq(body,
+                     "host/osmoda-ledger\n1234\nq6urq6urq6urq6urq6urq6urq6urq6urq6urq6urq6s=\n");
     cr_assert_eq(osm_note_sign(body, strlen(body), k.name, k.kh, k.sk, &note), 0);
     cr_assert_eq(strncmp(note + strlen(body), "\n\xe2\x80\x94 host/osmoda-ledger ", 22), 0);
     cr_assert_eq(osm_checkpoint_parse(note, strlen(note), &cp), 0);
@@ -197,7 +201,7 @@ static int count_piece(void *ud, const char *note, size_t len, size_t offset)
 
 static char *signed_checkpoint(const struct key *k, int64_t size)
 {
-    uint8_t root[32] = { (uint8_t)size };
+    uint8_t root[32] = {(uint8_t)size};
     char *body = NULL, *note = NULL;
 
     cr_assert_eq(osm_checkpoint_format(k->name, size, root, &body), 0);
@@ -209,7 +213,7 @@ static char *signed_checkpoint(const struct key *k, int64_t size)
 Test(checkpoint, log_split_back_to_back_notes_and_garbage)
 {
     struct key k;
-    struct pieces p = { 0 };
+    struct pieces p = {0};
     char *a, *b, *c, *log = NULL;
 
     key_new("h/osmoda-ledger", &k);
@@ -265,8 +269,8 @@ Test(checkpoint, hostile_logs_never_crash)
         char *m = malloc(len);
         memcpy(m, log, len);
         for (int j = 0; j < 1 + iter % 8; j++)
-            m[(size_t)rand() % len] = (char)(iter % 3 == 0 ? "\n \xe2\x80\x94+=A"[rand() % 8]
-                                                            : rand());
+            m[(size_t)rand() % len] =
+                (char)(iter % 3 == 0 ? "\n \xe2\x80\x94+=A"[rand() % 8] : rand());
         osm_checkpoint_log_split(m, (size_t)rand() % (len + 1), parse_piece, &v);
         free(m);
     }

@@ -28,7 +28,7 @@ Test(crypto, sha256_known_answers)
 
 Test(crypto, sha256_incremental_matches_one_shot_and_restarts)
 {
-    struct osm_sha256 h = { 0 };
+    struct osm_sha256 h = {0};
     uint8_t a[OSM_SHA256_LEN], b[OSM_SHA256_LEN];
     const char *msg = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
 
@@ -47,7 +47,7 @@ Test(crypto, sha256_incremental_matches_one_shot_and_restarts)
 
 Test(crypto, hex_roundtrip_and_rejects)
 {
-    uint8_t in[] = { 0x00, 0x01, 0xab, 0xff }, out[4];
+    uint8_t in[] = {0x00, 0x01, 0xab, 0xff}, out[4];
     char hex[9];
 
     osm_hex_encode(in, sizeof(in), hex);
@@ -61,16 +61,16 @@ Test(crypto, hex_roundtrip_and_rejects)
 
 Test(crypto, base64_rfc4648_vectors)
 {
-    static const char *const plain[] = { "", "f", "fo", "foo", "foob", "fooba", "foobar" };
-    static const char *const enc[] = { "", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=",
-                                       "Zm9vYmFy" };
+    static const char *const plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+    static const char *const enc[] = {"",         "Zg==",     "Zm8=",    "Zm9v",
+                                      "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
     char buf[16];
     uint8_t raw[16];
     size_t n;
 
     for (size_t i = 0; i < 7; i++) {
-        cr_assert_eq(osm_base64_encode((const uint8_t *)plain[i], strlen(plain[i]), buf,
-                                       sizeof(buf)), 0);
+        cr_assert_eq(
+            osm_base64_encode((const uint8_t *)plain[i], strlen(plain[i]), buf, sizeof(buf)), 0);
         cr_assert_str_eq(buf, enc[i]);
         cr_assert_eq(osm_base64_decode(enc[i], strlen(enc[i]), raw, sizeof(raw), &n), 0);
         cr_assert_eq(n, strlen(plain[i]));
@@ -99,7 +99,7 @@ Test(crypto, ed25519_rfc8032)
         "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da"
         "085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00",
     };
-    static const uint8_t msg2[] = { 0x72 };
+    static const uint8_t msg2[] = {0x72};
 
     for (int i = 0; i < 2; i++) {
         uint8_t seed[32], pk[32], sk[64], sig[64];

@@ -16,8 +16,8 @@
 
 static json_t *whoami(struct osm_request *req)
 {
-    return json_pack("{s:i, s:i, s:s?}", "pid", (int)req->peer.pid, "uid", (int)req->peer.uid,
-                     "q", osm_request_query(req, "q"));
+    return json_pack("{s:i, s:i, s:s?}", "pid", (int)req->peer.pid, "uid", (int)req->peer.uid, "q",
+                     osm_request_query(req, "q"));
 }
 
 static json_t *echo(struct osm_request *req)

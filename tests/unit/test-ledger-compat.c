@@ -39,9 +39,8 @@ static const char osmoda_schema[] =
     " VALUES (new.id, new.type, new.actor, new.payload); END;";
 
 /* SHA-256 hex of "<id>|<ts>|<type>|<actor>|<payload>|<prev>" with OpenSSL, no ledger code. */
-static void independent_hash(sqlite3_int64 id, const char *ts, const char *type,
-                             const char *actor, const char *payload, const char *prev,
-                             char out[65])
+static void independent_hash(sqlite3_int64 id, const char *ts, const char *type, const char *actor,
+                             const char *payload, const char *prev, char out[65])
 {
     char *msg = NULL;
     unsigned char d[32];
@@ -66,8 +65,10 @@ static void osmoda_append(sqlite3 *db, const char *type, const char *actor, cons
     if (sqlite3_step(st) == SQLITE_ROW)
         snprintf(prev, sizeof(prev), "%s", sqlite3_column_text(st, 0));
     sqlite3_finalize(st);
-    sqlite3_prepare_v2(db, "INSERT INTO events (type, actor, payload, prev_hash, hash) "
-                           "VALUES (?1, ?2, ?3, ?4, '')", -1, &st, NULL);
+    sqlite3_prepare_v2(db,
+                       "INSERT INTO events (type, actor, payload, prev_hash, hash) "
+                       "VALUES (?1, ?2, ?3, ?4, '')",
+                       -1, &st, NULL);
     sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, actor, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, payload, -1, SQLITE_STATIC);
@@ -98,8 +99,10 @@ static int independent_verify(void)
     int good = 0;
 
     cr_assert_eq(sqlite3_open_v2(T.db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_prepare_v2(db, "SELECT id, ts, type, actor, payload, prev_hash, hash FROM events "
-                           "ORDER BY id", -1, &st, NULL);
+    sqlite3_prepare_v2(db,
+                       "SELECT id, ts, type, actor, payload, prev_hash, hash FROM events "
+                       "ORDER BY id",
+                       -1, &st, NULL);
     while (sqlite3_step(st) == SQLITE_ROW) {
         char hash[65];
         const char *c[7];

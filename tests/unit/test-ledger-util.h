@@ -68,7 +68,7 @@ static inline void tl_append(struct tl *t, int n)
 
     for (int i = 0; i < n; i++) {
         char payload[64];
-        struct osm_ledger_entry e = { .type = "test.event", .actor = "tester", .payload = payload };
+        struct osm_ledger_entry e = {.type = "test.event", .actor = "tester", .payload = payload};
         e.payload_len = (size_t)snprintf(payload, sizeof(payload), "{\"n\":%d}", counter++);
         cr_assert_eq(osm_ledger_append(t->l, &e, 1), 0);
         cr_assert_eq(e.result, 0);
@@ -94,8 +94,8 @@ static inline void tl_on_problem(void *ud, enum osm_ledger_problem p, int64_t id
 static inline struct osm_ledger_verify_report tl_verify(struct tl *t, struct tl_problems *pr)
 {
     struct osm_ledger_verify_report rep;
-    struct osm_ledger_verify_opts o = { .pub_path = t->pub, .checkpoint_log = t->log,
-                                        .problem = tl_on_problem, .userdata = pr };
+    struct osm_ledger_verify_opts o = {
+        .pub_path = t->pub, .checkpoint_log = t->log, .problem = tl_on_problem, .userdata = pr};
 
     memset(pr, 0, sizeof(*pr));
     cr_assert_eq(osm_ledger_verify(t->l, &o, &rep), 0);

@@ -185,8 +185,10 @@ static void rewrite_chain_from(int64_t id)
     sqlite3_finalize(sel);
     sqlite3_exec(db, "UPDATE events SET payload = '{\"forged\":true}' WHERE id = 3", NULL, NULL,
                  NULL);
-    sqlite3_prepare_v2(db, "SELECT id, ts, type, actor, payload FROM events WHERE id >= ?1 "
-                           "ORDER BY id", -1, &sel, NULL);
+    sqlite3_prepare_v2(db,
+                       "SELECT id, ts, type, actor, payload FROM events WHERE id >= ?1 "
+                       "ORDER BY id",
+                       -1, &sel, NULL);
     sqlite3_prepare_v2(db, "UPDATE events SET prev_hash = ?1, hash = ?2 WHERE id = ?3", -1, &upd,
                        NULL);
     sqlite3_bind_int64(sel, 1, id);
@@ -266,7 +268,7 @@ Test(verify, garbage_log_is_reported_not_fatal)
 Test(verify, missing_pub_key_is_an_error)
 {
     struct osm_ledger_verify_report rep;
-    struct osm_ledger_verify_opts o = { .pub_path = "/nonexistent/ledger.pub" };
+    struct osm_ledger_verify_opts o = {.pub_path = "/nonexistent/ledger.pub"};
 
     build();
     cr_assert_eq(osm_ledger_verify(T.l, &o, &rep), -ENOENT);
@@ -315,7 +317,8 @@ Test(prune, fts_rows_go_with_the_events)
     sqlite3_stmt *st = NULL;
 
     build();
-    cr_assert_eq(osm_ledger_index(T.l, 10), 10); /* indexed rows leave the index with their events */
+    cr_assert_eq(osm_ledger_index(T.l, 10),
+                 10); /* indexed rows leave the index with their events */
     cr_assert_eq(osm_ledger_prune(T.l, 15), 0);
     sqlite3_prepare_v2(osm_ledger_sqlite(T.l),
                        "SELECT count(*) FROM events_fts WHERE events_fts MATCH 'tester'", -1, &st,
@@ -326,9 +329,12 @@ Test(prune, fts_rows_go_with_the_events)
     tl_append(&T, 2); /* the chain goes on from the pruned head */
     cr_assert_eq(verify().errors, 0);
     cr_assert_eq(verify().events, 2);
-    cr_assert_gt(osm_ledger_index(T.l, INT64_MAX), 0); /* the rest, and no pruned row, get indexed */
-    sqlite3_prepare_v2(osm_ledger_sqlite(T.l), "SELECT count(*) FROM events_fts WHERE "
-                       "events_fts MATCH 'tester'", -1, &st, NULL);
+    cr_assert_gt(osm_ledger_index(T.l, INT64_MAX),
+                 0); /* the rest, and no pruned row, get indexed */
+    sqlite3_prepare_v2(osm_ledger_sqlite(T.l),
+                       "SELECT count(*) FROM events_fts WHERE "
+                       "events_fts MATCH 'tester'",
+                       -1, &st, NULL);
     cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
     cr_assert_eq(sqlite3_column_int(st, 0), 2);
     sqlite3_finalize(st);

@@ -90,7 +90,8 @@ Test(ledger, append_then_verify_roundtrip)
                            "WHERE ts = strftime('%Y-%m-%dT%H:%M:%fZ', ts) AND length(ts) = 24"),
                  10);
     cr_assert_eq(query_int("SELECT count(*) FROM events e JOIN events p ON p.id = e.id - 1 "
-                           "WHERE e.prev_hash = p.hash"), 9);
+                           "WHERE e.prev_hash = p.hash"),
+                 9);
     cr_assert_eq(query_int("SELECT count(*) FROM events WHERE id = 1 AND prev_hash = "
                            "'0000000000000000000000000000000000000000000000000000000000000000'"),
                  1);
@@ -107,8 +108,8 @@ Test(ledger, append_then_verify_roundtrip)
 
 Test(ledger, entry_outputs_match_stored_row)
 {
-    struct osm_ledger_entry e = { .type = "memory.store", .actor = "agentd",
-                                  .payload = "{\"summary\":\"h\\u00e9 | x\"}" };
+    struct osm_ledger_entry e = {
+        .type = "memory.store", .actor = "agentd", .payload = "{\"summary\":\"h\\u00e9 | x\"}"};
     char hash[65];
 
     e.payload_len = strlen(e.payload);
@@ -132,12 +133,12 @@ Test(ledger, entry_outputs_match_stored_row)
 Test(ledger, invalid_entries_fail_alone)
 {
     struct osm_ledger_entry e[6] = {
-        { .type = "ok.one", .actor = "a", .payload = "1", .payload_len = 1 },
-        { .type = "Bad", .actor = "a", .payload = "2", .payload_len = 1 },
-        { .type = "ok.two", .actor = "a", .payload = "3", .payload_len = 1 },
-        { .type = "ok", .actor = "a", .payload = "\xff", .payload_len = 1 },
-        { .type = "ok", .actor = "a", .payload = "a\0b", .payload_len = 3 },
-        { .type = "ok.three", .actor = "a b", .payload = "x", .payload_len = 1 },
+        {.type = "ok.one", .actor = "a", .payload = "1", .payload_len = 1},
+        {.type = "Bad", .actor = "a", .payload = "2", .payload_len = 1},
+        {.type = "ok.two", .actor = "a", .payload = "3", .payload_len = 1},
+        {.type = "ok", .actor = "a", .payload = "\xff", .payload_len = 1},
+        {.type = "ok", .actor = "a", .payload = "a\0b", .payload_len = 3},
+        {.type = "ok.three", .actor = "a b", .payload = "x", .payload_len = 1},
     };
     struct tl_problems pr;
 
@@ -176,14 +177,17 @@ static int apply_incident(sqlite3 *db, void *ctx)
 
 Test(ledger, group_commit_failing_apply_leaves_only_that_entry_out)
 {
-    struct incident inc[4] = { { "i1", 0 }, { "i2", 1 }, { "i3", 0 }, { "i1", 0 } };
+    struct incident inc[4] = {{"i1", 0}, {"i2", 1}, {"i3", 0}, {"i1", 0}};
     struct osm_ledger_entry e[4];
     struct tl_problems pr;
 
     for (int i = 0; i < 4; i++)
-        e[i] = (struct osm_ledger_entry){ .type = "incident.create", .actor = "agentd",
-                                          .payload = inc[i].id, .payload_len = 2,
-                                          .apply = apply_incident, .apply_ctx = &inc[i] };
+        e[i] = (struct osm_ledger_entry){.type = "incident.create",
+                                         .actor = "agentd",
+                                         .payload = inc[i].id,
+                                         .payload_len = 2,
+                                         .apply = apply_incident,
+                                         .apply_ctx = &inc[i]};
     cr_assert_eq(osm_ledger_append(T.l, e, 4), 0);
     cr_assert_eq(e[0].result, 0);
     cr_assert_eq(e[1].result, -EBADE);
@@ -207,9 +211,9 @@ static int apply_dangling(sqlite3 *db, void *ctx)
 Test(ledger, failed_commit_fails_all_and_reloads_state)
 {
     struct osm_ledger_entry e[3] = {
-        { .type = "a", .actor = "x", .payload = "1", .payload_len = 1 },
-        { .type = "b", .actor = "x", .payload = "2", .payload_len = 1, .apply = apply_dangling },
-        { .type = "c", .actor = "x", .payload = "3", .payload_len = 1 },
+        {.type = "a", .actor = "x", .payload = "1", .payload_len = 1},
+        {.type = "b", .actor = "x", .payload = "2", .payload_len = 1, .apply = apply_dangling},
+        {.type = "c", .actor = "x", .payload = "3", .payload_len = 1},
     };
     struct tl_problems pr;
 
@@ -219,7 +223,8 @@ Test(ledger, failed_commit_fails_all_and_reloads_state)
                               "CREATE TABLE parent (id INTEGER PRIMARY KEY);"
                               "CREATE TABLE child (p INTEGER REFERENCES parent(id) "
                               "DEFERRABLE INITIALLY DEFERRED);",
-                              NULL, NULL, NULL), SQLITE_OK);
+                              NULL, NULL, NULL),
+                 SQLITE_OK);
     cr_assert_lt(osm_ledger_append(T.l, e, 3), 0);
     for (int i = 0; i < 3; i++) {
         cr_assert_lt(e[i].result, 0);
@@ -252,14 +257,15 @@ Test(ledger, chain_continues_after_reopen)
     cr_assert_eq(rep.checkpoints, 2);
     cr_assert_eq(rep.latest_tree_size, 12);
     cr_assert_eq(query_int("SELECT count(*) FROM events e JOIN events p ON p.id = e.id - 1 "
-                           "WHERE e.prev_hash = p.hash"), 11);
+                           "WHERE e.prev_hash = p.hash"),
+                 11);
 }
 
 Test(ledger, read_only_never_creates_and_refuses_writes)
 {
     struct osm_ledger *ro = NULL;
     char *missing = osm_path_join(T.dir, "missing.db");
-    struct osm_ledger_entry e = { .type = "a", .actor = "b", .payload = "", .payload_len = 0 };
+    struct osm_ledger_entry e = {.type = "a", .actor = "b", .payload = "", .payload_len = 0};
 
     cr_assert_eq(osm_ledger_open(missing, OSM_LEDGER_RDONLY, &ro), -ENOENT);
     cr_assert_null(ro);
@@ -279,15 +285,18 @@ Test(ledger, schema_is_osmoda_v3)
     cr_assert_eq(query_int("SELECT count(*) FROM sqlite_master WHERE name IN ('events', "
                            "'incidents', 'incident_steps', 'schema_version', 'events_fts', "
                            "'fts_state', 'events_fts_delete', 'checkpoints', "
-                           "'ledger_prune')"), 9);
+                           "'ledger_prune')"),
+                 9);
     /* osModa's insert trigger is replaced by indexing off the commit path */
     cr_assert_eq(query_int("SELECT count(*) FROM sqlite_master WHERE name = 'events_fts_insert'"),
                  0);
     cr_assert_eq(query_int("SELECT count(*) FROM sqlite_master WHERE name = 'events' AND "
-                           "sql LIKE '%AUTOINCREMENT%'"), 1);
+                           "sql LIKE '%AUTOINCREMENT%'"),
+                 1);
     cr_assert_neq(sqlite3_exec(osm_ledger_sqlite(T.l),
-                               "INSERT INTO schema_version (id, version) VALUES (2, 3)", NULL,
-                               NULL, NULL), SQLITE_OK);
+                               "INSERT INTO schema_version (id, version) VALUES (2, 3)", NULL, NULL,
+                               NULL),
+                  SQLITE_OK);
 }
 
 Test(ledger, v1_database_is_rehashed_and_indexed)
@@ -297,14 +306,15 @@ Test(ledger, v1_database_is_rehashed_and_indexed)
     osm_ledger_close(T.l);
     T.l = NULL;
     unlink(T.db);
-    tl_sql(&T, "CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, ts TEXT NOT NULL, "
-               "type TEXT NOT NULL, actor TEXT NOT NULL, payload TEXT NOT NULL, "
-               "prev_hash TEXT NOT NULL, hash TEXT NOT NULL);"
-               "CREATE TABLE schema_version (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER);"
-               "INSERT INTO schema_version VALUES (1, 1);"
-               "INSERT INTO events (ts, type, actor, payload, prev_hash, hash) VALUES "
-               "('2026-01-01T00:00:00.000Z', 'daemon.start', 'agentd', 'legacy one', 'x', 'y'),"
-               "('2026-01-01T00:00:01.000Z', 'memory.store', 'agentd', 'legacy two', 'y', 'z');");
+    tl_sql(&T,
+           "CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, ts TEXT NOT NULL, "
+           "type TEXT NOT NULL, actor TEXT NOT NULL, payload TEXT NOT NULL, "
+           "prev_hash TEXT NOT NULL, hash TEXT NOT NULL);"
+           "CREATE TABLE schema_version (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER);"
+           "INSERT INTO schema_version VALUES (1, 1);"
+           "INSERT INTO events (ts, type, actor, payload, prev_hash, hash) VALUES "
+           "('2026-01-01T00:00:00.000Z', 'daemon.start', 'agentd', 'legacy one', 'x', 'y'),"
+           "('2026-01-01T00:00:01.000Z', 'memory.store', 'agentd', 'legacy two', 'y', 'z');");
     tl_open(&T);
     cr_assert_eq(query_int("SELECT version FROM schema_version"), 3);
     cr_assert_eq(tl_verify(&T, &pr).errors, 0);
@@ -347,7 +357,7 @@ static void root_of_note(const char *note, uint8_t root[32], int64_t *size)
 static void leaf_of(struct osm_ledger *l, int64_t id, uint8_t leaf[32])
 {
     sqlite3_stmt *st = NULL;
-    struct osm_sha256 h = { 0 };
+    struct osm_sha256 h = {0};
     uint8_t raw[32];
 
     sqlite3_prepare_v2(osm_ledger_sqlite(l), "SELECT hash FROM events WHERE id = ?1", -1, &st,
@@ -370,8 +380,9 @@ static void check_all_inclusions(struct osm_ledger *l, int64_t size, const uint8
                      (long)id);
         cr_assert_arr_eq(got_root, root, 32);
         leaf_of(l, id, leaf);
-        cr_assert(osm_merkle_verify_inclusion((uint64_t)id - 1, (uint64_t)size, leaf, path, n,
-                                              root), "id %ld", (long)id);
+        cr_assert(
+            osm_merkle_verify_inclusion((uint64_t)id - 1, (uint64_t)size, leaf, path, n, root),
+            "id %ld", (long)id);
         free(path);
     }
 }

@@ -83,8 +83,7 @@ Test(policy, defaults_by_class_and_ring)
     cr_expect_eq(decide(p, "system_health", OSM_CLASS_READ, 2, "{}", &v), OSM_POLICY_ALLOW);
     cr_expect_str_eq(v.rule, "default:read");
     cr_expect_eq(decide(p, "memory_store", OSM_CLASS_REVERSIBLE, 2, "{}", &v), OSM_POLICY_ALLOW);
-    cr_expect_eq(decide(p, "wallet_send", OSM_CLASS_IRREVERSIBLE, 2, "{}", &v),
-                 OSM_POLICY_APPROVE);
+    cr_expect_eq(decide(p, "wallet_send", OSM_CLASS_IRREVERSIBLE, 2, "{}", &v), OSM_POLICY_APPROVE);
     cr_expect_eq(decide(p, "capability_mint", OSM_CLASS_PRIVILEGED, 2, "{}", &v),
                  OSM_POLICY_APPROVE);
     cr_expect_eq(osm_policy_n_rules(p), 0);
@@ -182,9 +181,9 @@ Test(policy, file_rules_first_match_but_never_over_protected)
     cr_expect_eq(decide(p, "shell_exec", OSM_CLASS_PRIVILEGED, 2,
                         "{\"command\":\"apt-get remove nginx\"}", &v),
                  OSM_POLICY_DENY);
-    cr_expect_eq(decide(p, "shell_exec", OSM_CLASS_PRIVILEGED, 2,
-                        "{\"command\":\"sudo reboot\"}", &v),
-                 OSM_POLICY_DENY);
+    cr_expect_eq(
+        decide(p, "shell_exec", OSM_CLASS_PRIVILEGED, 2, "{\"command\":\"sudo reboot\"}", &v),
+        OSM_POLICY_DENY);
     cr_expect_str_eq(v.rule, "rule:5");
     cr_expect_eq(decide(p, "shell_exec", OSM_CLASS_PRIVILEGED, 2, "{\"command\":\"ls\"}", &v),
                  OSM_POLICY_ALLOW);
@@ -242,15 +241,16 @@ Test(redact, secrets_replaced_at_any_depth)
                      "[redacted]");
     cr_assert_str_eq(json_string_value(json_object_get(json_object_get(r, "env"), "API_TOKEN")),
                      "[redacted]");
-    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(r, "list"), 0),
-                                                       "private_key")),
+    cr_assert_str_eq(json_string_value(json_object_get(
+                         json_array_get(json_object_get(r, "list"), 0), "private_key")),
                      "[redacted]");
     cr_assert(json_is_null(json_object_get(r, "secret")), "null stays null");
     cr_assert_null(strstr(text, "hunter2"));
     cr_assert_null(strstr(text, "t0k"));
     cr_assert_str_eq(json_string_value(json_object_get(args, "name")), "web");
-    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(args, "env"), "DB_PASSWORD")),
-                     "hunter2", "the call's own arguments are untouched");
+    cr_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(args, "env"), "DB_PASSWORD")), "hunter2",
+        "the call's own arguments are untouched");
     free(text);
 }
 

@@ -122,7 +122,8 @@ Test(router, body_requires_json_content_type)
     cr_assert_eq(call("POST", "/create", "text/plain", "{\"name\":\"x\"}", &j), 415);
     assert_envelope(j, "unsupported_media_type");
     json_decref(j);
-    cr_assert_eq(call("POST", "/create", "application/json; charset=utf-8", "{\"name\":\"x\"}", &j), 201);
+    cr_assert_eq(call("POST", "/create", "application/json; charset=utf-8", "{\"name\":\"x\"}", &j),
+                 201);
     json_decref(j);
     cr_assert_eq(call("POST", "/create", "application/jsonx", "{\"name\":\"x\"}", &j), 415);
 }
@@ -136,11 +137,11 @@ Test(router, malformed_and_wrong_shapes)
     } cases[] = {
         {"", 400, "invalid_json"},
         {"{", 400, "invalid_json"},
-        {"{\"name\":\"\xff\xfe\"}", 400, "invalid_json"},      /* invalid UTF-8 */
-        {"{\"name\":\"a\\u0000b\"}", 400, "invalid_json"},     /* NUL in a string */
-        {"{\"name\":1e400}", 400, "invalid_json"},             /* real overflow */
+        {"{\"name\":\"\xff\xfe\"}", 400, "invalid_json"},         /* invalid UTF-8 */
+        {"{\"name\":\"a\\u0000b\"}", 400, "invalid_json"},        /* NUL in a string */
+        {"{\"name\":1e400}", 400, "invalid_json"},                /* real overflow */
         {"{\"n\":99999999999999999999999}", 400, "invalid_json"}, /* integer overflow */
-        {"{\"name\":\"a\",\"name\":\"b\"}", 400, "invalid_json"},  /* duplicate key */
+        {"{\"name\":\"a\",\"name\":\"b\"}", 400, "invalid_json"}, /* duplicate key */
         {"[1,2]", 422, "invalid_body"},
         {"\"str\"", 422, "invalid_body"},
         {"{}", 422, "invalid_field"},

@@ -34,8 +34,12 @@ static size_t index_of(char **argv, const char *a)
 
 Test(sandbox, ring2_argv_confines)
 {
-    struct osm_sandbox_spec s = {.ring = 2, .init = "/x/init", .workspace = "/srv/ws",
-                                 .workspace_fd = -1, .ready_fd = 7, .command = "echo hi"};
+    struct osm_sandbox_spec s = {.ring = 2,
+                                 .init = "/x/init",
+                                 .workspace = "/srv/ws",
+                                 .workspace_fd = -1,
+                                 .ready_fd = 7,
+                                 .command = "echo hi"};
     char **argv = NULL;
 
     cr_assert_eq(osm_sandbox_argv(&s, &argv), 0);
@@ -71,8 +75,12 @@ Test(sandbox, ring2_argv_confines)
 
 Test(sandbox, ring2_network_only_when_granted)
 {
-    struct osm_sandbox_spec s = {.ring = 2, .init = "/x/init", .workspace = "/w",
-                                 .workspace_fd = -1, .ready_fd = -1, .network = true,
+    struct osm_sandbox_spec s = {.ring = 2,
+                                 .init = "/x/init",
+                                 .workspace = "/w",
+                                 .workspace_fd = -1,
+                                 .ready_fd = -1,
+                                 .network = true,
                                  .command = "true"};
     char **argv = NULL;
 
@@ -86,8 +94,13 @@ Test(sandbox, ring2_network_only_when_granted)
 Test(sandbox, ring1_hides_state_and_run)
 {
     const char *hide[] = {"/var/lib/osmoda", "/run/osmoda"};
-    struct osm_sandbox_spec s = {.ring = 1, .init = "/x/init", .workspace = "/w",
-                                 .workspace_fd = -1, .ready_fd = -1, .hide = hide, .n_hide = 2,
+    struct osm_sandbox_spec s = {.ring = 1,
+                                 .init = "/x/init",
+                                 .workspace = "/w",
+                                 .workspace_fd = -1,
+                                 .ready_fd = -1,
+                                 .hide = hide,
+                                 .n_hide = 2,
                                  .command = "true"};
     char **argv = NULL;
 
@@ -101,8 +114,12 @@ Test(sandbox, ring1_hides_state_and_run)
 
 Test(sandbox, argv_refuses_bad_specs)
 {
-    struct osm_sandbox_spec s = {.ring = 3, .init = "/x", .workspace = "/w", .workspace_fd = -1,
-                                 .ready_fd = -1, .command = "true"};
+    struct osm_sandbox_spec s = {.ring = 3,
+                                 .init = "/x",
+                                 .workspace = "/w",
+                                 .workspace_fd = -1,
+                                 .ready_fd = -1,
+                                 .command = "true"};
     char **argv = NULL;
     char *big = malloc(OSM_SANDBOX_COMMAND_MAX + 2);
 
@@ -127,7 +144,7 @@ Test(sandbox, bind_validation_is_an_error_not_a_skip)
     /* osModa's list, both below and above a forbidden root */
     cr_assert_eq(osm_sandbox_bind_check("/etc/shadow", NULL, 0, &canon), -EPERM);
     cr_assert_eq(osm_sandbox_bind_check("/proc/self", NULL, 0, &canon), -EPERM);
-    cr_assert_eq(osm_sandbox_bind_check("/etc", NULL, 0, &canon), -EPERM);  /* holds shadow */
+    cr_assert_eq(osm_sandbox_bind_check("/etc", NULL, 0, &canon), -EPERM); /* holds shadow */
     cr_assert_eq(osm_sandbox_bind_check("/", NULL, 0, &canon), -EPERM);
     cr_assert_eq(osm_sandbox_bind_check("/root", NULL, 0, &canon), -EPERM);
     cr_assert_eq(osm_sandbox_bind_check("relative/path", NULL, 0, &canon), -EINVAL);
