@@ -1,7 +1,10 @@
-/* The ledger's only writer: one thread that takes every waiting append, commits them in one
- * transaction (one fsync) and only then answers the callers; it also signs checkpoints every N
- * events or T seconds, indexes events for full-text search when it is idle (never between a
- * caller and its durable answer), and runs maintenance tasks (prune) between batches. */
+/* The ledger's only writer, as group commit with a leader: a caller that finds the ledger free
+ * takes every waiting append, commits them in one transaction (one fsync) on its own thread and
+ * only then answers them all; callers arriving meanwhile queue up, and one of them leads the next
+ * batch. No thread hand-off sits between a caller and its durable answer. Leaders also sign the
+ * checkpoint every N events and run tasks (prune, search catch-up) in queue order. A small
+ * maintenance thread, when the ledger is idle, indexes events for full-text search and signs the
+ * time-based checkpoint. */
 #include <errno.h>
 #include <stdint.h>
 #include <pthread.h>
@@ -23,16 +26,21 @@ struct append_req {
 
 struct agentd_writer {
     pthread_mutex_t mu;
-    pthread_cond_t work; /* queue became non-empty, or stop */
-    pthread_cond_t done; /* a batch finished */
+    pthread_cond_t idle; /* the ledger became free, or a batch was answered */
+    pthread_cond_t wake; /* wakes the maintenance thread at stop */
     struct append_req *head, *tail;
     size_t queued;
+    bool busy;           /* a leader or the maintenance thread holds the ledger */
     bool stopping;
-    pthread_t thread;
+    pthread_t thread;    /* maintenance */
     struct osm_ledger *ledger;
     struct agentd *ad;
     int64_t first_unsigned_ms; /* monotonic time of the oldest event not under a checkpoint */
+    int64_t index_lag;         /* events not yet searchable, as last seen by the ledger's holder;
+                                  the connection itself is touched only by whoever is busy */
 };
+
+static void lead(struct agentd_writer *w);
 
 static int enqueue_and_wait(struct agentd_writer *w, struct append_req *rq)
 {
@@ -48,9 +56,12 @@ static int enqueue_and_wait(struct agentd_writer *w, struct append_req *rq)
         w->head = rq;
     w->tail = rq;
     w->queued++;
-    pthread_cond_signal(&w->work);
-    while (!rq->done)
-        pthread_cond_wait(&w->done, &w->mu);
+    while (!rq->done) {
+        if (!w->busy)
+            lead(w); /* returns with mu held */
+        else
+            pthread_cond_wait(&w->idle, &w->mu);
+    }
     pthread_mutex_unlock(&w->mu);
     return rq->entry.result;
 }
@@ -142,9 +153,10 @@ static struct append_req *take_batch(struct agentd_writer *w)
     return first;
 }
 
+/* Runs on the leader's own (connection) thread, so the entries live on the heap. */
 static void run_batch(struct agentd_writer *w, struct append_req *batch)
 {
-    struct osm_ledger_entry entries[OSM_LEDGER_BATCH_MAX];
+    _cleanup_free_ struct osm_ledger_entry *entries = NULL;
     size_t n = 0;
     int r;
 
@@ -152,6 +164,15 @@ static void run_batch(struct agentd_writer *w, struct append_req *batch)
         batch->entry.result = batch->task(w->ledger, batch->task_ctx);
         return;
     }
+    for (struct append_req *rq = batch; rq; rq = rq->next)
+        n++;
+    entries = malloc(n * sizeof(*entries));
+    if (!entries) {
+        for (struct append_req *rq = batch; rq; rq = rq->next)
+            rq->entry.result = -ENOMEM;
+        return;
+    }
+    n = 0;
     for (struct append_req *rq = batch; rq; rq = rq->next)
         entries[n++] = rq->entry;
     r = osm_ledger_append(w->ledger, entries, n);
@@ -166,29 +187,32 @@ static void run_batch(struct agentd_writer *w, struct append_req *batch)
     }
 }
 
-static void finish_batch(struct agentd_writer *w, struct append_req *batch)
+/* Marks a batch answered. Called with mu held: each request lives on its caller's stack, and
+ * its caller cannot return before it gets mu back. */
+static void finish_batch(struct append_req *batch)
 {
-    pthread_mutex_lock(&w->mu);
-    for (struct append_req *rq = batch, *next; rq; rq = next) {
-        next = rq->next; /* rq lives on its caller's stack: read next before waking it */
+    for (struct append_req *rq = batch; rq; rq = rq->next)
         rq->done = true;
-    }
-    pthread_cond_broadcast(&w->done);
-    pthread_mutex_unlock(&w->mu);
 }
 
-/* Waits for work: briefly when search indexing is behind (index once the load pauses), else
- * up to a second (time-based checkpoints). */
-static void wait_for_work(struct agentd_writer *w)
+/* Commits one batch from the head of the queue (and, every N events, signs a checkpoint).
+ * Called with mu held and the ledger free; returns with mu held and the ledger free again,
+ * having woken the waiters once. */
+static void lead(struct agentd_writer *w)
 {
-    int64_t ms = osm_ledger_index_lag(w->ledger) > 0 ? OSM_INDEX_IDLE_MS : 1000;
-    struct timespec deadline;
+    struct append_req *batch = take_batch(w);
+    int64_t lag;
 
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_nsec += (long)(ms % 1000) * 1000000;
-    deadline.tv_sec += ms / 1000 + deadline.tv_nsec / 1000000000;
-    deadline.tv_nsec %= 1000000000;
-    pthread_cond_timedwait(&w->work, &w->mu, &deadline);
+    w->busy = true;
+    pthread_mutex_unlock(&w->mu);
+    run_batch(w, batch);
+    checkpoint_if_due(w, false);
+    lag = osm_ledger_index_lag(w->ledger);
+    pthread_mutex_lock(&w->mu);
+    w->index_lag = lag;
+    finish_batch(batch);
+    w->busy = false;
+    pthread_cond_broadcast(&w->idle);
 }
 
 static void index_some(struct agentd_writer *w, int64_t max_rows)
@@ -211,31 +235,53 @@ int agentd_index_now(struct agentd *ad)
     return agentd_writer_task(ad, index_all, NULL);
 }
 
-static void *writer_main(void *arg)
+/* Waits briefly when search indexing is behind (to index once the load pauses), else up to a
+ * second (time-based checkpoints). */
+static void maintenance_wait(struct agentd_writer *w)
+{
+    int64_t ms = w->index_lag > 0 ? OSM_INDEX_IDLE_MS : 1000;
+    struct timespec deadline;
+
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_nsec += (long)(ms % 1000) * 1000000;
+    deadline.tv_sec += ms / 1000 + deadline.tv_nsec / 1000000000;
+    deadline.tv_nsec %= 1000000000;
+    pthread_cond_timedwait(&w->wake, &w->mu, &deadline);
+}
+
+/* Holds the ledger (waiting for it to be free and the queue empty) for maintenance work. */
+static void hold_idle_ledger(struct agentd_writer *w)
+{
+    while (w->busy || w->head)
+        pthread_cond_wait(&w->idle, &w->mu);
+    w->busy = true;
+}
+
+static void release_ledger(struct agentd_writer *w)
+{
+    w->busy = false;
+    pthread_cond_broadcast(&w->idle);
+}
+
+static void *maintenance_main(void *arg)
 {
     struct agentd_writer *w = arg;
 
     pthread_mutex_lock(&w->mu);
-    for (;;) {
-        if (!w->head) {
-            if (w->stopping)
-                break;
-            wait_for_work(w);
-            if (!w->head) {
-                pthread_mutex_unlock(&w->mu);
-                index_some(w, OSM_INDEX_CHUNK);
-                checkpoint_if_due(w, false);
-                pthread_mutex_lock(&w->mu);
-                continue;
-            }
-        }
-        struct append_req *batch = take_batch(w);
+    while (!w->stopping) {
+        maintenance_wait(w);
+        if (w->stopping || w->busy || w->head)
+            continue; /* appends first: indexing waits for a pause */
+        w->busy = true;
         pthread_mutex_unlock(&w->mu);
-        run_batch(w, batch);
-        finish_batch(w, batch);
+        index_some(w, OSM_INDEX_CHUNK);
         checkpoint_if_due(w, false);
+        int64_t lag = osm_ledger_index_lag(w->ledger);
         pthread_mutex_lock(&w->mu);
+        w->index_lag = lag;
+        release_ledger(w);
     }
+    hold_idle_ledger(w); /* the last queued callers lead their batches first */
     pthread_mutex_unlock(&w->mu);
     index_some(w, INT64_MAX);
     checkpoint_if_due(w, true);
@@ -250,11 +296,11 @@ int agentd_writer_start(struct agentd *ad, struct osm_ledger *ledger)
     if (!w)
         return -ENOMEM;
     pthread_mutex_init(&w->mu, NULL);
-    pthread_cond_init(&w->work, NULL);
-    pthread_cond_init(&w->done, NULL);
+    pthread_cond_init(&w->idle, NULL);
+    pthread_cond_init(&w->wake, NULL);
     w->ledger = ledger;
     w->ad = ad;
-    r = -pthread_create(&w->thread, NULL, writer_main, w);
+    r = -pthread_create(&w->thread, NULL, maintenance_main, w);
     if (r < 0) {
         free(w);
         return r;
@@ -271,13 +317,13 @@ void agentd_writer_stop(struct agentd *ad)
         return;
     pthread_mutex_lock(&w->mu);
     w->stopping = true;
-    pthread_cond_signal(&w->work);
+    pthread_cond_signal(&w->wake);
     pthread_mutex_unlock(&w->mu);
     pthread_join(w->thread, NULL);
     osm_ledger_close(w->ledger);
     pthread_mutex_destroy(&w->mu);
-    pthread_cond_destroy(&w->work);
-    pthread_cond_destroy(&w->done);
+    pthread_cond_destroy(&w->idle);
+    pthread_cond_destroy(&w->wake);
     free(w);
     ad->writer = NULL;
 }
