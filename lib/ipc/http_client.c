@@ -13,11 +13,46 @@
 
 #define REPLY_MAX (OSM_BODY_MAX * 64) /* replies larger than this are refused */
 
+#define IDLE_HANDLES_MAX 8
+
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t idle_mu = PTHREAD_MUTEX_INITIALIZER;
+static CURL *idle[IDLE_HANDLES_MAX];
+static size_t n_idle;
 
 static void curl_init_once(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* Easy handles are kept between calls, each with its open connection: a daemon serving one
+ * thread per connection would otherwise start a thread for every call. A handle is used by one
+ * call at a time, whichever thread makes it. */
+static CURL *handle_take(void)
+{
+    CURL *curl = NULL;
+
+    pthread_mutex_lock(&idle_mu);
+    if (n_idle > 0)
+        curl = idle[--n_idle];
+    pthread_mutex_unlock(&idle_mu);
+    if (curl) {
+        curl_easy_reset(curl); /* options only: the connection cache survives */
+        return curl;
+    }
+    return curl_easy_init();
+}
+
+static void handle_give(CURL *curl)
+{
+    pthread_mutex_lock(&idle_mu);
+    if (n_idle < IDLE_HANDLES_MAX) {
+        idle[n_idle++] = curl;
+        curl = NULL;
+    }
+    pthread_mutex_unlock(&idle_mu);
+    if (curl)
+        curl_easy_cleanup(curl);
 }
 
 static size_t on_data(char *data, size_t size, size_t nmemb, void *ud)
@@ -80,7 +115,7 @@ int osm_http_call(const char *socket_path, const char *method, const char *path,
         return -ENOMEM;
     if (body && !(payload = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY)))
         return -ENOMEM;
-    curl = curl_easy_init();
+    curl = handle_take();
     if (!curl)
         return -ENOMEM;
     curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, socket_path);
@@ -106,7 +141,7 @@ int osm_http_call(const char *socket_path, const char *method, const char *path,
         osm_http_reply_clear(ret);
     }
     curl_slist_free_all(headers);
-    curl_easy_cleanup(curl);
+    handle_give(curl);
     return r;
 }
 
