@@ -27,13 +27,6 @@ VECTOR_2 = ("2026-01-01T00:00:01.500Z", "memory.store", "agentd",
             "54c0b6ad3f29a7c46f6f62c78991809b80d0e023579330e9a6061d6a0f2e82a4")
 
 
-def have(name):
-    try:
-        osmtest.binary(name)
-        return True
-    except FileNotFoundError:
-        return False
-
 
 class TempState(unittest.TestCase):
     """A temporary state directory with helpers to write a pyledger ledger in it."""
@@ -356,7 +349,6 @@ def sign_note_with_new_key(note, name):
     return body.decode() + "\n" + line
 
 
-@unittest.skipUnless(have("agentd"), "agentd is not built")
 class TestWithAgentd(unittest.TestCase):
     """A ledger written by the real agentd with a checkpoint every 10 events."""
     EVENTS = 25
