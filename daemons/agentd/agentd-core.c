@@ -49,8 +49,12 @@ static int resolve_paths(struct agentd *ad)
     int r;
 
     r = osm_daemon_paths_resolve("agentd", ad->cfg.state_flag, ad->cfg.socket_flag, &ad->paths);
-    if (r < 0)
+    if (r < 0) {
+        log_error("daemon.paths", "socket=%s state_dir=%s error=%d reason=\"%s\"",
+                  ad->cfg.socket_flag ? ad->cfg.socket_flag : "(default)",
+                  ad->cfg.state_flag ? ad->cfg.state_flag : "(default)", r, strerror(-r));
         return r;
+    }
     ad->ledger_path = osm_path_join(ad->paths.state_dir, OSM_LEDGER_DB_NAME);
     ad->checkpoint_log = osm_path_join(ad->paths.state_dir, OSM_LEDGER_CHECKPOINT_LOG);
     ad->backup_dir = strdup(ad->cfg.backup_dir ? ad->cfg.backup_dir

@@ -23,27 +23,31 @@ static const char *env_or(const char *var, const char *def)
 int osm_daemon_paths_resolve(const char *name, const char *state_flag, const char *socket_flag,
                              struct osm_daemon_paths *ret)
 {
-    _cleanup_free_ char *sock_dir = NULL;
     int r;
 
     memset(ret, 0, sizeof(*ret));
     ret->state_dir =
         strdup(state_flag ? state_flag : env_or("OSMODA_STATE_DIR", OSM_DEFAULT_STATE_DIR));
-    ret->run_dir = strdup(env_or("OSMODA_RUN_DIR", OSM_DEFAULT_RUN_DIR));
-    if (socket_flag)
+    if (socket_flag) {
+        _cleanup_free_ char *copy = strdup(socket_flag);
         ret->socket = strdup(socket_flag);
-    else if (ret->run_dir && asprintf(&ret->socket, "%s/%s.sock", ret->run_dir, name) < 0)
-        ret->socket = NULL;
+        ret->run_dir = copy ? strdup(dirname(copy)) : NULL;
+    } else {
+        ret->run_dir = strdup(env_or("OSMODA_RUN_DIR", OSM_DEFAULT_RUN_DIR));
+        if (ret->run_dir && asprintf(&ret->socket, "%s/%s.sock", ret->run_dir, name) < 0)
+            ret->socket = NULL;
+    }
     if (!ret->state_dir || !ret->run_dir || !ret->socket) {
         osm_daemon_paths_clear(ret);
         return -ENOMEM;
     }
-    sock_dir = strdup(ret->socket);
-    if (!sock_dir)
-        return -ENOMEM;
     r = osm_mkdir_p(ret->state_dir, 0700);
-    if (r == 0)
-        r = osm_mkdir_p(dirname(sock_dir), 0700);
+    /* A run directory named by --socket is the caller's to create; the default one is ours.
+     * It is searchable by all: each socket's own mode and group decide who may connect. */
+    if (r == 0 && !socket_flag)
+        r = osm_mkdir_p(ret->run_dir, 0755);
+    else if (r == 0 && access(ret->run_dir, F_OK) < 0)
+        r = -errno;
     return r;
 }
 

@@ -8,12 +8,14 @@
 
 struct osm_daemon_paths {
     char *state_dir; /* --state-dir, else $OSMODA_STATE_DIR, else /var/lib/osmoda */
-    char *run_dir;   /* $OSMODA_RUN_DIR, else /run/osmoda */
+    char *run_dir;   /* the directory of --socket, else $OSMODA_RUN_DIR, else /run/osmoda:
+                        every other socket of the daemon lives there */
     char *socket;    /* --socket, else <run_dir>/<name>.sock */
 };
 
-/* Fills paths from the flags (NULL when not given), the environment and the defaults, and
- * creates the state and socket directories (0700) if missing. */
+/* Fills paths from the flags (NULL when not given), the environment and the defaults. Creates
+ * the state directory (0700) and the default run directory (0755) when missing; the directory
+ * of a --socket flag must exist (-ENOENT). */
 int osm_daemon_paths_resolve(const char *name, const char *state_flag, const char *socket_flag,
                              struct osm_daemon_paths *ret);
 void osm_daemon_paths_clear(struct osm_daemon_paths *p);
