@@ -55,3 +55,16 @@ const struct osm_route agentd_agent_routes[] = {
     {"POST", "/capability/mint", agentd_capability_mint, BODY | OPERATOR},
 };
 const size_t agentd_n_agent_routes = ELEMENTSOF(agentd_agent_routes);
+
+/* The daemons socket (DESIGN §6): what the other daemons need of agentd, the daemon named from
+ * its credentials. */
+const struct osm_route agentd_daemons_routes[] = {
+    {"POST", "/events/append", agentd_daemons_events_append, BODY},
+    {"POST", "/approvals/open", agentd_daemons_approval_open, BODY},
+    {"POST", "/approvals/grant", agentd_daemons_approval_grant, BODY},
+    {"POST", "/approvals/wait", agentd_daemons_approvals_wait, BODY},
+    {"POST", "/approvals/{id}/cancel", agentd_daemons_approval_cancel, OPT},
+    {"GET", "/approvals/{id}/decision", agentd_daemons_approval_decision, 0},
+    {"GET", "/approvals/key", agentd_daemons_key, 0},
+};
+const size_t agentd_n_daemons_routes = ELEMENTSOF(agentd_daemons_routes);

@@ -48,7 +48,7 @@ json_t *agentd_incidents_list(struct osm_request *req);
 json_t *agentd_backup_create(struct osm_request *req);
 json_t *agentd_backup_list(struct osm_request *req);
 json_t *agentd_backup_restore(struct osm_request *req);
-/* agentd-exec.c */
+/* agentd-tools.c: the executor behind POST /tools/call */
 json_t *agentd_tools_call(struct osm_request *req);
 /* agentd-approvals.c */
 json_t *agentd_approval_request(struct osm_request *req);
@@ -59,5 +59,15 @@ json_t *agentd_approval_deny(struct osm_request *req);
 /* agentd-capability.c */
 json_t *agentd_capability_mint(struct osm_request *req);
 json_t *agentd_capability_verify(struct osm_request *req);
+/* agentd-daemons.c: the daemons socket */
+extern const struct osm_route agentd_daemons_routes[];
+extern const size_t agentd_n_daemons_routes;
+json_t *agentd_daemons_events_append(struct osm_request *req);
+json_t *agentd_daemons_approval_open(struct osm_request *req);
+json_t *agentd_daemons_approval_grant(struct osm_request *req);
+json_t *agentd_daemons_approval_cancel(struct osm_request *req);
+json_t *agentd_daemons_approval_decision(struct osm_request *req);
+json_t *agentd_daemons_approvals_wait(struct osm_request *req);
+json_t *agentd_daemons_key(struct osm_request *req);
 /* agentd-shell.c: osModa's operator route for a sandboxed run */
 json_t *agentd_sandbox_exec_route(struct osm_request *req);

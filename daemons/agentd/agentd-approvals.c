@@ -1,9 +1,11 @@
 /* Approvals (osModa §1.1 /approval/...), enforced: a tool call the policy sends to a person waits
- * here (pending_approvals in ledger.db, osModa's columns plus tool, arguments, job id) and runs
- * only when an operator approves it on the operator socket. Every change of a row is the apply()
- * of its ledger event (approval.requested / approved / denied / expired), so a decision and its
- * record commit together. allow-always leaves a grant (tool + exact arguments hash, TTL) that
- * lets identical later calls run without asking. Who decided is the caller's uid from
+ * here (pending_approvals in ledger.db, osModa's columns plus the holding daemon, tool, arguments,
+ * preview, target path and job id) and runs only when an operator approves it on the operator
+ * socket. Every change of a row is the apply() of its ledger event (approval.requested /
+ * approved / denied / expired / cancelled), so a decision and its record commit together; the
+ * signed decision then goes to the holding daemon (agentd-decisions.c). allow-always leaves a
+ * grant with a TTL for the exact call (tool + arguments hash), the exact target path, or a path
+ * prefix, that lets later calls run without asking. Who decided is the caller's uid from
  * SO_PEERCRED ("uid:0"), never a field of the request. */
 #include <errno.h>
 #include <inttypes.h>
@@ -13,11 +15,11 @@
 #include <unistd.h>
 
 #include "agentd-api.h"
-#include "agentd-exec.h"
-#include "agentd-jobs.h"
+#include "agentd-approvals.h"
 #include "agentd-util.h"
 #include "agentd.h"
 #include "common/log.h"
+#include "policy/policy.h"
 
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS pending_approvals (id TEXT PRIMARY KEY, command TEXT NOT NULL, "
@@ -30,27 +32,34 @@ static const char schema_sql[] =
     "decided_by TEXT NOT NULL);"
     "CREATE INDEX IF NOT EXISTS idx_approval_grants ON approval_grants(tool, args_hash);";
 
-/* Our columns beyond osModa's (added to a table osModa created). */
-static const char *const extra_columns[][2] = {
-    {"tool", "TEXT"},       {"arguments", "TEXT"}, {"args_hash", "TEXT"},   {"job_id", "TEXT"},
-    {"call_id", "INTEGER"}, {"mode", "TEXT"},      {"ttl_secs", "INTEGER"},
+/* Our columns beyond osModa's (added to a table osModa or an older agentd created). */
+static const struct {
+    const char *table, *name, *type;
+} extra_columns[] = {
+    {"pending_approvals", "tool", "TEXT"},
+    {"pending_approvals", "arguments", "TEXT"},
+    {"pending_approvals", "args_hash", "TEXT"},
+    {"pending_approvals", "job_id", "TEXT"},
+    {"pending_approvals", "call_id", "INTEGER"},
+    {"pending_approvals", "mode", "TEXT"},
+    {"pending_approvals", "ttl_secs", "INTEGER"},
+    {"pending_approvals", "daemon", "TEXT"},
+    {"pending_approvals", "preview", "TEXT"},
+    {"pending_approvals", "path", "TEXT"},
+    {"pending_approvals", "scope", "TEXT"},
+    {"pending_approvals", "grant_expires_at", "TEXT"},
+    {"approval_grants", "scope", "TEXT NOT NULL DEFAULT 'call'"},
+    {"approval_grants", "path", "TEXT"},
 };
 
 #define ROW_COLUMNS                                                                                \
     "id, command, actor, reason, created_at, expires_at, status, decided_at, decided_by, tool, "   \
-    "arguments, job_id, call_id, mode, ttl_secs, args_hash"
+    "arguments, job_id, call_id, mode, ttl_secs, args_hash, daemon, preview, path, scope, "        \
+    "grant_expires_at"
 
-void agentd_uuid(char ret[static AGENTD_APPROVAL_ID_LEN + 1])
+void agentd_uuid(char ret[static OSM_EXEC_ID_LEN + 1])
 {
-    uint8_t b[16];
-
-    randombytes_buf(b, sizeof(b));
-    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
-    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-    snprintf(ret, AGENTD_APPROVAL_ID_LEN + 1,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-             b[15]);
+    osm_uuid(ret);
 }
 
 static void ts_in(int64_t secs, char ret[static OSM_TS_LEN + 1])
@@ -62,39 +71,39 @@ static void ts_in(int64_t secs, char ret[static OSM_TS_LEN + 1])
 
 /* ---- schema ----------------------------------------------------------------------------- */
 
-static bool has_column(sqlite3 *db, const char *name)
+static bool has_column(sqlite3 *db, const char *table, const char *name)
 {
     _cleanup_stmt_ sqlite3_stmt *st = NULL;
 
-    if (sqlite3_prepare_v2(db,
-                           "SELECT 1 FROM pragma_table_info('pending_approvals') WHERE name = ?1",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2", -1, &st,
+                           NULL) != SQLITE_OK)
         return false;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
     return sqlite3_step(st) == SQLITE_ROW;
 }
 
 static int setup_task(struct osm_ledger *l, void *ctx)
 {
     sqlite3 *db = osm_ledger_sqlite(l);
-    char sql[128];
+    char sql[160];
 
     if (sqlite3_exec(db, schema_sql, NULL, NULL, NULL) != SQLITE_OK)
         return -EIO;
     for (size_t i = 0; i < ELEMENTSOF(extra_columns); i++) {
-        if (has_column(db, extra_columns[i][0]))
+        if (has_column(db, extra_columns[i].table, extra_columns[i].name))
             continue;
-        snprintf(sql, sizeof(sql), "ALTER TABLE pending_approvals ADD COLUMN %s %s",
-                 extra_columns[i][0], extra_columns[i][1]);
+        snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN %s %s", extra_columns[i].table,
+                 extra_columns[i].name, extra_columns[i].type);
         if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
             return -EIO;
     }
-    return 0;
-}
-
-int agentd_approvals_setup(struct agentd *ad)
-{
-    return agentd_writer_task(ad, setup_task, NULL);
+    return sqlite3_exec(db,
+                        "CREATE INDEX IF NOT EXISTS idx_approval_grants_path ON "
+                        "approval_grants(tool, scope)",
+                        NULL, NULL, NULL) == SQLITE_OK
+               ? 0
+               : -EIO;
 }
 
 /* ---- rows ------------------------------------------------------------------------------- */
@@ -104,6 +113,7 @@ static json_t *row_json(sqlite3_stmt *st)
 {
     const char *command = (const char *)sqlite3_column_text(st, 1);
     const char *args = (const char *)sqlite3_column_text(st, 10);
+    const char *preview = (const char *)sqlite3_column_text(st, 17);
     json_t *o = json_pack(
         "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b}", "id", agentd_column_json(st, 0),
         "command", agentd_column_json(st, 1), "actor", agentd_column_json(st, 2), "reason",
@@ -125,6 +135,11 @@ static json_t *row_json(sqlite3_stmt *st)
     if (sqlite3_column_type(st, 14) != SQLITE_NULL)
         json_object_set_new(o, "ttl_secs", json_integer(sqlite3_column_int64(st, 14)));
     json_object_set_new(o, "args_hash", agentd_column_json(st, 15));
+    json_object_set_new(o, "daemon", agentd_column_json(st, 16));
+    json_object_set_new(o, "preview", preview ? agentd_payload_parse(preview) : json_null());
+    json_object_set_new(o, "path", agentd_column_json(st, 18));
+    json_object_set_new(o, "scope", agentd_column_json(st, 19));
+    json_object_set_new(o, "grant_expires_at", agentd_column_json(st, 20));
     return o;
 }
 
@@ -152,8 +167,7 @@ static int rows_query(struct agentd *ad, const char *id, const char *status, jso
     return r == SQLITE_DONE ? 0 : -EIO;
 }
 
-/* The approval id as JSON (new reference) or NULL with *ret_r = -ENOENT / -errno. */
-static json_t *row_get(struct agentd *ad, const char *id, int *ret_r)
+json_t *agentd_approval_row(struct agentd *ad, const char *id, int *ret_r)
 {
     json_auto_t *list = json_array();
 
@@ -168,15 +182,21 @@ static json_t *row_get(struct agentd *ad, const char *id, int *ret_r)
 struct approval_change {
     const char *id;
     const char *command, *actor, *reason, *expires_at;
-    const char *tool, *arguments, *args_hash, *job_id;
+    const char *tool, *arguments, *args_hash, *job_id, *daemon, *preview, *path;
     int64_t call_id;
     /* decisions */
-    const char *status; /* approved | denied | expired */
-    const char *decided_by, *mode;
+    const char *status; /* approved | denied | expired | cancelled */
+    const char *decided_by, *mode, *scope;
     int64_t ttl_secs;
     char now[OSM_TS_LEN + 1];
     char grant_expires[OSM_TS_LEN + 1];
 };
+
+static void bind_opt(sqlite3_stmt *st, int k, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(st, k, v, -1, SQLITE_STATIC);
+}
 
 static int apply_insert(sqlite3 *db, void *ctx)
 {
@@ -185,8 +205,9 @@ static int apply_insert(sqlite3 *db, void *ctx)
 
     if (sqlite3_prepare_v2(db,
                            "INSERT INTO pending_approvals (id, command, actor, reason, created_at, "
-                           "expires_at, status, tool, arguments, args_hash, job_id, call_id) "
-                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8, ?9, ?10, ?11)",
+                           "expires_at, status, tool, arguments, args_hash, job_id, call_id, "
+                           "daemon, preview, path) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, "
+                           "?8, ?9, ?10, ?11, ?12, ?13, ?14)",
                            -1, &st, NULL) != SQLITE_OK)
         return -EIO;
     sqlite3_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
@@ -195,12 +216,15 @@ static int apply_insert(sqlite3 *db, void *ctx)
     sqlite3_bind_text(st, 4, c->reason, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 5, c->now, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 6, c->expires_at, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 7, c->tool, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 8, c->arguments, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 9, c->args_hash, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 10, c->job_id, -1, SQLITE_STATIC);
+    bind_opt(st, 7, c->tool);
+    bind_opt(st, 8, c->arguments);
+    bind_opt(st, 9, c->args_hash);
+    bind_opt(st, 10, c->job_id);
     if (c->call_id > 0)
         sqlite3_bind_int64(st, 11, c->call_id);
+    bind_opt(st, 12, c->daemon);
+    bind_opt(st, 13, c->preview);
+    bind_opt(st, 14, c->path);
     return sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
 }
 
@@ -210,7 +234,8 @@ static int insert_grant(sqlite3 *db, const struct approval_change *c)
 
     if (sqlite3_prepare_v2(db,
                            "INSERT OR REPLACE INTO approval_grants (approval_id, tool, args_hash, "
-                           "created_at, expires_at, decided_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                           "created_at, expires_at, decided_by, scope, path) VALUES (?1, ?2, ?3, "
+                           "?4, ?5, ?6, ?7, ?8)",
                            -1, &st, NULL) != SQLITE_OK)
         return -EIO;
     sqlite3_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
@@ -219,6 +244,8 @@ static int insert_grant(sqlite3 *db, const struct approval_change *c)
     sqlite3_bind_text(st, 4, c->now, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 5, c->grant_expires, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 6, c->decided_by, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, c->scope ? c->scope : "call", -1, SQLITE_STATIC);
+    bind_opt(st, 8, c->path);
     return sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
 }
 
@@ -227,30 +254,33 @@ static int apply_decide(sqlite3 *db, void *ctx)
 {
     const struct approval_change *c = ctx;
     _cleanup_stmt_ sqlite3_stmt *st = NULL;
+    bool always = c->mode && strcmp(c->mode, "always") == 0;
 
     if (sqlite3_prepare_v2(db,
                            "UPDATE pending_approvals SET status = ?2, decided_at = ?3, decided_by "
-                           "= ?4, mode = ?5, ttl_secs = ?6 WHERE id = ?1 AND status = 'pending'",
+                           "= ?4, mode = ?5, ttl_secs = ?6, scope = ?7, grant_expires_at = ?8 "
+                           "WHERE id = ?1 AND status = 'pending'",
                            -1, &st, NULL) != SQLITE_OK)
         return -EIO;
     sqlite3_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, c->status, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, c->now, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, c->decided_by, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, c->mode, -1, SQLITE_STATIC);
+    bind_opt(st, 5, c->mode);
     if (c->ttl_secs > 0)
         sqlite3_bind_int64(st, 6, c->ttl_secs);
+    bind_opt(st, 7, always ? c->scope : NULL);
+    bind_opt(st, 8, always ? c->grant_expires : NULL);
     if (sqlite3_step(st) != SQLITE_DONE)
         return -EIO;
     if (sqlite3_changes(db) == 0)
         return -EALREADY;
-    if (strcmp(c->status, "approved") == 0 && c->mode && strcmp(c->mode, "always") == 0 &&
-        c->tool && c->args_hash)
+    if (strcmp(c->status, "approved") == 0 && always && c->tool && c->args_hash)
         return insert_grant(db, c);
     return 0;
 }
 
-/* ---- for the executor ------------------------------------------------------------------- */
+/* ---- for the holding daemons ------------------------------------------------------------ */
 
 /* A one-line description of a tool call for the operator (osModa's "command" column). */
 static char *call_summary(const char *tool, const json_t *args)
@@ -266,42 +296,54 @@ static char *call_summary(const char *tool, const json_t *args)
     return out;
 }
 
-int agentd_approval_open(struct agentd *ad, const char *approval_id, const char *tool,
-                         const json_t *redacted_args, const char *args_hash, const char *job_id,
-                         int64_t call_id, const char *actor, const char *reason)
+static bool id_valid(const char *id)
 {
-    _cleanup_free_ char *command = call_summary(tool, redacted_args);
-    _cleanup_free_ char *args = json_dumps(redacted_args, JSON_COMPACT | JSON_SORT_KEYS);
-    char expires[OSM_TS_LEN + 1];
-    struct approval_change c = {.id = approval_id,
-                                .actor = actor,
-                                .reason = reason,
-                                .expires_at = expires,
-                                .tool = tool,
-                                .arguments = args,
-                                .args_hash = args_hash,
-                                .job_id = job_id,
-                                .call_id = call_id};
-    json_t *payload;
-    int r;
+    size_t n = id ? strlen(id) : 0;
 
-    if (!command || !args)
+    return n == OSM_EXEC_ID_LEN && strspn(id, "0123456789abcdef-") == n;
+}
+
+int agentd_approval_open(struct agentd *ad, const char *daemon,
+                         const struct osm_approval_request *req)
+{
+    _cleanup_free_ char *command = call_summary(req->tool, req->arguments);
+    _cleanup_free_ char *args = json_dumps(req->arguments, JSON_COMPACT | JSON_SORT_KEYS);
+    _cleanup_free_ char *preview = req->preview ? json_dumps(req->preview, JSON_COMPACT) : NULL;
+    char expires[OSM_TS_LEN + 1];
+    struct approval_change c = {.id = req->id,
+                                .actor = req->actor,
+                                .reason = req->reason,
+                                .expires_at = expires,
+                                .tool = req->tool,
+                                .arguments = args,
+                                .args_hash = req->args_hash,
+                                .job_id = req->job_id,
+                                .call_id = req->call_id,
+                                .daemon = daemon,
+                                .preview = preview,
+                                .path = req->path};
+    json_auto_t *payload = NULL;
+
+    if (!command || !args || (req->preview && !preview))
         return -ENOMEM;
+    if (!id_valid(req->id) || (preview && strlen(preview) > AGENTD_PREVIEW_MAX))
+        return -EINVAL;
     c.command = command;
     osm_now_ts(c.now);
-    ts_in(ad->tools->approval_ttl_s, expires);
-    payload =
-        json_pack("{s:s, s:s, s:O, s:s*, s:I, s:s, s:s, s:s}", "id", approval_id, "tool", tool,
-                  "arguments", redacted_args, "job_id", job_id, "call_id", (json_int_t)call_id,
-                  "command", command, "reason", reason, "expires_at", expires);
-    r = payload ? agentd_record(ad, "approval.requested", actor, payload, apply_insert, &c, NULL)
-                : -ENOMEM;
-    json_decref(payload);
-    return r;
+    ts_in(ad->approvals->ttl_s, expires);
+    payload = json_pack("{s:s, s:s, s:s, s:O, s:s*, s:I, s:s, s:s, s:s, s:s*}", "id", req->id,
+                        "daemon", daemon, "tool", req->tool, "arguments", req->arguments,
+                        "job_id", req->job_id, "call_id", (json_int_t)req->call_id, "command",
+                        command, "reason", req->reason, "expires_at", expires, "path", req->path);
+    if (payload && req->preview)
+        json_object_set(payload, "preview", (json_t *)req->preview);
+    return payload ? agentd_record(ad, "approval.requested", req->actor, payload, apply_insert,
+                                   &c, NULL)
+                   : -ENOMEM;
 }
 
 int agentd_grant_find(struct agentd *ad, const char *tool, const char *args_hash,
-                      char ret_approval_id[AGENTD_APPROVAL_ID_LEN + 1])
+                      const char *path, char ret_id[static OSM_EXEC_ID_LEN + 1])
 {
     _cleanup_reader_ struct agentd_reader rd = {0};
     _cleanup_stmt_ sqlite3_stmt *st = NULL;
@@ -311,27 +353,92 @@ int agentd_grant_find(struct agentd *ad, const char *tool, const char *args_hash
     if (r < 0)
         return r;
     osm_now_ts(now);
-    if (sqlite3_prepare_v2(agentd_reader_db(&rd),
-                           "SELECT approval_id FROM approval_grants WHERE tool = ?1 AND "
-                           "args_hash = ?2 AND expires_at > ?3 ORDER BY expires_at DESC LIMIT 1",
-                           -1, &st, NULL) != SQLITE_OK)
+    /* A prefix grant covers its path and everything under it: "<prefix>/" is a prefix of
+     * "<path>/" (so /etc/app does not cover /etc/application). */
+    if (sqlite3_prepare_v2(
+            agentd_reader_db(&rd),
+            "SELECT approval_id FROM approval_grants WHERE tool = ?1 AND expires_at > ?3 AND ("
+            "(scope = 'call' AND args_hash = ?2) OR (scope = 'path' AND path = ?4) OR "
+            "(scope = 'prefix' AND ?4 IS NOT NULL AND substr(?4 || '/', 1, length(rtrim(path, "
+            "'/')) + 1) = rtrim(path, '/') || '/')) ORDER BY expires_at DESC LIMIT 1",
+            -1, &st, NULL) != SQLITE_OK)
         return -EIO;
     sqlite3_bind_text(st, 1, tool, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, args_hash, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, now, -1, SQLITE_STATIC);
+    bind_opt(st, 4, path);
     r = sqlite3_step(st);
     if (r == SQLITE_DONE)
         return -ENOENT;
     if (r != SQLITE_ROW)
         return -EIO;
-    snprintf(ret_approval_id, AGENTD_APPROVAL_ID_LEN + 1, "%s",
-             (const char *)sqlite3_column_text(st, 0));
+    snprintf(ret_id, OSM_EXEC_ID_LEN + 1, "%s", (const char *)sqlite3_column_text(st, 0));
     return 0;
+}
+
+/* Records a decision the holding daemon asked for or the sweeper made (no operator). */
+static int decide_as(struct agentd *ad, const char *id, const char *status, const char *type,
+                     const char *by)
+{
+    struct approval_change c = {.id = id, .status = status, .decided_by = by};
+    json_auto_t *payload = json_pack("{s:s, s:s}", "id", id, "status", status);
+    int r;
+
+    osm_now_ts(c.now);
+    r = payload ? agentd_record(ad, type, by, payload, apply_decide, &c, NULL) : -ENOMEM;
+    if (r == 0)
+        (void)agentd_decision_deliver(ad, id);
+    return r;
+}
+
+/* The row, when it belongs to daemon (legacy rows with a job but no daemon are agentd's). */
+static json_t *own_row(struct agentd *ad, const char *daemon, const char *id, int *ret_r)
+{
+    json_t *row = agentd_approval_row(ad, id, ret_r);
+    const char *owner = row ? json_string_value(json_object_get(row, "daemon")) : NULL;
+
+    if (!owner && row && json_is_string(json_object_get(row, "job_id")))
+        owner = "agentd";
+    if (row && (!owner || strcmp(owner, daemon) != 0)) {
+        json_decref(row);
+        *ret_r = -ENOENT;
+        return NULL;
+    }
+    return row;
+}
+
+int agentd_approval_cancel(struct agentd *ad, const char *daemon, const char *id)
+{
+    int r;
+    json_auto_t *row = own_row(ad, daemon, id, &r);
+    char by[AGENTD_DAEMON_NAME_MAX + 8];
+
+    if (!row)
+        return r;
+    snprintf(by, sizeof(by), "%s", daemon);
+    r = decide_as(ad, id, "cancelled", "approval.cancelled", by);
+    if (r == 0)
+        log_info("approval.cancelled", "id=%s by=%s", id, daemon);
+    return r;
+}
+
+int agentd_approval_decision(struct agentd *ad, const char *daemon, const char *id, json_t **ret)
+{
+    int r;
+    json_auto_t *row = own_row(ad, daemon, id, &r);
+    const char *status = row ? json_string_value(json_object_get(row, "status")) : NULL;
+
+    if (!row)
+        return r;
+    if (!status || strcmp(status, "pending") == 0)
+        return -EAGAIN;
+    *ret = agentd_decision_sign(ad, row);
+    return *ret ? 0 : -ENOMEM;
 }
 
 /* ---- expiry ----------------------------------------------------------------------------- */
 
-/* Ids (and job ids) of pending rows past their expiry, into out as [id, job_id|null] pairs. */
+/* Ids of pending rows past their expiry. */
 static int expired_query(struct agentd *ad, json_t *out)
 {
     _cleanup_reader_ struct agentd_reader rd = {0};
@@ -343,39 +450,15 @@ static int expired_query(struct agentd *ad, json_t *out)
         return r;
     osm_now_ts(now);
     if (sqlite3_prepare_v2(agentd_reader_db(&rd),
-                           "SELECT id, job_id FROM pending_approvals WHERE status = 'pending' AND "
+                           "SELECT id FROM pending_approvals WHERE status = 'pending' AND "
                            "expires_at <= ?1 LIMIT ?2",
                            -1, &st, NULL) != SQLITE_OK)
         return -EIO;
     sqlite3_bind_text(st, 1, now, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, AGENTD_APPROVAL_LIST_MAX);
     while ((r = sqlite3_step(st)) == SQLITE_ROW)
-        json_array_append_new(
-            out, json_pack("[o, o]", agentd_column_json(st, 0), agentd_column_json(st, 1)));
+        json_array_append_new(out, agentd_column_json(st, 0));
     return r == SQLITE_DONE ? 0 : -EIO;
-}
-
-/* Records approval.expired for one row and refuses its job. 1 when expired, 0 when it was
- * decided meanwhile, -errno. */
-static int expire_one(struct agentd *ad, const char *id, const char *job_id)
-{
-    struct approval_change c = {.id = id, .status = "expired", .decided_by = "agentd"};
-    json_t *payload = json_pack("{s:s, s:s*}", "id", id, "job_id", job_id);
-    int r;
-
-    osm_now_ts(c.now);
-    r = payload ? agentd_record(ad, "approval.expired", "agentd", payload, apply_decide, &c, NULL)
-                : -ENOMEM;
-    json_decref(payload);
-    if (r == -EALREADY)
-        return 0;
-    if (r < 0)
-        return r;
-    if (job_id && (r = agentd_job_refuse(ad, job_id, AGENTD_JOB_EXPIRED)) < 0)
-        log_warn("approval.expire", "id=%s job=%s error=%d note=\"job not refused\"", id, job_id,
-                 r);
-    log_info("approval.expired", "id=%s", id);
-    return 1;
 }
 
 int agentd_approvals_expire(struct agentd *ad)
@@ -391,36 +474,84 @@ int agentd_approvals_expire(struct agentd *ad)
         return r;
     json_array_foreach(list, i, item)
     {
-        r = expire_one(ad, json_string_value(json_array_get(item, 0)),
-                       json_string_value(json_array_get(item, 1)));
+        r = decide_as(ad, json_string_value(item), "expired", "approval.expired", "agentd");
+        if (r == -EALREADY)
+            continue; /* decided meanwhile */
         if (r < 0)
             return r;
-        n += r;
+        log_info("approval.expired", "id=%s", json_string_value(item));
+        n++;
     }
     return n;
 }
 
-void *agentd_approvals_sweeper(void *arg)
+static void *sweeper_main(void *arg)
 {
     struct agentd *ad = arg;
-    struct agentd_tools *t = ad->tools;
+    struct agentd_approvals *a = ad->approvals;
     struct timespec until;
     int r;
 
-    pthread_mutex_lock(&t->sweep_lock);
-    while (!t->stopping) {
+    pthread_mutex_lock(&a->lock);
+    while (!a->stopping) {
         clock_gettime(CLOCK_MONOTONIC, &until);
         until.tv_sec += AGENTD_APPROVAL_SWEEP_S;
-        pthread_cond_timedwait(&t->sweep_cond, &t->sweep_lock, &until);
-        if (t->stopping)
+        while (!a->stopping &&
+               pthread_cond_timedwait(&a->cond, &a->lock, &until) != ETIMEDOUT)
+            ; /* decisions broadcast on the same condition: keep the period */
+        if (a->stopping)
             break;
-        pthread_mutex_unlock(&t->sweep_lock);
+        pthread_mutex_unlock(&a->lock);
         if ((r = agentd_approvals_expire(ad)) < 0)
             log_error("approval.sweep", "error=%d reason=\"%s\"", r, strerror(-r));
-        pthread_mutex_lock(&t->sweep_lock);
+        pthread_mutex_lock(&a->lock);
     }
-    pthread_mutex_unlock(&t->sweep_lock);
+    pthread_mutex_unlock(&a->lock);
     return NULL;
+}
+
+int agentd_approvals_init(struct agentd *ad)
+{
+    struct agentd_approvals *a = calloc(1, sizeof(*a));
+    pthread_condattr_t ca;
+    int r;
+
+    if (!a)
+        return -ENOMEM;
+    pthread_mutex_init(&a->lock, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&a->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    a->ttl_s = ad->cfg.approval_ttl > 0 ? ad->cfg.approval_ttl : AGENTD_APPROVAL_TTL_S;
+    ad->approvals = a;
+    if ((r = agentd_writer_task(ad, setup_task, NULL)) < 0)
+        goto fail;
+    r = -pthread_create(&a->sweeper, NULL, sweeper_main, ad);
+    a->sweeper_started = r == 0;
+    if (r == 0)
+        return 0;
+fail:
+    agentd_approvals_shutdown(ad);
+    return r;
+}
+
+void agentd_approvals_shutdown(struct agentd *ad)
+{
+    struct agentd_approvals *a = ad->approvals;
+
+    if (!a)
+        return;
+    pthread_mutex_lock(&a->lock);
+    a->stopping = true;
+    pthread_cond_broadcast(&a->cond);
+    pthread_mutex_unlock(&a->lock);
+    if (a->sweeper_started)
+        pthread_join(a->sweeper, NULL);
+    pthread_mutex_destroy(&a->lock);
+    pthread_cond_destroy(&a->cond);
+    free(a);
+    ad->approvals = NULL;
 }
 
 /* ---- routes ----------------------------------------------------------------------------- */
@@ -433,7 +564,7 @@ static json_t *not_ready(struct osm_request *req)
 static json_t *approval_reply(struct osm_request *req, const char *id)
 {
     int r;
-    json_t *row = row_get(AGENTD(req), id, &r);
+    json_t *row = agentd_approval_row(AGENTD(req), id, &r);
 
     if (r == -ENOENT)
         return osm_error(req, 404, "not_found", NULL, "approval not found");
@@ -446,7 +577,7 @@ static json_t *approval_reply(struct osm_request *req, const char *id)
 static int request_actor(struct osm_request *req, const json_t *given, char *buf, size_t len)
 {
     if (!req->operator) {
-        agentd_peer_actor("agent", &req->peer, buf, len);
+        snprintf(buf, len, "agent:%u", (unsigned)req->peer.uid);
         return 0;
     }
     snprintf(buf, len, "%s", given ? json_string_value(given) : "agent");
@@ -477,13 +608,12 @@ json_t *agentd_approval_request(struct osm_request *req)
         {"actor", AGENTD_FIELD_STRING, false, &actor},
         {"ttl_secs", AGENTD_FIELD_COUNT, false, &ttl},
     };
-    char id[AGENTD_APPROVAL_ID_LEN + 1], expires[OSM_TS_LEN + 1],
-        who[AGENTD_APPROVAL_ACTOR_MAX + 1];
+    char id[OSM_EXEC_ID_LEN + 1], expires[OSM_TS_LEN + 1], who[AGENTD_APPROVAL_ACTOR_MAX + 1];
     struct approval_change c = {.id = id, .expires_at = expires, .actor = who};
     int64_t ttl_s;
     int r;
 
-    if (!ad->tools)
+    if (!ad->approvals)
         return not_ready(req);
     if ((err = agentd_body_fields(req, fields, ELEMENTSOF(fields))))
         return err;
@@ -515,7 +645,7 @@ json_t *agentd_approval_pending(struct osm_request *req)
     json_auto_t *list = json_array();
     int r;
 
-    if (!ad->tools)
+    if (!ad->approvals)
         return not_ready(req);
     if ((r = agentd_approvals_expire(ad)) < 0)
         return agentd_read_error(req, r, "approvals");
@@ -529,21 +659,43 @@ json_t *agentd_approval_get(struct osm_request *req)
     struct agentd *ad = AGENTD(req);
     int r;
 
-    if (!ad->tools)
+    if (!ad->approvals)
         return not_ready(req);
     if ((r = agentd_approvals_expire(ad)) < 0)
         return agentd_read_error(req, r, "approvals");
     return approval_reply(req, req->param[0]);
 }
 
-/* The operator's decision: who may make it, and the body's mode / ttl_secs (decided_by in the
- * body is ignored: the decider is the socket peer). */
+/* The grant an allow-always decision leaves: the exact call (default), the held call's target
+ * path, or a prefix of it the operator names. */
+static json_t *grant_scope(struct osm_request *req, const json_t *scope, const json_t *prefix,
+                           struct approval_change *c)
+{
+    const char *s = scope ? json_string_value(scope) : "call";
+
+    if (strcmp(s, "call") != 0 && strcmp(s, "path") != 0 && strcmp(s, "prefix") != 0)
+        return agentd_field_error(req, "scope", "must be \"call\", \"path\" or \"prefix\"");
+    if (scope && !(c->mode && strcmp(c->mode, "always") == 0))
+        return agentd_field_error(req, "scope", "applies only to mode \"always\"");
+    if (prefix && strcmp(s, "prefix") != 0)
+        return agentd_field_error(req, "prefix", "applies only to scope \"prefix\"");
+    if (strcmp(s, "prefix") == 0 && !prefix)
+        return agentd_field_error(req, "prefix", "is required for scope \"prefix\"");
+    c->scope = s;
+    c->path = prefix ? json_string_value(prefix) : NULL;
+    return NULL;
+}
+
+/* The operator's decision: who may make it, and the body's mode / ttl_secs / scope (decided_by
+ * in the body is ignored: the decider is the socket peer). */
 static json_t *decision_parse(struct osm_request *req, bool approve, struct approval_change *c)
 {
-    json_t *mode = NULL, *ttl = NULL, *ignored = NULL, *err;
+    json_t *mode = NULL, *ttl = NULL, *scope = NULL, *prefix = NULL, *ignored = NULL, *err;
     const struct agentd_field fields[] = {
         {"mode", AGENTD_FIELD_STRING, false, &mode},
         {"ttl_secs", AGENTD_FIELD_COUNT, false, &ttl},
+        {"scope", AGENTD_FIELD_STRING, false, &scope},
+        {"prefix", AGENTD_FIELD_STRING, false, &prefix},
         {"decided_by", AGENTD_FIELD_ANY, false, &ignored},
     };
 
@@ -563,23 +715,7 @@ static json_t *decision_parse(struct osm_request *req, bool approve, struct appr
                                                  : 0;
     if (ttl && (c->ttl_secs < 1 || c->ttl_secs > AGENTD_APPROVAL_TTL_MAX_S))
         return agentd_field_error(req, "ttl_secs", "must be from 1 to 2592000");
-    return NULL;
-}
-
-/* Releases or refuses the waiting job after the decision is durable. */
-static void decision_job(struct agentd *ad, const struct approval_change *c, json_t *reply)
-{
-    int r;
-
-    if (!c->job_id)
-        return;
-    r = strcmp(c->status, "approved") == 0 ? agentd_job_release(ad, c->job_id, c->id)
-                                           : agentd_job_refuse(ad, c->job_id, AGENTD_JOB_DENIED);
-    if (r < 0) {
-        log_error("approval.job", "id=%s job=%s error=%d reason=\"%s\"", c->id, c->job_id, r,
-                  strerror(-r));
-        json_object_set_new(reply, "job_error", json_string(strerror(-r)));
-    }
+    return grant_scope(req, scope, prefix, c);
 }
 
 /* 409 unless row is still pending (NULL then). */
@@ -593,12 +729,38 @@ static json_t *check_pending(struct osm_request *req, const char *id, const json
                      "approval %s is %s, not pending", id, status ? status : "unknown");
 }
 
+/* A path or prefix grant needs the held call's target path, under the prefix. */
+static json_t *check_grant_path(struct osm_request *req, const json_t *row,
+                                struct approval_change *c)
+{
+    const char *held = json_string_value(json_object_get(row, "path"));
+    _cleanup_free_ char *prefix = NULL;
+    size_t n;
+
+    if (!c->scope || strcmp(c->scope, "call") == 0)
+        return NULL;
+    if (!held)
+        return agentd_field_error(req, "scope", "needs a call with a path argument");
+    if (strcmp(c->scope, "path") == 0) {
+        c->path = held;
+        return NULL;
+    }
+    prefix = c->path[0] == '/' ? osm_policy_normalize_path(c->path) : NULL;
+    n = prefix ? strlen(prefix) : 0;
+    if (!prefix || !(strncmp(held, prefix, n) == 0 &&
+                     (held[n] == '\0' || held[n] == '/' || strcmp(prefix, "/") == 0)))
+        return agentd_field_error(req, "prefix",
+                                  "must be an absolute path at or above the held call's path");
+    json_object_set_new((json_t *)row, "grant_prefix", json_string(prefix));
+    c->path = json_string_value(json_object_get(row, "grant_prefix"));
+    return NULL;
+}
+
 /* Records the decision (row lent: c points into it). */
 static int decision_record(struct agentd *ad, const json_t *row, struct approval_change *c)
 {
     bool approve = strcmp(c->status, "approved") == 0;
-    json_t *payload;
-    int r;
+    json_auto_t *payload = NULL;
 
     c->tool = json_string_value(json_object_get(row, "tool"));
     c->job_id = json_string_value(json_object_get(row, "job_id"));
@@ -606,15 +768,18 @@ static int decision_record(struct agentd *ad, const json_t *row, struct approval
     osm_now_ts(c->now);
     if (c->ttl_secs > 0)
         ts_in(c->ttl_secs, c->grant_expires);
-    payload = json_pack("{s:s, s:s?, s:s?, s:s, s:s?}", "id", c->id, "tool", c->tool, "job_id",
-                        c->job_id, "decided_by", c->decided_by, "mode", c->mode);
-    if (payload && c->ttl_secs > 0 && c->tool)
+    payload = json_pack("{s:s, s:s?, s:s?, s:s, s:s?, s:O?}", "id", c->id, "tool", c->tool,
+                        "job_id", c->job_id, "decided_by", c->decided_by, "mode", c->mode,
+                        "daemon", json_object_get(row, "daemon"));
+    if (payload && c->ttl_secs > 0 && c->tool) {
         json_object_set_new(payload, "grant_expires_at", json_string(c->grant_expires));
-    r = payload ? agentd_record(ad, approve ? "approval.approved" : "approval.denied",
-                                c->decided_by, payload, apply_decide, c, NULL)
-                : -ENOMEM;
-    json_decref(payload);
-    return r;
+        json_object_set_new(payload, "scope", json_string(c->scope ? c->scope : "call"));
+        if (c->path)
+            json_object_set_new(payload, "grant_path", json_string(c->path));
+    }
+    return payload ? agentd_record(ad, approve ? "approval.approved" : "approval.denied",
+                                   c->decided_by, payload, apply_decide, c, NULL)
+                   : -ENOMEM;
 }
 
 static json_t *decide(struct osm_request *req, bool approve)
@@ -627,7 +792,7 @@ static json_t *decide(struct osm_request *req, bool approve)
     char who[32];
     int r;
 
-    if (!ad->tools)
+    if (!ad->approvals)
         return not_ready(req);
     if ((err = decision_parse(req, approve, &c)))
         return err;
@@ -636,9 +801,9 @@ static json_t *decide(struct osm_request *req, bool approve)
     row = approval_reply(req, id);
     if (req->status != 200)
         return TAKE_PTR(row);
-    if ((err = check_pending(req, id, row)))
+    if ((err = check_pending(req, id, row)) || (err = check_grant_path(req, row, &c)))
         return err;
-    agentd_peer_actor("uid", &req->peer, who, sizeof(who));
+    snprintf(who, sizeof(who), "uid:%u", (unsigned)req->peer.uid);
     c.decided_by = who;
     r = decision_record(ad, row, &c);
     if (r == -EALREADY)
@@ -647,9 +812,10 @@ static json_t *decide(struct osm_request *req, bool approve)
         return agentd_record_error(req, r, approve ? "approval.approved" : "approval.denied");
     log_info(approve ? "approval.approved" : "approval.denied", "id=%s by=%s mode=%s", id, who,
              c.mode ? c.mode : "-");
+    r = agentd_decision_deliver(ad, id);
     reply = approval_reply(req, id);
-    if (req->status == 200)
-        decision_job(ad, &c, reply);
+    if (r < 0 && r != -ENOENT && req->status == 200)
+        json_object_set_new(reply, "job_error", json_string(strerror(-r)));
     return reply;
 }
 
@@ -661,4 +827,36 @@ json_t *agentd_approval_approve(struct osm_request *req)
 json_t *agentd_approval_deny(struct osm_request *req)
 {
     return decide(req, false);
+}
+
+/* ---- agentd's own executor's approver --------------------------------------------------- */
+
+static int own_open(void *ctx, const struct osm_approval_request *req)
+{
+    return agentd_approval_open(ctx, "agentd", req);
+}
+
+static int own_grant(void *ctx, const char *tool, const char *args_hash, const char *path,
+                     char ret_id[static OSM_EXEC_ID_LEN + 1])
+{
+    return agentd_grant_find(ctx, tool, args_hash, path, ret_id);
+}
+
+static int own_cancel(void *ctx, const char *id)
+{
+    return agentd_approval_cancel(ctx, "agentd", id);
+}
+
+static int own_decision(void *ctx, const char *id, json_t **ret)
+{
+    return agentd_approval_decision(ctx, "agentd", id, ret);
+}
+
+void agentd_approver(struct agentd *ad, struct osm_exec_approver *ret)
+{
+    *ret = (struct osm_exec_approver){.open = own_open,
+                                      .grant = own_grant,
+                                      .cancel = own_cancel,
+                                      .decision = own_decision,
+                                      .ctx = ad};
 }

@@ -15,7 +15,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "agentd-sandbox.h"
+#include "agentd-tools.h"
 #include "agentd.h"
 #include "common/fileio.h"
 #include "common/log.h"
@@ -38,21 +38,6 @@ static void target_close(struct target *t)
     if (t->dir_fd >= 0)
         close(t->dir_fd);
     t->dir_fd = -1;
-}
-
-bool agentd_files_protected(struct agentd *ad, const char *canonical)
-{
-    const char *roots[] = {ad->jobs ? ad->jobs->state_real : NULL,
-                           ad->jobs ? ad->jobs->run_real : NULL, ad->paths.state_dir,
-                           ad->paths.run_dir, "/run/osmoda"};
-    char ws[PATH_MAX];
-
-    if (ad->workspace && realpath(ad->workspace, ws) && osm_path_is_under(canonical, ws))
-        return false; /* the workspace lives in the state dir but is the agent's */
-    for (size_t i = 0; i < ELEMENTSOF(roots); i++)
-        if (roots[i] && osm_path_is_under(canonical, roots[i]))
-            return true;
-    return false;
 }
 
 /* openat2 beneath dir; without openat2 (Linux < 5.6), a component walk that refuses symlinks
@@ -102,9 +87,9 @@ static const char *workspace_rel(struct agentd *ad, const char *path)
         n = strlen(OSM_SANDBOX_INSIDE_WORKSPACE);
         return path[n] ? path + n + 1 : ".";
     }
-    if (ad->workspace && osm_path_is_under(path, ad->workspace)) {
-        n = strlen(ad->workspace);
-        while (n > 1 && ad->workspace[n - 1] == '/')
+    if (agentd_workspace(ad) && osm_path_is_under(path, agentd_workspace(ad))) {
+        n = strlen(agentd_workspace(ad));
+        while (n > 1 && agentd_workspace(ad)[n - 1] == '/')
             n--;
         return path[n] ? path + n + 1 : ".";
     }
@@ -209,7 +194,7 @@ static int resolve(struct agentd *ad, const char *path, bool create, struct targ
     }
     rel = workspace_rel(ad, path);
     if (rel) {
-        _cleanup_close_ int ws = open(ad->workspace, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_close_ int ws = open(agentd_workspace(ad), O_PATH | O_DIRECTORY | O_CLOEXEC);
         struct stat st;
         if (ws < 0 || fstat(ws, &st) < 0) {
             *ret_error = "workspace_unavailable";
@@ -234,7 +219,7 @@ static int resolve(struct agentd *ad, const char *path, bool create, struct targ
         *ret_error = "invalid_path";
         return r;
     }
-    if (agentd_files_protected(ad, path)) {
+    if (agentd_path_protected(ad, path)) {
         *ret_error = "protected_path";
         return -EPERM;
     }
@@ -248,7 +233,7 @@ static int resolve(struct agentd *ad, const char *path, bool create, struct targ
         return -errno;
     }
     /* What the directory really is, after symlinks. */
-    if ((r = fd_path(t->dir_fd, real, sizeof(real))) < 0 || agentd_files_protected(ad, real)) {
+    if ((r = fd_path(t->dir_fd, real, sizeof(real))) < 0 || agentd_path_protected(ad, real)) {
         target_close(t);
         *ret_error = "protected_path";
         return r < 0 ? r : -EPERM;
@@ -280,7 +265,7 @@ static int open_target(struct agentd *ad, struct target *t, int flags, mode_t mo
         return fd;
     }
     if (!t->in_workspace &&
-        (fd_path(fd, real, sizeof(real)) < 0 || agentd_files_protected(ad, real))) {
+        (fd_path(fd, real, sizeof(real)) < 0 || agentd_path_protected(ad, real))) {
         close(fd);
         *ret_error = "protected_path";
         return -EPERM;
@@ -294,7 +279,7 @@ static json_t *fail(const char *code, const char *path, int r)
                      strerror(r < 0 ? -r : r));
 }
 
-json_t *agentd_tool_file_read(struct agentd_call *call, const char **ret_error)
+static json_t *file_read(struct osm_exec_call *call, const char **ret_error)
 {
     const char *path = json_string_value(json_object_get(call->args, "path"));
     json_t *ml = json_object_get(call->args, "maxLines");
@@ -307,10 +292,9 @@ json_t *agentd_tool_file_read(struct agentd_call *call, const char **ret_error)
     ssize_t n;
     int r;
 
-    if ((r = agentd_jobs_ready(call->ad)) < 0 ||
-        (r = resolve(call->ad, path, false, &t, ret_error)) < 0)
+    if ((r = resolve(AGENTD_OF(call), path, false, &t, ret_error)) < 0)
         return fail(*ret_error ? *ret_error : "io_error", path, r);
-    fd = open_target(call->ad, &t, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0, ret_error);
+    fd = open_target(AGENTD_OF(call), &t, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0, ret_error);
     target_close(&t);
     if (fd < 0)
         return fail(*ret_error, path, fd);
@@ -337,7 +321,7 @@ json_t *agentd_tool_file_read(struct agentd_call *call, const char **ret_error)
                      cut < len || len < (size_t)st.st_size, "in_workspace", t.in_workspace);
 }
 
-json_t *agentd_tool_file_write(struct agentd_call *call, const char **ret_error)
+static json_t *file_write(struct osm_exec_call *call, const char **ret_error)
 {
     const char *path = json_string_value(json_object_get(call->args, "path"));
     json_t *cj = json_object_get(call->args, "content");
@@ -357,10 +341,9 @@ json_t *agentd_tool_file_write(struct agentd_call *call, const char **ret_error)
         *ret_error = "too_large";
         return fail(*ret_error, path, EFBIG);
     }
-    if ((r = agentd_jobs_ready(call->ad)) < 0 ||
-        (r = resolve(call->ad, path, true, &t, ret_error)) < 0)
+    if ((r = resolve(AGENTD_OF(call), path, true, &t, ret_error)) < 0)
         return fail(*ret_error ? *ret_error : "io_error", path, r);
-    fd = open_target(call->ad, &t, O_WRONLY | O_CREAT | O_NOCTTY | (append ? O_APPEND : O_TRUNC),
+    fd = open_target(AGENTD_OF(call), &t, O_WRONLY | O_CREAT | O_NOCTTY | (append ? O_APPEND : O_TRUNC),
                      0644, ret_error);
     if (fd >= 0 && fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
         target_close(&t);
@@ -434,7 +417,7 @@ static int list_dir(int dir_fd, const char *prefix, int depth, bool recursive, j
     return 0;
 }
 
-json_t *agentd_tool_directory_list(struct agentd_call *call, const char **ret_error)
+static json_t *directory_list(struct osm_exec_call *call, const char **ret_error)
 {
     const char *path = json_string_value(json_object_get(call->args, "path"));
     bool recursive = json_is_true(json_object_get(call->args, "recursive"));
@@ -447,10 +430,9 @@ json_t *agentd_tool_directory_list(struct agentd_call *call, const char **ret_er
     size_t seen = 0;
     int r;
 
-    if ((r = agentd_jobs_ready(call->ad)) < 0 ||
-        (r = resolve(call->ad, path, false, &t, ret_error)) < 0)
+    if ((r = resolve(AGENTD_OF(call), path, false, &t, ret_error)) < 0)
         return fail(*ret_error ? *ret_error : "io_error", path, r);
-    fd = open_target(call->ad, &t, O_RDONLY | O_DIRECTORY, 0, ret_error);
+    fd = open_target(AGENTD_OF(call), &t, O_RDONLY | O_DIRECTORY, 0, ret_error);
     target_close(&t);
     if (fd < 0)
         return fail(*ret_error, path, fd);
@@ -470,3 +452,10 @@ json_t *agentd_tool_directory_list(struct agentd_call *call, const char **ret_er
     }
     return page;
 }
+
+const struct agentd_handler agentd_file_handlers[] = {
+    {"file_read", file_read, NULL, false},
+    {"file_write", file_write, NULL, false},
+    {"directory_list", directory_list, NULL, false},
+};
+const size_t agentd_n_file_handlers = ELEMENTSOF(agentd_file_handlers);

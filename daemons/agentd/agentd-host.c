@@ -71,7 +71,7 @@ static json_t *properties_object(char *text)
     return o;
 }
 
-static json_t *service_status(struct agentd_call *call, const char **ret_error)
+static json_t *service_status(struct osm_exec_call *call, const char **ret_error)
 {
     const char *unit = json_string_value(json_object_get(call->args, "unit"));
     const char *why = need_systemd(unit, ret_error);
@@ -106,7 +106,7 @@ static bool token_valid(const char *s, const char *allowed, size_t max)
     return true;
 }
 
-static json_t *journal_logs(struct agentd_call *call, const char **ret_error)
+static json_t *journal_logs(struct osm_exec_call *call, const char **ret_error)
 {
     const char *unit = json_string_value(json_object_get(call->args, "unit"));
     const char *prio = json_string_value(json_object_get(call->args, "priority"));
@@ -253,7 +253,7 @@ static json_t *routes(void)
     return arr;
 }
 
-static json_t *network_info(struct agentd_call *call, const char **ret_error)
+static json_t *network_info(struct osm_exec_call *call, const char **ret_error)
 {
     const char *detail = json_string_value(json_object_get(call->args, "detail"));
     bool all = !detail || strcmp(detail, "all") == 0;
@@ -276,7 +276,7 @@ static json_t *network_info(struct agentd_call *call, const char **ret_error)
 
 /* ---- safety_status ----------------------------------------------------------------------- */
 
-static json_t *safety_status(struct agentd_call *call, const char **ret_error)
+static json_t *safety_status(struct osm_exec_call *call, const char **ret_error)
 {
     char current[4096];
     ssize_t n = readlink(NIX_SYSTEM_PROFILE, current, sizeof(current) - 1);
@@ -296,10 +296,10 @@ static json_t *safety_status(struct agentd_call *call, const char **ret_error)
     return json_pack("{s:b, s:s, s:o}", "nixos", 1, "current", current, "generations", gens);
 }
 
-const struct agentd_direct_tool agentd_host_tools[] = {
-    {"service_status", service_status},
-    {"journal_logs", journal_logs},
-    {"network_info", network_info},
-    {"safety_status", safety_status},
+const struct agentd_handler agentd_host_handlers[] = {
+    {"service_status", service_status, NULL, false},
+    {"journal_logs", journal_logs, NULL, false},
+    {"network_info", network_info, NULL, false},
+    {"safety_status", safety_status, NULL, false},
 };
-const size_t agentd_n_host_tools = ELEMENTSOF(agentd_host_tools);
+const size_t agentd_n_host_handlers = ELEMENTSOF(agentd_host_handlers);

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agentd-sandbox.h"
+#include "agentd-tools.h"
 #include "agentd.h"
 #include "common/limits.h"
 
@@ -63,7 +63,7 @@ static json_t *refuse(const char **ret_error, const char *code, const char *mess
     return json_pack("{s:s, s:s}", "error", code, "message", message);
 }
 
-static json_t *spec_kit_init(struct agentd_call *call, const char **ret_error)
+static json_t *spec_kit_init(struct osm_exec_call *call, const char **ret_error)
 {
     const char *integration = json_string_value(json_object_get(call->args, "integration"));
     const char *seed = json_string_value(json_object_get(call->args, "constitution_seed"));
@@ -94,7 +94,7 @@ static bool project_path_valid(const char *p)
     return strncmp(p, "/workspace/", 11) == 0 && p[11] && !strstr(p, "..") && !strpbrk(p, "\n\r");
 }
 
-static json_t *spec_kit_run(struct agentd_call *call, const char **ret_error)
+static json_t *spec_kit_run(struct osm_exec_call *call, const char **ret_error)
 {
     const char *path = json_string_value(json_object_get(call->args, "project_path"));
     const char *command = json_string_value(json_object_get(call->args, "command"));
@@ -118,8 +118,8 @@ static json_t *spec_kit_run(struct agentd_call *call, const char **ret_error)
         call, cmd, true, (secs > 0 ? secs : OSM_TOOL_SPECKIT_TIMEOUT_MAX_S) * 1000, ret_error);
 }
 
-const struct agentd_direct_tool agentd_speckit_tools[] = {
-    {"spec_kit_init", spec_kit_init},
-    {"spec_kit_run", spec_kit_run},
+const struct agentd_handler agentd_speckit_handlers[] = {
+    {"spec_kit_init", spec_kit_init, NULL, true},
+    {"spec_kit_run", spec_kit_run, NULL, true},
 };
-const size_t agentd_n_speckit_tools = ELEMENTSOF(agentd_speckit_tools);
+const size_t agentd_n_speckit_handlers = ELEMENTSOF(agentd_speckit_handlers);

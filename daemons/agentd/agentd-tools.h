@@ -1,45 +1,40 @@
-/* agentd's tool executor (POST /tools/call on the agent socket): registry lookup, argument
- * validation, capability token, policy (allow / approve / deny), approvals, the tool.call ledger
- * records, and dispatch either through agentd's own routes (REST-mapped tools) or to a direct
- * implementation (shell, files, jobs, services...). Fails closed: no ledger, no approver, no
- * sandbox → no action. */
+/* agentd's tools as its executor runs them (lib/exec): the handlers each file implements, and
+ * what they need of agentd. A handler gets struct osm_exec_call with userdata = struct agentd. */
 #pragma once
 
 #include <jansson.h>
 #include <stdbool.h>
-#include <sys/socket.h>
 
-#include "tools/registry.h"
+#include "exec/exec.h"
 
 struct agentd;
 
-/* One tool call as the executor hands it to an implementation. */
-struct agentd_call {
-    struct agentd *ad;
-    const struct osm_tool *tool;
-    const json_t *args;      /* validated against the tool's schema (lent) */
-    int ring;                /* 2 = sandboxed (default), 1 = host access after approval */
-    bool approved;           /* runs because an operator approved it */
-    const char *approval_id; /* NULL unless approved */
-    const char *job_id;      /* set when the call runs as a job (lent) */
-    struct ucred peer;       /* the agent process that asked (SO_PEERCRED) */
-};
+#define AGENTD_OF(call) ((struct agentd *)(call)->userdata)
 
-/* A direct implementation: returns the result (new reference). On failure returns NULL (or a
- * JSON detail) and sets *ret_error to a short static code ("not_found", "sandbox_unavailable",
- * "timeout", ...) and *ret_message (static or from the result) when useful. */
-typedef json_t *(*agentd_tool_fn)(struct agentd_call *call, const char **ret_error);
-
-struct agentd_direct_tool {
+/* One handler: a tool name, its implementation and (optionally) the preview a person sees. */
+struct agentd_handler {
     const char *name;
-    agentd_tool_fn fn;
+    osm_exec_fn run;
+    osm_exec_preview_fn preview;
+    bool process; /* run starts a sandboxed process */
 };
 
-/* Direct implementations by file (each file exports its table; the executor merges them). */
-extern const struct agentd_direct_tool agentd_exec_tools[]; /* agentd-shell.c, agentd-files.c,
-                                                               agentd-jobs.c */
-extern const size_t agentd_n_exec_tools;
-extern const struct agentd_direct_tool agentd_host_tools[]; /* agentd-host.c */
-extern const size_t agentd_n_host_tools;
-extern const struct agentd_direct_tool agentd_speckit_tools[]; /* agentd-speckit.c */
-extern const size_t agentd_n_speckit_tools;
+/* Each file's handlers (joined into the executor's table in agentd-tools.c). */
+extern const struct agentd_handler agentd_shell_handlers[]; /* agentd-shell.c */
+extern const size_t agentd_n_shell_handlers;
+extern const struct agentd_handler agentd_file_handlers[]; /* agentd-files.c */
+extern const size_t agentd_n_file_handlers;
+extern const struct agentd_handler agentd_host_handlers[]; /* agentd-host.c */
+extern const size_t agentd_n_host_handlers;
+extern const struct agentd_handler agentd_speckit_handlers[]; /* agentd-speckit.c */
+extern const size_t agentd_n_speckit_handlers;
+
+/* The agent workspace (lent): ring 2's /workspace. */
+const char *agentd_workspace(struct agentd *ad);
+/* True when path (canonical) is one no tool may touch: the state dir (but the workspace), the
+ * run dir, /run/osmoda. */
+bool agentd_path_protected(struct agentd *ad, const char *canonical);
+/* Runs command (sh -c) as call's sandboxed job, as shell_exec does, waiting up to wait_ms;
+ * network only when the call was approved. For tools that are shell commands in osModa. */
+json_t *agentd_shell_run_command(struct osm_exec_call *call, const char *command, bool network,
+                                 int64_t wait_ms, const char **ret_error);

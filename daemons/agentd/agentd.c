@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "agentd-api.h"
-#include "agentd-exec.h"
+#include "agentd-approvals.h"
 #include "agentd.h"
 #include "common/fileio.h"
 #include "common/log.h"
@@ -27,6 +27,8 @@ struct options {
 static const struct option long_options[] = {
     {"socket", required_argument, NULL, 's'},
     {"agent-socket", required_argument, NULL, 'a'},
+    {"daemons-socket", required_argument, NULL, 'D'},
+    {"rate-limit", required_argument, NULL, 'R'},
     {"approval-ttl", required_argument, NULL, 'T'},
     {"state-dir", required_argument, NULL, 'd'},
     {"backup-dir", required_argument, NULL, 'b'},
@@ -56,7 +58,13 @@ static void usage(FILE *f)
             "  --socket PATH             unix socket (default $OSMODA_RUN_DIR/agentd.sock,\n"
             "                            else /run/osmoda/agentd.sock)\n"
             "  --agent-socket PATH       the agent socket: tool calls only, every request is the\n"
-            "                            agent principal (default <run dir>/agentd-agent.sock)\n"
+            "                            agent principal (default agentd-agent.sock beside the\n"
+            "                            socket)\n"
+            "  --daemons-socket PATH     the other daemons' socket: events and approvals, the\n"
+            "                            daemon named by its credentials (default\n"
+            "                            agentd-daemons.sock beside the socket)\n"
+            "  --rate-limit TOOL=N/S     at most N calls per S seconds per caller of TOOL (a name,\n"
+            "                            @shell, @irreversible, @privileged or *); repeatable\n"
             "  --approval-ttl S          seconds a tool call waits for approval (default %d)\n"
             "  --state-dir DIR           state (default $OSMODA_STATE_DIR, else /var/lib/osmoda)\n"
             "  --backup-dir DIR          backups (default $OSMODA_BACKUP_DIR, else "
@@ -100,6 +108,14 @@ static int parse_args(int argc, char **argv, struct options *o)
             break;
         case 'a':
             o->cfg.agent_socket_flag = optarg;
+            break;
+        case 'D':
+            o->cfg.daemons_socket_flag = optarg;
+            break;
+        case 'R':
+            if (o->cfg.n_rate_flags == OSM_EXEC_RATES_MAX)
+                return -EINVAL;
+            o->cfg.rate_flags[o->cfg.n_rate_flags++] = optarg;
             break;
         case 'T':
             if (parse_positive(optarg, &o->cfg.approval_ttl) < 0)
@@ -155,29 +171,29 @@ static int parse_args(int argc, char **argv, struct options *o)
     return optind == argc ? 0 : -EINVAL;
 }
 
-/* The agent group's gid from /etc/group, where packaging creates it (groupadd --system).
- * Read directly rather than through NSS, which would map its modules into the daemon for good. */
-static bool agent_group(gid_t *ret)
+/* A group's gid from /etc/group, where packaging creates it (groupadd --system). Read directly
+ * rather than through NSS, which would map its modules into the daemon for good. */
+static bool group_gid(const char *name, gid_t *ret)
 {
     _cleanup_fclose_ FILE *f = fopen("/etc/group", "re");
     struct group *g;
 
     while (f && (g = fgetgrent(f)))
-        if (strcmp(g->gr_name, AGENTD_AGENT_GROUP) == 0) {
+        if (strcmp(g->gr_name, name) == 0) {
             *ret = g->gr_gid;
             return true;
         }
     return false;
 }
 
-/* The agent socket: group "osmoda-agent" and 0660 when that group exists, else 0600 (dev mode
- * runs everything as one user). */
-static int listen_agent(struct agentd *ad, const char *path, struct osm_http_server **ret)
+/* A socket for group: 0660 and that group when it exists, else 0600 (dev mode runs everything
+ * as one user). */
+static int listen_group(const struct osm_route *routes, size_t n, struct agentd *ad,
+                        const char *path, const char *group, struct osm_http_server **ret)
 {
-    struct osm_http_server_config cfg = {
-        .routes = agentd_agent_routes, .n_routes = agentd_n_agent_routes, .userdata = ad};
-    gid_t gid;
-    bool g = agent_group(&gid);
+    struct osm_http_server_config cfg = {.routes = routes, .n_routes = n, .userdata = ad};
+    gid_t gid = 0;
+    bool g = group_gid(group, &gid);
     int r = osm_http_server_start_unix(&cfg, path, 0600, ret);
 
     if (r < 0)
@@ -188,35 +204,58 @@ static int listen_agent(struct agentd *ad, const char *path, struct osm_http_ser
         *ret = NULL;
         return r;
     }
-    log_info("daemon.agent_socket", "socket=%s group=%s", path, g ? AGENTD_AGENT_GROUP : "-");
+    log_info("daemon.listen", "socket=%s group=%s", path, g ? group : "-");
     return 0;
+}
+
+static char *beside(struct agentd *ad, const char *flag, const char *name)
+{
+    return flag ? strdup(flag) : osm_path_join(ad->paths.run_dir, name);
+}
+
+struct servers {
+    struct osm_http_server *operator, *agent, *daemons;
+};
+
+static void servers_stop(struct servers *s)
+{
+    osm_http_server_stop(s->daemons);
+    osm_http_server_stop(s->agent);
+    osm_http_server_stop(s->operator);
+}
+
+static int listen_all(struct agentd *ad, struct servers *s)
+{
+    struct osm_http_server_config cfg = {
+        .routes = agentd_routes, .n_routes = agentd_n_routes, .userdata = ad, .operator= true };
+    _cleanup_free_ char *agent = beside(ad, ad->cfg.agent_socket_flag, AGENTD_AGENT_SOCKET);
+    _cleanup_free_ char *daemons = beside(ad, ad->cfg.daemons_socket_flag, AGENTD_DAEMONS_SOCKET);
+    const char *failed = ad->paths.socket;
+    int r;
+
+    if (!agent || !daemons)
+        return -ENOMEM;
+    r = osm_http_server_start_unix(&cfg, ad->paths.socket, 0600, &s->operator);
+    if (r == 0 && (failed = agent, r = listen_group(agentd_agent_routes, agentd_n_agent_routes,
+                                                    ad, agent, AGENTD_AGENT_GROUP, &s->agent)) == 0)
+        failed = daemons, r = listen_group(agentd_daemons_routes, agentd_n_daemons_routes, ad,
+                                           daemons, AGENTD_DAEMONS_GROUP, &s->daemons);
+    if (r < 0) {
+        log_error("daemon.listen", "socket=%s error=%d reason=\"%s\"", failed, r, strerror(-r));
+        servers_stop(s);
+    }
+    return r;
 }
 
 static int serve(struct agentd *ad, int ready_fd)
 {
-    struct osm_http_server_config cfg = {
-        .routes = agentd_routes, .n_routes = agentd_n_routes, .userdata = ad, .operator= true };
-    struct osm_http_server *server = NULL, *agent = NULL;
-    _cleanup_free_ char *agent_path = ad->cfg.agent_socket_flag
-                                          ? strdup(ad->cfg.agent_socket_flag)
-                                          : osm_path_join(ad->paths.run_dir, AGENTD_AGENT_SOCKET);
+    struct servers s = {0};
     sigset_t set;
     int r, sig;
 
     osm_daemon_block_signals(&set);
-    r = osm_http_server_start_unix(&cfg, ad->paths.socket, 0600, &server);
-    if (r < 0) {
-        log_error("daemon.listen", "socket=%s error=%d reason=\"%s\"", ad->paths.socket, r,
-                  strerror(-r));
+    if ((r = listen_all(ad, &s)) < 0)
         return r;
-    }
-    r = agent_path ? listen_agent(ad, agent_path, &agent) : -ENOMEM;
-    if (r < 0) {
-        log_error("daemon.listen", "socket=%s error=%d reason=\"%s\"",
-                  agent_path ? agent_path : "-", r, strerror(-r));
-        osm_http_server_stop(server);
-        return r;
-    }
     log_info("daemon.start", "socket=%s state_dir=%s", ad->paths.socket, ad->paths.state_dir);
     osm_daemon_notify_ready(ready_fd);
     while ((sig = osm_daemon_wait_signal(&set)) == SIGHUP) {
@@ -224,8 +263,7 @@ static int serve(struct agentd *ad, int ready_fd)
         agentd_tools_reload(ad);
     }
     log_info("daemon.stop", "signal=%d", sig);
-    osm_http_server_stop(agent);
-    osm_http_server_stop(server);
+    servers_stop(&s);
     return 0;
 }
 
@@ -263,16 +301,8 @@ int main(int argc, char **argv)
         agentd_shutdown(&ad);
         return 1;
     }
-    r = agentd_jobs_init(&ad);
-    if (r < 0) {
-        log_error("daemon.init", "what=jobs error=%d reason=\"%s\"", r, strerror(-r));
-        agentd_tools_shutdown(&ad);
-        agentd_shutdown(&ad);
-        return 1;
-    }
     r = serve(&ad, o.ready_fd);
-    agentd_jobs_shutdown(&ad); /* running jobs go on under their runners */
-    agentd_tools_shutdown(&ad);
+    agentd_tools_shutdown(&ad); /* running jobs go on under their runners */
     agentd_shutdown(&ad);
     return r < 0 ? 1 : 0;
 }

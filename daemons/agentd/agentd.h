@@ -12,18 +12,25 @@
 #include "common/macro.h"
 #include "common/timeutil.h"
 #include "daemon/daemon.h"
+#include "exec/exec.h"
 #include "ledger/ledger.h"
 
 struct agentd_writer;
 struct agentd_readers;
 struct osm_ledger_signer;
-struct agentd_tools;
-struct agentd_jobs;
+struct agentd_approvals;
+struct osm_exec;
+
+#define AGENTD_AGENT_SOCKET "agentd-agent.sock"
+#define AGENTD_DAEMONS_SOCKET "agentd-daemons.sock"
+#define AGENTD_AGENT_GROUP "osmoda-agent"
+#define AGENTD_DAEMONS_GROUP "osmoda-daemons"
 
 struct agentd_config {
     const char *state_flag;        /* --state-dir */
     const char *socket_flag;       /* --socket */
-    const char *agent_socket_flag; /* --agent-socket */
+    const char *agent_socket_flag; /* --agent-socket, else beside --socket */
+    const char *daemons_socket_flag; /* --daemons-socket, else beside --socket */
     int64_t approval_ttl;          /* --approval-ttl (seconds) of a pending tool-call approval */
     const char *backup_dir;   /* --backup-dir, else $OSMODA_BACKUP_DIR, else /var/backups/osmoda */
     int64_t checkpoint_every; /* --checkpoint-every (events) */
@@ -36,6 +43,8 @@ struct agentd_config {
                                      so in the job record and result; default fail closed */
     int64_t job_activity_timeout_s; /* --job-activity-timeout (else $OSMODA_JOB_ACTIVITY_TIMEOUT,
                                        else OSM_JOB_ACTIVITY_TIMEOUT_S) */
+    const char *rate_flags[OSM_EXEC_RATES_MAX]; /* --rate-limit TOOL=CALLS/SECONDS, repeated */
+    size_t n_rate_flags;
 };
 
 struct agentd {
@@ -50,9 +59,10 @@ struct agentd {
     int64_t started_ms;      /* monotonic */
     pthread_t verify_thread; /* checks the whole chain once at start, in the background */
     bool verify_started;
-    struct agentd_tools *tools; /* policy, approvals, capability key (agentd-exec.h) */
-    struct agentd_jobs *jobs;   /* jobs, sandbox programs (agentd-jobs.c) */
-    char *workspace;            /* the agent workspace (0700, owned by the sandbox uid) */
+    uint8_t sign_pk[32];                /* agentd's key: capability tokens and decisions */
+    uint8_t *sign_sk;                   /* 64 bytes in locked memory (agentd-capability.c) */
+    struct agentd_approvals *approvals; /* agentd-approvals.h */
+    struct osm_exec *exec;              /* the tool executor (agentd-tools.c) */
 };
 
 /* Opens the ledger (verifying the tail since the last checkpoint), starts the writer thread and
@@ -60,12 +70,22 @@ struct agentd {
 int agentd_init(struct agentd *ad, const struct agentd_config *cfg);
 /* Stops the writer after draining it (final checkpoint) and closes everything. */
 void agentd_shutdown(struct agentd *ad);
-/* The jobs and sandbox layer (agentd-jobs.c): creates the workspace and <state>/jobs, the jobs
- * table, finds the sandbox programs and re-attaches to jobs left by a previous run. Call after
- * the writer started; idempotent (the job and tool functions also call it on first use). */
-int agentd_jobs_init(struct agentd *ad);
-/* Stops the jobs monitor; running jobs keep running (their runners are detached). */
-void agentd_jobs_shutdown(struct agentd *ad);
+/* The tool layer (agentd-tools.c): the signing key, approvals, the executor with agentd's tools
+ * and jobs (the workspace, <state>/jobs), and the reconciliation of held calls. Logs and returns
+ * -errno: agentd does not start without it (no policy, no approvals → no tools). */
+int agentd_tools_init(struct agentd *ad);
+/* Running jobs go on under their runners. NULL-safe parts. */
+void agentd_tools_shutdown(struct agentd *ad);
+/* SIGHUP: the policy again; a bad file keeps the old one (logged). */
+int agentd_tools_reload(struct agentd *ad);
+/* agentd-capability.c: loads <state>/capability.key (an Ed25519 seed, hex, 0600), creating it on
+ * first start; refuses a key file others can read (-EPERM). */
+int agentd_capability_load(struct agentd *ad);
+void agentd_capability_free(struct agentd *ad);
+/* Signs msg with agentd's key: hex into sig (129 bytes). */
+int agentd_sign(struct agentd *ad, const void *msg, size_t len, char sig[static 129]);
+/* The calling daemon's name from its credentials (agentd-daemons.c). */
+int agentd_daemon_name(const struct ucred *peer, char *buf, size_t len);
 
 /* What agentd_record reports about a durable event. */
 struct agentd_recorded {

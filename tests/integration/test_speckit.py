@@ -13,8 +13,9 @@ from osmtest import AgentdTestCase
 class SpecKit(AgentdTestCase):
     def job_commands(self):
         db = sqlite3.connect(os.path.join(self.agentd.state_dir, "ledger.db"))
-        rows = [json.loads(a)["command"] for (a,) in
-                db.execute("SELECT args FROM jobs WHERE tool = 'shell_exec' ORDER BY created_at")]
+        # the exact command each sandboxed process ran, recorded with its job
+        rows = [c for (c,) in db.execute("SELECT command FROM jobs WHERE tool LIKE 'spec_kit_%'"
+                                         " AND command IS NOT NULL ORDER BY created_at")]
         db.close()
         return rows
 
