@@ -183,7 +183,7 @@ static int write_json(const struct runner *r, const char *ext, json_t *o)
     json_decref(o);
     if (!path || !text)
         return -ENOMEM;
-    ret = osm_write_file_atomic(path, text, strlen(text), 0600);
+    ret = osm_replace_file(path, text, strlen(text), 0600);
     return ret;
 }
 

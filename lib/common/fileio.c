@@ -92,7 +92,7 @@ static int write_all(int fd, const void *data, size_t len)
     return 0;
 }
 
-int osm_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
+static int write_replace(const char *path, const void *data, size_t len, mode_t mode, bool sync)
 {
     _cleanup_free_ char *tmp = NULL;
     _cleanup_close_ int fd = -1;
@@ -106,13 +106,23 @@ int osm_write_file_atomic(const char *path, const void *data, size_t len, mode_t
     r = write_all(fd, data, len);
     if (r == 0 && fchmod(fd, mode) < 0)
         r = -errno;
-    if (r == 0 && fsync(fd) < 0)
+    if (r == 0 && sync && fsync(fd) < 0)
         r = -errno;
     if (r == 0 && rename(tmp, path) < 0)
         r = -errno;
     if (r < 0)
         unlink(tmp);
     return r;
+}
+
+int osm_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+    return write_replace(path, data, len, mode, true);
+}
+
+int osm_replace_file(const char *path, const void *data, size_t len, mode_t mode)
+{
+    return write_replace(path, data, len, mode, false);
 }
 
 int osm_append_file_sync(const char *path, const void *data, size_t len, mode_t mode)

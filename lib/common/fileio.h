@@ -13,6 +13,10 @@ int osm_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len
 int osm_read_secret_file(const char *path, char *buf, size_t size, size_t *ret_len);
 /* Writes data to path through a temporary file, fsync and rename, with the given mode. */
 int osm_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* The same without fsync: readers see the old file or the new one, never a part, and a crash of
+ * the writer loses nothing; a power loss may. For records other processes read back soon (a
+ * job's .run and .exit files), not for state that must outlive the machine. */
+int osm_replace_file(const char *path, const void *data, size_t len, mode_t mode);
 /* Appends data to path (created with mode if missing) and fsyncs it. */
 int osm_append_file_sync(const char *path, const void *data, size_t len, mode_t mode);
 /* mkdir -p with mode for each created component. */

@@ -17,6 +17,7 @@
 #include "exec-internal.h"
 #include "ipc/errors.h"
 #include "policy/redact.h"
+#include "tools/schema.h"
 #include "token.h"
 
 const struct osm_exec_tool *exec_find_tool(const struct osm_exec *e, const char *name)
@@ -25,6 +26,11 @@ const struct osm_exec_tool *exec_find_tool(const struct osm_exec *e, const char 
         if (strcmp(e->tools[i].tool->name, name) == 0)
             return &e->tools[i];
     return NULL;
+}
+
+const json_t *exec_schema(const struct osm_exec *e, const struct osm_exec_tool *et)
+{
+    return e->schemas[et - e->tools];
 }
 
 int exec_record(struct osm_exec *e, const char *type, const char *actor, const json_t *payload,
@@ -150,9 +156,9 @@ static int record_call(struct exec_call *c)
     const struct ucred *p = &c->req->peer;
     json_auto_t *payload =
         json_pack("{s:s, s:O, s:{s:i, s:i, s:i}, s:s, s:s, s:i}", "tool", c->et->tool->name,
-                  "arguments", c->redacted, "caller", "pid", (int)p->pid, "uid", (int)p->uid,
-                  "gid", (int)p->gid, "decision", osm_policy_decision_name(c->verdict.decision),
-                  "rule", c->verdict.rule, "ring", c->ring);
+                  "arguments", c->redacted, "caller", "pid", (int)p->pid, "uid", (int)p->uid, "gid",
+                  (int)p->gid, "decision", osm_policy_decision_name(c->verdict.decision), "rule",
+                  c->verdict.rule, "ring", c->ring);
 
     if (!payload)
         return -ENOMEM;
@@ -167,9 +173,9 @@ static int record_call(struct exec_call *c)
 
 static int record_result(struct exec_call *c, const char *status, const char *error)
 {
-    json_auto_t *payload = json_pack(
-        "{s:I, s:s, s:s, s:I}", "call_id", (json_int_t)c->call_id, "tool", c->et->tool->name,
-        "status", status, "duration_ms", (json_int_t)(osm_monotonic_ms() - c->started_ms));
+    json_auto_t *payload = json_pack("{s:I, s:s, s:s, s:I}", "call_id", (json_int_t)c->call_id,
+                                     "tool", c->et->tool->name, "status", status, "duration_ms",
+                                     (json_int_t)(osm_monotonic_ms() - c->started_ms));
 
     if (!payload)
         return -ENOMEM;
@@ -216,8 +222,8 @@ static json_t *answer_denied(struct exec_call *c)
 {
     int http = strcmp(c->deny_code, "rate_limited") == 0 ? 429 : 403;
     json_t *result =
-        json_pack("{s:s, s:s, s:s, s:s}", "error", c->deny_code, "message", c->deny_message,
-                  "rule", c->verdict.rule, "detail", c->verdict.detail);
+        json_pack("{s:s, s:s, s:s, s:s}", "error", c->deny_code, "message", c->deny_message, "rule",
+                  c->verdict.rule, "detail", c->verdict.detail);
     json_t *o = exec_answer(c, http, "denied", result, c->deny_code);
 
     if (o && c->req->status == http)
@@ -246,8 +252,8 @@ static json_t *unknown_tool(struct osm_request *req, struct osm_exec *e, const c
     if (!t)
         return osm_error(req, 404, "unknown_tool", json_pack("{s:s}", "tool", name),
                          "unknown tool: %s", name);
-    return osm_error(req, 404, "unknown_tool", json_pack("{s:s, s:s}", "tool", name, "daemon",
-                                                         t->daemon),
+    return osm_error(req, 404, "unknown_tool",
+                     json_pack("{s:s, s:s}", "tool", name, "daemon", t->daemon),
                      "%s is executed by %s, not %s", name, t->daemon, e->daemon);
 }
 
@@ -299,7 +305,11 @@ static json_t *parse(struct osm_request *req, struct exec_call *c)
     if (cap && !json_is_null(cap) && !(c->capability = osm_token_parse(cap)))
         return osm_error(req, 422, "invalid_field", json_pack("{s:s}", "field", "capability"),
                          "capability must be the token object or its JSON text");
-    if (osm_tool_validate(c->et->tool, c->args, field, sizeof(field), reason, sizeof(reason)) < 0)
+    if (!json_is_object(c->args))
+        snprintf(field, sizeof(field), "%s", ""),
+            snprintf(reason, sizeof(reason), "%s", "arguments must be a JSON object");
+    if (!json_is_object(c->args) || osm_schema_validate(exec_schema(c->e, c->et), c->args, field,
+                                                        sizeof(field), reason, sizeof(reason)) < 0)
         return osm_error(req, 422, "invalid_arguments",
                          json_pack("{s:s, s:s, s:s}", "tool", c->et->tool->name, "field", field,
                                    "reason", reason),
@@ -327,8 +337,8 @@ json_t *osm_exec_handle(struct osm_exec *e, struct osm_request *req)
     gate(&c);
     r = record_call(&c);
     if (r < 0) {
-        log_error("tool.call", "tool=%s error=%d note=\"not recorded: refused\"",
-                  c.et->tool->name, r);
+        log_error("tool.call", "tool=%s error=%d note=\"not recorded: refused\"", c.et->tool->name,
+                  r);
         out = osm_error(req, 503, "ledger_unavailable", json_pack("{s:s}", "status", "error"),
                         "the call could not be recorded in the ledger, so it was not run: %s",
                         strerror(-r));

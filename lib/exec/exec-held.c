@@ -113,8 +113,10 @@ int osm_exec_decided(struct osm_exec *e, const json_t *d)
     int r;
 
     if ((r = exec_decision_check(e, d)) < 0) {
-        log_error("approval.decision", "id=%s error=%d note=\"signature or daemon refused: the "
-                  "held call stays held\"", id ? id : "-", r);
+        log_error("approval.decision",
+                  "id=%s error=%d note=\"signature or daemon refused: the "
+                  "held call stays held\"",
+                  id ? id : "-", r);
         return r;
     }
     if ((r = osm_jobs_by_approval(e->jobs, id, job_id)) < 0)
@@ -215,8 +217,11 @@ static int kill_held(struct osm_exec *e, const char *job_id, const char *approva
     json_t *d = NULL;
     int r = a->cancel ? a->cancel(a->ctx, approval_id) : -ENOTCONN;
 
-    if (r == 0 || r == -ENOENT)
-        return osm_jobs_refuse(e->jobs, job_id, OSM_JOB_KILLED, "cancelled");
+    if (r == 0 || r == -ENOENT) {
+        /* agentd delivers the cancellation to its own executor at once: then it is done */
+        r = osm_jobs_refuse(e->jobs, job_id, OSM_JOB_KILLED, "cancelled");
+        return r == -EALREADY ? 0 : r;
+    }
     if (r != -EALREADY)
         return r; /* agentd unreachable: the job stays held, the approval open */
     if ((r = a->decision(a->ctx, approval_id, &d)) == 0)

@@ -11,6 +11,7 @@ struct exec_rates;
 struct osm_exec {
     char *daemon;
     struct osm_exec_tool *tools; /* copied table */
+    json_t **schemas;            /* each tool's parsed input schema (owned) */
     size_t n_tools;
     const struct osm_route *routes;
     size_t n_routes;
@@ -58,6 +59,7 @@ void exec_call_of(struct exec_call *c, struct osm_exec_call *out);
 int exec_record(struct osm_exec *e, const char *type, const char *actor, const json_t *payload,
                 int64_t *ret_id);
 const struct osm_exec_tool *exec_find_tool(const struct osm_exec *e, const char *name);
+const json_t *exec_schema(const struct osm_exec *e, const struct osm_exec_tool *et);
 
 /* exec-run.c */
 json_t *exec_run_now(struct exec_call *c);

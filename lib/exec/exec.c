@@ -83,6 +83,19 @@ static int copy_config(struct osm_exec *e, const struct osm_exec_config *cfg)
         return -ENOMEM;
     memcpy(e->tools, cfg->tools, cfg->n_tools * sizeof(*e->tools));
     e->n_tools = cfg->n_tools;
+    e->schemas = calloc(cfg->n_tools ? cfg->n_tools : 1, sizeof(json_t *));
+    if (!e->schemas)
+        return -ENOMEM;
+    for (size_t i = 0; i < e->n_tools; i++) {
+        /* a registry tool's schema is parsed once for the process; a daemon's own here */
+        const json_t *reg = osm_tool_schema(e->tools[i].tool);
+        const char *text = e->tools[i].tool->input_schema;
+        e->schemas[i] = reg    ? json_incref((json_t *)reg)
+                        : text ? json_loads(text, JSON_REJECT_DUPLICATES, NULL)
+                               : NULL;
+        if (!json_is_object(e->schemas[i]))
+            return -EINVAL; /* a tool whose schema does not parse can never be called */
+    }
     e->routes = cfg->routes;
     e->n_routes = cfg->n_routes;
     e->userdata = cfg->userdata;
@@ -105,8 +118,7 @@ static int open_jobs(struct osm_exec *e, const struct osm_exec_config *cfg)
     return osm_jobs_open(&jc, &e->jobs);
 }
 
-int osm_exec_new(const struct osm_exec_config *cfg, struct osm_exec **ret, char *err,
-                 size_t errlen)
+int osm_exec_new(const struct osm_exec_config *cfg, struct osm_exec **ret, char *err, size_t errlen)
 {
     struct osm_exec *e = calloc(1, sizeof(*e));
     char why[256] = "";
@@ -140,6 +152,9 @@ void osm_exec_free(struct osm_exec *e)
         free(e->protected_paths[i]);
     free(e->protected_paths);
     free(e->policy_path);
+    for (size_t i = 0; e->schemas && i < e->n_tools; i++)
+        json_decref(e->schemas[i]);
+    free(e->schemas);
     free(e->tools);
     free(e->daemon);
     pthread_rwlock_destroy(&e->policy_lock);

@@ -84,6 +84,8 @@ static int curl_error_to_errno(CURLcode c, const char *socket_path)
         return -ETIMEDOUT;
     case CURLE_WRITE_ERROR:
         return -EFBIG;
+    case CURLE_ABORTED_BY_CALLBACK:
+        return -ECANCELED;
     default:
         return -EIO;
     }
@@ -100,8 +102,25 @@ static void parse_reply(struct osm_http_reply *r)
     }
 }
 
+/* libcurl calls this about once a second while a transfer waits, and more often as data
+ * flows: a non-zero return aborts the transfer. */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    const atomic_bool *cancel = ud;
+
+    return atomic_load(cancel) ? 1 : 0;
+}
+
 int osm_http_call(const char *socket_path, const char *method, const char *path, const json_t *body,
                   long timeout_ms, struct osm_http_reply *ret)
+{
+    return osm_http_call_cancellable(socket_path, method, path, body, timeout_ms, NULL, ret);
+}
+
+int osm_http_call_cancellable(const char *socket_path, const char *method, const char *path,
+                              const json_t *body, long timeout_ms, const atomic_bool *cancel,
+                              struct osm_http_reply *ret)
 {
     _cleanup_free_ char *url = NULL, *payload = NULL;
     struct curl_slist *headers = NULL;
@@ -126,6 +145,11 @@ int osm_http_call(const char *socket_path, const char *method, const char *path,
                      timeout_ms > 0 ? timeout_ms : (long)OSM_HTTP_CLIENT_TIMEOUT_MS);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, ret);
+    if (cancel) {
+        curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(curl, CURLOPT_XFERINFODATA, (void *)cancel);
+        curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    }
     if (payload) {
         headers = curl_slist_append(headers, "Content-Type: application/json");
         curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <jansson.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 struct osm_http_reply {
@@ -16,4 +18,9 @@ struct osm_http_reply {
  * (whatever its status), -ECONNREFUSED/-ENOENT when nothing listens, -ETIMEDOUT, -EIO. */
 int osm_http_call(const char *socket_path, const char *method, const char *path, const json_t *body,
                   long timeout_ms, struct osm_http_reply *ret);
+/* The same, given up (-ECANCELED) within about a second of *cancel becoming true: for long
+ * waits a daemon must be able to stop. */
+int osm_http_call_cancellable(const char *socket_path, const char *method, const char *path,
+                              const json_t *body, long timeout_ms, const atomic_bool *cancel,
+                              struct osm_http_reply *ret);
 void osm_http_reply_clear(struct osm_http_reply *r);

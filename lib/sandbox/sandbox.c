@@ -171,8 +171,11 @@ static void add_ring1(struct argv_buf *a, const struct osm_sandbox_spec *s)
     for (size_t i = 0; i < s->n_hide; i++)
         add2(a, "--tmpfs", s->hide[i]);
     add3(a, "--ro-bind", s->init, OSM_SANDBOX_INSIDE_INIT);
-    if (s->workspace)
+    if (s->workspace) {
+        /* the workspace may live in a hidden directory (the state dir): bring it back */
+        add3(a, "--bind", s->workspace, s->workspace);
         add2(a, "--chdir", s->workspace);
+    }
 }
 
 int osm_sandbox_argv(const struct osm_sandbox_spec *s, char ***ret_argv)

@@ -17,7 +17,7 @@ BUILD = os.environ.get("OSMODA_BUILD", os.path.join(ROOT, "build"))
 
 def binary(name):
     """Path of a built program: agentd, agentctl, ..."""
-    for sub in ("daemons/" + name, "cli", "bench", "mcp"):
+    for sub in ("daemons/" + name, "daemons/sandbox", "examples/notesd", "cli", "bench", "mcp"):
         p = os.path.join(BUILD, sub, name)
         if os.path.exists(p):
             return p
