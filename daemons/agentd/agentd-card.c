@@ -1,10 +1,14 @@
-/* The EIP-8004 agent card: GET /agent/card serves <state>/agent-card.json (or the default card
- * naming our real sockets); POST /agent/card/generate writes a new one. The file is prepared
+/* The EIP-8004 agent card: GET /agent/card serves <state>/agent-card.json (or the default card,
+ * which advertises only the endpoints that are listening now: osModa's named sockets that were
+ * never there, and agentd's own socket as "mcp", which does not speak MCP); POST
+ * /agent/card/generate writes a new one. The file is prepared
  * first, the event recorded, and only then renamed into place: no event, no new card. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "agentd-api.h"
@@ -54,16 +58,38 @@ static json_t *services_new(const json_t *list)
     return json_incref(out);
 }
 
+/* True when something accepts connections on the unix socket at path. */
+static bool listening(const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    _cleanup_close_ int fd = -1;
+
+    if (strlen(path) >= sizeof(sa.sun_path))
+        return false;
+    strcpy(sa.sun_path, path);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    return fd >= 0 && (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 || errno == EAGAIN);
+}
+
 static json_t *default_services_new(const struct agentd *ad)
 {
-    char mcp[4096], keyd[4096], watch[4096];
+    static const char *const services[][2] = {
+        {"mcp", "mcp.sock"}, /* the MCP bridge's Streamable HTTP socket */
+        {"wallet.sign", "keyd.sock"},
+        {"safeswitch", "watch.sock"},
+    };
+    json_t *out = json_array();
 
-    snprintf(mcp, sizeof(mcp), "unix://%s", ad->paths.socket);
-    snprintf(keyd, sizeof(keyd), "unix://%s/keyd.sock", ad->paths.run_dir);
-    snprintf(watch, sizeof(watch), "unix://%s/watch.sock", ad->paths.run_dir);
-    return json_pack("[{s:s, s:s, s:s}, {s:s, s:s, s:s}, {s:s, s:s, s:s}]", "name", "mcp",
-                     "endpoint", mcp, "version", "1.0", "name", "wallet.sign", "endpoint", keyd,
-                     "version", "1.0", "name", "safeswitch", "endpoint", watch, "version", "1.0");
+    for (size_t i = 0; out && i < ELEMENTSOF(services); i++) {
+        _cleanup_free_ char *path = osm_path_join(ad->paths.run_dir, services[i][1]);
+        char endpoint[4200];
+        if (!path || !listening(path))
+            continue;
+        snprintf(endpoint, sizeof(endpoint), "unix://%s", path);
+        json_array_append_new(out, json_pack("{s:s, s:s, s:s}", "name", services[i][0], "endpoint",
+                                             endpoint, "version", "1.0"));
+    }
+    return out;
 }
 
 /* A card in AgentCard declaration order. services is stolen; image may be NULL. */

@@ -2,6 +2,7 @@
 incidents. Shapes and key order follow osmoda-reference §1.1; every bad input must leave the
 ledger unchanged and the daemon up. Backups are in test_agentd_backup.py."""
 import json
+import socket
 import os
 import unittest
 
@@ -242,11 +243,22 @@ class CardTest(EndpointCase):
                                              "supportedTrust"])
         self.assertEqual(body["type"], "https://eips.ethereum.org/EIPS/eip-8004#registration-v1")
         self.assertEqual(body["name"], "osModa")
-        self.assertEqual(body["services"][0], {"name": "mcp", "version": "1.0",
-                                               "endpoint": "unix://" + self.agentd.sock})
-        self.assertEqual([s["name"] for s in body["services"]], ["mcp", "wallet.sign",
-                                                                 "safeswitch"])
+        self.assertEqual(body["services"], [])  # nothing but agentd runs: nothing to advertise
         self.assertEqual(body["supportedTrust"], ["eip-8004", "hash-chain-ledger"])
+
+    def test_default_card_advertises_what_listens(self):
+        watch = os.path.join(self.agentd.run_dir, "watch.sock")
+        keyd = os.path.join(self.agentd.run_dir, "keyd.sock")
+        open(keyd, "w").close()  # a file where a socket would be is not an endpoint
+        s = socket.socket(socket.AF_UNIX)
+        s.bind(watch)
+        s.listen(1)
+        try:
+            status, body = self.req("GET", "/agent/card")
+        finally:
+            s.close()
+        self.assertEqual(body["services"], [{"name": "safeswitch", "version": "1.0",
+                                             "endpoint": "unix://" + watch}])
 
     def test_generate(self):
         services = [{"name": "x", "endpoint": "unix:///x.sock"}]
@@ -264,7 +276,7 @@ class CardTest(EndpointCase):
         ev = self.events("agent.card.generate")[0]
         self.assertEqual(ev["payload"], '{"name":"n","services":1}')
         status, body = self.req("POST", "/agent/card/generate", {"name": "m", "description": "d"})
-        self.assertEqual(len(body["services"]), 3)
+        self.assertEqual(body["services"], [])  # the default: only what listens
 
     def test_broken_card_file_serves_default(self):
         with open(os.path.join(self.agentd.state_dir, "agent-card.json"), "w") as f:
