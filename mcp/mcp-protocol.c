@@ -145,7 +145,10 @@ static json_t *m_initialize(struct mcp_call *c, const json_t *params, struct mcp
                      "one JSON text item (also in structuredContent), capped in size with an "
                      "explicit truncation marker; list and log tools take offset, limit and "
                      "grep. Calls that need an operator's approval answer status pending with "
-                     "an approval_id and a job_id: follow them with job_status / job_wait.");
+                     "an approval_id and a job_id: follow them with job_status / job_wait. A "
+                     "capability token minted by the operator limits a call to its permissions: "
+                     "pass it as _meta.capability (or the capability_token argument), as the "
+                     "token object or its JSON text.");
 }
 
 static json_t *m_ping(struct mcp_call *c, const json_t *params, struct mcp_error *e)

@@ -26,6 +26,7 @@
 #define MCP_PENDING_MAX 16                  /* server-to-client requests open per session */
 #define MCP_JOB_POLL_MS 500                 /* job_wait slice between progress notifications */
 #define MCP_JOB_WAIT_MAX_S 600              /* longest a tools/call follows a job */
+#define MCP_CAPABILITY_TEXT_MAX 16384       /* a capability token given as JSON text */
 
 /* JSON-RPC and MCP error codes. */
 enum {
