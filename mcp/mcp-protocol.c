@@ -80,7 +80,9 @@ int mcp_parse(const char *buf, size_t len, json_t **ret_msg, json_t **ret_error)
 
     *ret_msg = *ret_error = NULL;
     if (len > MCP_MESSAGE_MAX) {
-        *ret_error = mcp_error_response(NULL, MCP_ERR_INVALID_REQUEST, "message too large", NULL);
+        json_t *id = mcp_id_recover(buf, len);
+        *ret_error = mcp_error_response(id, MCP_ERR_INVALID_REQUEST, "message too large", NULL);
+        json_decref(id);
         return -EINVAL;
     }
     v = osm_json_parse(buf, len, err, sizeof(err));

@@ -139,13 +139,27 @@ static void handle_line(struct stdio_ctx *x, const char *line, size_t len)
     json_decref(msg);
 }
 
-/* Reads lines from fd until EOF; a line longer than MCP_MESSAGE_MAX is answered with an
- * error and skipped. */
+/* Answers a line over the size cap: with the request's id when the scan found it, so the client
+ * waiting for that id is not left waiting; else with id null. */
+static void answer_too_large(struct stdio_ctx *x, const struct mcp_id_scan *scan, size_t bytes)
+{
+    json_t *id = mcp_id_scan_result(scan);
+
+    log_warn("stdio_message_too_large", "bytes=%zu max=%d id_recovered=%d", bytes, MCP_MESSAGE_MAX,
+             id != NULL);
+    send_and_free(x, mcp_error_response(id, MCP_ERR_INVALID_REQUEST, "message too large", NULL));
+    json_decref(id);
+}
+
+/* Reads lines from fd until EOF. A line longer than the buffer may grow to (twice
+ * MCP_MESSAGE_MAX) is not kept: its bytes go through the id scan as they come, and it is
+ * answered once it ends. */
 static int read_loop(struct stdio_ctx *x, int fd)
 {
-    size_t cap = 64 * 1024, len = 0;
+    size_t cap = 64 * 1024, len = 0, skipped = 0;
     _cleanup_free_ char *buf = malloc(cap);
     bool skipping = false;
+    struct mcp_id_scan scan;
 
     if (!buf)
         return -ENOMEM;
@@ -156,9 +170,10 @@ static int read_loop(struct stdio_ctx *x, int fd)
         if (len == cap) {
             if (cap > MCP_MESSAGE_MAX) {
                 if (!skipping)
-                    send_and_free(x, mcp_error_response(NULL, MCP_ERR_INVALID_REQUEST,
-                                                        "message too large", NULL));
+                    mcp_id_scan_init(&scan);
                 skipping = true;
+                mcp_id_scan_feed(&scan, buf, len);
+                skipped += len;
                 len = 0;
             } else {
                 char *nb = realloc(buf, cap * 2);
@@ -176,15 +191,24 @@ static int read_loop(struct stdio_ctx *x, int fd)
         len += (size_t)n;
         while ((nl = memchr(buf, '\n', len))) {
             size_t line = (size_t)(nl - buf);
-            if (!skipping)
+            if (skipping) {
+                mcp_id_scan_feed(&scan, buf, line);
+                answer_too_large(x, &scan, skipped + line);
+                skipping = false;
+                skipped = 0;
+            } else {
                 handle_line(x, buf, line);
-            skipping = false;
+            }
             memmove(buf, nl + 1, len - line - 1);
             len -= line + 1;
         }
     }
-    if (len > 0 && !skipping)
+    if (skipping) {
+        mcp_id_scan_feed(&scan, buf, len);
+        answer_too_large(x, &scan, skipped + len);
+    } else if (len > 0) {
         handle_line(x, buf, len); /* a last message without its newline */
+    }
     return 0;
 }
 

@@ -26,7 +26,8 @@
 #define MCP_PENDING_MAX 16                  /* server-to-client requests open per session */
 #define MCP_JOB_POLL_MS 500                 /* job_wait slice between progress notifications */
 #define MCP_JOB_WAIT_MAX_S 600              /* longest a tools/call follows a job */
-#define MCP_CAPABILITY_TEXT_MAX 16384       /* a capability token given as JSON text */
+#define MCP_ID_SCAN_MAX 1024          /* raw bytes of an id recovered from an oversized line */
+#define MCP_CAPABILITY_TEXT_MAX 16384 /* a capability token given as JSON text */
 
 /* JSON-RPC and MCP error codes. */
 enum {
@@ -92,7 +93,8 @@ struct mcp_call {
 
 /* Parses one message (bytes of a stdio line or an HTTP body). On success *ret_msg is a new
  * reference and 0 is returned; otherwise *ret_error is the JSON-RPC error response to send
- * (id null unless one could be read) and -EINVAL/-EBADMSG is returned. Batches are refused. */
+ * (id null unless one could be read: over MCP_MESSAGE_MAX, the id the scan recovers) and
+ * -EINVAL/-EBADMSG is returned. Batches are refused. */
 int mcp_parse(const char *buf, size_t len, json_t **ret_msg, json_t **ret_error);
 enum mcp_msg_kind mcp_message_kind(const json_t *msg);
 /* {"jsonrpc":"2.0","id":id,"error":{code,message[,data]}} (new reference; id lent, may be NULL). */
@@ -126,6 +128,28 @@ int mcp_call_request(struct mcp_call *c, const char *method, json_t *params, lon
                      json_t **ret_result);
 /* The client's declared capability (e.g. "sampling"), lent, or NULL. */
 const json_t *mcp_call_client_capability(struct mcp_call *c, const char *name);
+
+/* ---- mcp-id-scan.c: the id of a message that is not parsed whole ---- */
+
+/* An incremental scan for the top-level "id" member of a JSON object, fed in pieces of any
+ * size. Fixed memory: ids whose raw token is longer than MCP_ID_SCAN_MAX are not recovered. */
+struct mcp_id_scan {
+    int state;
+    bool escape, in_string;
+    bool key_overflow, key_is_id, key_is_method;
+    bool value_overflow, id_complete, has_method;
+    unsigned n_ids; /* top-level "id" members seen (counts to 2) */
+    size_t depth, key_len, value_len;
+    char key[48]; /* raw bytes of the current key; longer keys are neither "id" nor "method" */
+    char value[MCP_ID_SCAN_MAX];
+};
+void mcp_id_scan_init(struct mcp_id_scan *s);
+void mcp_id_scan_feed(struct mcp_id_scan *s, const char *buf, size_t len);
+/* The id (new reference: an integer or a string) when the bytes fed hold a request - a top-level
+ * "method" member - with exactly one top-level "id" that is an integer or a string; else NULL. */
+json_t *mcp_id_scan_result(const struct mcp_id_scan *s);
+/* The same scan over one buffer. */
+json_t *mcp_id_recover(const char *buf, size_t len);
 
 /* ---- mcp-tools.c: registry tools → daemon calls ---- */
 
