@@ -220,7 +220,7 @@ int mcp_stdio_run(const struct mcp_server *srv, int in_fd, int out_fd)
     x.session = mcp_session_new(srv);
     if (!x.session)
         return -ENOMEM;
-    x.sink = (struct mcp_sink){send_line, &x};
+    x.sink = (struct mcp_sink){send_line, &x, NULL};
     pthread_mutex_init(&x.out_lock, NULL);
     pthread_mutex_init(&x.lock, NULL);
     pthread_cond_init(&x.cond, NULL);

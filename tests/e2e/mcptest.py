@@ -1,6 +1,6 @@
 """Helpers for the MCP bridge's end-to-end tests: start osmoda-mcp-bridge over HTTP or stdio,
 find the pinned npm tools (tests/node, installed by scripts/node-deps.sh), speak Streamable HTTP
-and stdio JSON-RPC with the standard library."""
+(server-sent events included) and stdio JSON-RPC with the standard library."""
 import http.client
 import json
 import os
@@ -33,6 +33,26 @@ def node_tool(rel):
     if not os.path.exists(script):
         return None, "%s missing: run scripts/node-deps.sh (npm ci in tests/node)" % rel
     return node, script
+
+
+def sse_events(text):
+    """The events of an event stream as dicts of the fields each has (id, event, data, retry);
+    data lines are joined with newlines. A block with only a retry field is an event here too."""
+    events = []
+    for block in text.replace("\r\n", "\n").split("\n\n"):
+        ev = {}
+        for line in block.split("\n"):
+            if not line or line.startswith(":"):
+                continue
+            name, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if name == "data" and "data" in ev:
+                ev["data"] += "\n" + value
+            else:
+                ev[name] = value
+        if ev:
+            events.append(ev)
+    return events
 
 
 def free_port():

@@ -389,7 +389,7 @@ Test(tools, long_job_is_followed_with_progress)
     struct osm_http_server *m = mock_start();
     struct mcp_session *s = session();
     json_t *sent = json_array(), *msg, *r, *result;
-    struct mcp_sink sink = {record, sent};
+    struct mcp_sink sink = {record, sent, NULL};
     const struct osm_tool *t = osm_tool_find("shell_exec", NULL);
 
     cr_assert(t && (t->flags & OSM_TOOL_JOB), "shell_exec is expected to be a job tool");
