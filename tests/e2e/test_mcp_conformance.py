@@ -1,8 +1,10 @@
-"""The bridge's Streamable HTTP transport against the official MCP conformance suite (pinned in
-tests/node/package.json), plus what the suite does not check: bearer auth, the token file's
-mode, --insecure-no-auth only on loopback, Host/Origin rebinding, sessions, protocol version
-header, body cap, the unix socket listener, and resumable event streams (event ids, priming,
-GET stream, Last-Event-ID, polling)."""
+"""The bridge's Streamable HTTP transport against the official MCP conformance suite (two pinned
+versions in tests/node/package.json: 0.1.13's active suite on the default Node, 0.1.16's whole
+suite on Node 22), plus what the suites do not check: bearer auth, the token file's mode,
+--insecure-no-auth only on loopback, Host/Origin rebinding, sessions, protocol version header,
+body cap, the unix socket listener, and resumable event streams (event ids, priming, GET stream,
+Last-Event-ID, polling)."""
+import glob
 import json
 import os
 import re
@@ -39,6 +41,56 @@ class ConformanceSuite(unittest.TestCase):
             self.assertGreaterEqual(passed, 39, out[-6000:])
             self.assertEqual(proc.returncode, 0, out[-3000:])
             self.assertNotIn("✗", out)
+            self.assertTrue(bridge.proc.poll() is None, "bridge died: " + bridge.log())
+        finally:
+            bridge.cleanup()
+        self.assertEqual(mcptest.sanitizer_report(bridge.log()), "")
+
+
+class ConformanceSuiteAll(unittest.TestCase):
+    """conformance 0.1.16, --suite all (pending scenarios included), on Node 22: every scenario
+    has passing checks and no check fails or warns."""
+
+    # checks that pass in 0.1.16's 32 scenarios, server-sse-polling's 3 (priming event, retry
+    # field, resume after the server closed the stream) included
+    EXPECTED_PASSED = 46
+
+    def test_every_scenario_passes(self):
+        node, script = mcptest.node_tool("conformance-0-1-16/dist/index.js", node=mcptest.NODE22)
+        if not node:
+            self.skipTest(script)
+        version = subprocess.run([node, "--version"], capture_output=True, text=True).stdout
+        self.assertTrue(version.startswith("v22."), version)
+        bridge = mcptest.Bridge(["--conformance-fixtures", "--insecure-no-auth"])
+        bridge.args += ["--http", "127.0.0.1:%d" % bridge.port]
+        try:
+            bridge.start()
+            out_dir = os.path.join(bridge.tmp, "results")
+            proc = subprocess.run([node, script, "server", "--url", bridge.url(), "--suite", "all",
+                                   "-o", out_dir], capture_output=True, text=True, timeout=300,
+                                  cwd=mcptest.NODE_DIR)
+            out = proc.stdout + proc.stderr
+            summary = out[out.rfind("=== SUMMARY ==="):]
+            rows = re.findall(r"^(\S+) (\S+): (\d+) passed, (\d+) failed", summary, re.M)
+            self.assertGreaterEqual(len(rows), 32, "scenarios missing:\n" + out[-4000:])
+            for mark, scenario, passed, failed in rows:
+                self.assertEqual((mark, int(failed)), ("✓", 0), scenario + "\n" + summary)
+                self.assertGreater(int(passed), 0, scenario + " has no passing check")
+            statuses = []
+            for path in glob.glob(os.path.join(out_dir, "*", "checks.json")):
+                with open(path) as f:
+                    statuses += [(os.path.basename(os.path.dirname(path)), c["id"], c["status"],
+                                  c.get("errorMessage")) for c in json.load(f)]
+            bad = [c for c in statuses if c[2] in ("FAILURE", "WARNING")]
+            self.assertEqual(bad, [])
+            polling = [c[1] for c in statuses if "sse-polling" in c[0] and c[2] == "SUCCESS"]
+            self.assertEqual(sorted(polling), ["server-sse-disconnect-resume",
+                                               "server-sse-priming-event",
+                                               "server-sse-retry-field"])
+            m = re.search(r"Total: (\d+) passed, (\d+) failed", summary)
+            print("\n    conformance 0.1.16 --suite all: " + m.group(0), end=" ")
+            self.assertEqual((int(m.group(1)), int(m.group(2))), (self.EXPECTED_PASSED, 0))
+            self.assertEqual(proc.returncode, 0, out[-3000:])
             self.assertTrue(bridge.proc.poll() is None, "bridge died: " + bridge.log())
         finally:
             bridge.cleanup()
