@@ -12,6 +12,16 @@
 #include "common/macro.h"
 #include "mcp.h"
 
+/* One request thread. Threads are joined, not detached, so that none is still exiting (its
+ * thread-local state not yet freed) when the transport returns. */
+struct worker {
+    pthread_t thread;
+    bool started;  /* a thread runs or ran here and was not joined yet */
+    bool finished; /* its request is answered */
+    struct stdio_ctx *x;
+    json_t *msg;
+};
+
 struct stdio_ctx {
     const struct mcp_server *srv;
     struct mcp_session *session;
@@ -19,8 +29,8 @@ struct stdio_ctx {
     bool out_broken;
     pthread_mutex_t out_lock;
     pthread_mutex_t lock;
-    pthread_cond_t cond;
-    unsigned inflight;
+    pthread_cond_t cond; /* a worker finished */
+    struct worker workers[MCP_INFLIGHT_MAX];
     struct mcp_sink sink;
 };
 
@@ -65,54 +75,68 @@ static void send_and_free(struct stdio_ctx *x, json_t *msg)
     json_decref(msg);
 }
 
-struct job {
-    struct stdio_ctx *x;
-    json_t *msg;
-};
-
 static void *run_request(void *arg)
 {
-    struct job *j = arg;
-    struct stdio_ctx *x = j->x;
+    struct worker *w = arg;
+    struct stdio_ctx *x = w->x;
 
-    send_and_free(x, mcp_session_handle(x->session, j->msg, &x->sink));
-    json_decref(j->msg);
-    free(j);
+    send_and_free(x, mcp_session_handle(x->session, w->msg, &x->sink));
+    json_decref(w->msg);
     pthread_mutex_lock(&x->lock);
-    x->inflight--;
+    w->msg = NULL;
+    w->finished = true;
     pthread_cond_broadcast(&x->cond);
     pthread_mutex_unlock(&x->lock);
     return NULL;
 }
 
-/* Starts a request on its own thread (waits while MCP_INFLIGHT_MAX are running). */
+/* Locked: a worker slot to run a request in, joining a finished thread to free one; waits
+ * while MCP_INFLIGHT_MAX requests are running. */
+static struct worker *take_worker_locked(struct stdio_ctx *x)
+{
+    for (;;) {
+        for (size_t i = 0; i < MCP_INFLIGHT_MAX; i++)
+            if (!x->workers[i].started)
+                return &x->workers[i];
+        for (size_t i = 0; i < MCP_INFLIGHT_MAX; i++) {
+            struct worker *w = &x->workers[i];
+            if (w->finished) {
+                pthread_mutex_unlock(&x->lock);
+                pthread_join(w->thread, NULL);
+                pthread_mutex_lock(&x->lock);
+                w->started = false;
+                return w;
+            }
+        }
+        pthread_cond_wait(&x->cond, &x->lock);
+    }
+}
+
+/* Starts a request on its own thread. Only the reader starts and joins threads. */
 static void start_request(struct stdio_ctx *x, json_t *msg)
 {
-    struct job *j = malloc(sizeof(*j));
-    pthread_attr_t attr;
-    pthread_t t;
+    struct worker *w;
 
     pthread_mutex_lock(&x->lock);
-    while (x->inflight >= MCP_INFLIGHT_MAX)
-        pthread_cond_wait(&x->cond, &x->lock);
-    x->inflight++;
+    w = take_worker_locked(x);
+    *w = (struct worker){.started = true, .x = x, .msg = msg};
     pthread_mutex_unlock(&x->lock);
-    if (!j) {
-        json_t *e =
-            mcp_error_response(json_object_get(msg, "id"), MCP_ERR_INTERNAL, "out of memory", NULL);
-        send_and_free(x, e);
-        json_decref(msg);
+    if (pthread_create(&w->thread, NULL, run_request, w) != 0) {
+        run_request(w); /* no thread: answer inline */
         pthread_mutex_lock(&x->lock);
-        x->inflight--;
+        w->started = false;
         pthread_mutex_unlock(&x->lock);
-        return;
     }
-    *j = (struct job){x, msg};
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&t, &attr, run_request, j) != 0)
-        run_request(j); /* no thread: answer inline */
-    pthread_attr_destroy(&attr);
+}
+
+/* Waits for every request thread to end. */
+static void join_workers(struct stdio_ctx *x)
+{
+    for (size_t i = 0; i < MCP_INFLIGHT_MAX; i++)
+        if (x->workers[i].started) {
+            pthread_join(x->workers[i].thread, NULL);
+            x->workers[i].started = false;
+        }
 }
 
 static void handle_line(struct stdio_ctx *x, const char *line, size_t len)
@@ -226,10 +250,7 @@ int mcp_stdio_run(const struct mcp_server *srv, int in_fd, int out_fd)
     pthread_cond_init(&x.cond, NULL);
     r = read_loop(&x, in_fd);
     mcp_session_close(x.session); /* nobody can answer a client request any more */
-    pthread_mutex_lock(&x.lock);
-    while (x.inflight > 0)
-        pthread_cond_wait(&x.cond, &x.lock);
-    pthread_mutex_unlock(&x.lock);
+    join_workers(&x);
     mcp_session_unref(x.session);
     pthread_mutex_destroy(&x.out_lock);
     pthread_mutex_destroy(&x.lock);

@@ -90,6 +90,7 @@ Test(id_scan, long_ids_are_bounded)
     char *msg = malloc(n + 64);
     json_t *id;
 
+    cr_assert_not_null(msg);
     strcpy(msg, "{\"method\":\"m\",\"id\":\"");
     memset(msg + strlen(msg), 'x', n);
     strcpy(msg + 20 + n, "\"}");
@@ -112,6 +113,7 @@ static char *request_of(size_t bytes, size_t *ret_len)
     size_t reps = bytes / (sizeof(piece) - 1), len = 0;
     char *m = malloc(reps * (sizeof(piece) - 1) + 256);
 
+    cr_assert_not_null(m);
     len +=
         (size_t)sprintf(m, "{\"jsonrpc\":\"2.0\",\"method\":\"tools/call\",\"params\":{\"list\":[");
     for (size_t i = 0; i < reps; i++) {

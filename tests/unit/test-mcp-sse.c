@@ -15,11 +15,14 @@ static char *drain(struct mcp_sse_reader *r, ssize_t *ret_end)
     char *out = malloc(cap);
     ssize_t n;
 
+    cr_assert_not_null(out);
     /* small reads: events are copied out in pieces */
     while ((n = mcp_sse_reader_read(r, out + len, len + 7 < cap ? 7 : cap - len - 1)) > 0) {
         len += (size_t)n;
-        if (len + 8 >= cap)
+        if (len + 8 >= cap) {
             out = realloc(out, cap *= 2);
+            cr_assert_not_null(out);
+        }
     }
     out[len] = '\0';
     if (ret_end)
@@ -267,6 +270,7 @@ Test(sse, the_replay_buffer_is_bounded)
     /* bytes: large events push out older ones; the newest always stays */
     size_t big = MCP_SSE_BUFFER_MAX / 3;
     char *filler = malloc(big + 1);
+    cr_assert_not_null(filler);
     memset(filler, 'x', big);
     filler[big] = '\0';
     cr_assert_eq(mcp_sse_stream_open(l, false, &st), 0);
