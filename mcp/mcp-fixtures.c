@@ -84,6 +84,16 @@ static json_t *t_progress(struct mcp_call *c, const json_t *args)
     return text_result("Tool with progress executed successfully");
 }
 
+/* SEP-1699: closes the connection of its own event stream before answering; the client polls
+ * (Last-Event-ID) and gets the result from the session's replay buffer. */
+static json_t *t_reconnection(struct mcp_call *c, const json_t *args)
+{
+    if (mcp_call_close_stream(c) < 0)
+        return text_result("Reconnection test completed (this transport keeps one connection).");
+    return text_result("Reconnection test completed successfully. If you received this, the "
+                       "client properly reconnected after stream closure.");
+}
+
 static json_t *t_error(struct mcp_call *c, const json_t *args)
 {
     return error_result("This tool intentionally returns an error for testing");
@@ -206,6 +216,10 @@ static const struct fixture_tool {
     {"test_tool_with_progress", "Tests a tool that reports progress notifications", no_args,
      t_progress},
     {"test_error_handling", "Tests error response handling", no_args, t_error},
+    {"test_reconnection",
+     "Tests SSE stream disconnection and client reconnection (SEP-1699): the server closes the "
+     "stream's connection mid-call and the result arrives after the client reconnects",
+     no_args, t_reconnection},
     {"test_sampling", "Tests server-initiated sampling (LLM completion request)",
      "{\"type\":\"object\",\"properties\":{\"prompt\":{\"type\":\"string\",\"description\":"
      "\"The prompt to send to the LLM\"}},\"required\":[\"prompt\"]}",

@@ -1,7 +1,8 @@
 /* The Streamable HTTP transport (MCP 2025-11-25) on /mcp, over lib/ipc's one HTTP server (a
  * unix socket and/or 127.0.0.1:PORT): DNS-rebinding checks on Host and Origin, bearer-token
- * auth, sessions (Mcp-Session-Id), and server-sent events for the messages a tool call emits
- * before its result (logging, progress, sampling and elicitation requests). */
+ * auth, sessions (Mcp-Session-Id), and server-sent events (mcp-sse.c) for the messages a tool
+ * call emits before its result (logging, progress, sampling and elicitation requests), the
+ * session's GET stream, and resumption with Last-Event-ID. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -19,7 +20,14 @@
 struct session_slot {
     char id[33];
     struct mcp_session *s;
+    struct mcp_sse_log *log; /* its event streams */
     time_t last_used;
+};
+
+/* A session found by its id, with references the caller drops with session_ref_clear. */
+struct session_ref {
+    struct mcp_session *s;
+    struct mcp_sse_log *log;
 };
 
 struct mcp_http {
@@ -120,25 +128,34 @@ static void reply_json(struct osm_raw_response *out, json_t *msg)
 
 /* ---- sessions ---- */
 
-static struct mcp_session *session_get(struct mcp_http *h, const char *id)
+static bool session_get(struct mcp_http *h, const char *id, struct session_ref *ret)
 {
-    struct mcp_session *s = NULL;
-
+    *ret = (struct session_ref){0};
     pthread_mutex_lock(&h->lock);
     for (size_t i = 0; i < MCP_SESSIONS_MAX; i++)
         if (h->slots[i].s && strcmp(h->slots[i].id, id) == 0) {
             h->slots[i].last_used = time(NULL);
-            s = mcp_session_ref(h->slots[i].s);
+            ret->s = mcp_session_ref(h->slots[i].s);
+            ret->log = mcp_sse_log_ref(h->slots[i].log);
             break;
         }
     pthread_mutex_unlock(&h->lock);
-    return s;
+    return ret->s != NULL;
+}
+
+static void session_ref_clear(struct session_ref *r)
+{
+    mcp_session_unref(r->s);
+    mcp_sse_log_unref(r->log);
+    *r = (struct session_ref){0};
 }
 
 static void slot_clear(struct session_slot *slot)
 {
     mcp_session_close(slot->s);
+    mcp_sse_log_close(slot->log); /* ends its connections */
     mcp_session_unref(slot->s);
+    mcp_sse_log_unref(slot->log);
     memset(slot, 0, sizeof(*slot));
 }
 
@@ -148,7 +165,10 @@ static int session_add(struct mcp_http *h, struct mcp_session *s, char ret_id[st
     uint8_t raw[16];
     struct session_slot *slot = NULL;
     time_t now = time(NULL);
+    struct mcp_sse_log *log = mcp_sse_log_new(h->srv->sse_hold_ms);
 
+    if (!log)
+        return -ENOMEM;
     randombytes_buf(raw, sizeof(raw));
     sodium_bin2hex(ret_id, 33, raw, sizeof(raw));
     pthread_mutex_lock(&h->lock);
@@ -169,6 +189,7 @@ static int session_add(struct mcp_http *h, struct mcp_session *s, char ret_id[st
     }
     memcpy(slot->id, ret_id, 33);
     slot->s = mcp_session_ref(s);
+    slot->log = log;
     slot->last_used = now;
     pthread_mutex_unlock(&h->lock);
     return 0;
@@ -190,163 +211,130 @@ static bool session_remove(struct mcp_http *h, const char *id)
 
 /* ---- server-sent events ---- */
 
-struct sse_chunk {
-    struct sse_chunk *next;
-    size_t len, off;
-    char data[];
-};
-
-/* One POST answered as an event stream: a worker thread runs the request and queues every
- * message it emits; MHD's connection thread drains the queue. Shared by both; refs counts. */
-struct sse_stream {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    struct sse_chunk *head, *tail;
-    bool done; /* the final response is queued */
-    bool gone; /* the client went away: drop what comes */
-    int refs;
-    struct mcp_session *session;
-    json_t *msg;
-    struct mcp_sink sink;
-};
-
-static void sse_unref(struct sse_stream *st)
-{
-    int left;
-
-    pthread_mutex_lock(&st->lock);
-    left = --st->refs;
-    pthread_mutex_unlock(&st->lock);
-    if (left > 0)
-        return;
-    while (st->head) {
-        struct sse_chunk *c = st->head;
-        st->head = c->next;
-        free(c);
-    }
-    mcp_session_unref(st->session);
-    json_decref(st->msg);
-    pthread_mutex_destroy(&st->lock);
-    pthread_cond_destroy(&st->cond);
-    free(st);
-}
-
-static int sse_send(void *ud, const json_t *msg)
-{
-    struct sse_stream *st = ud;
-    _cleanup_free_ char *s = json_dumps(msg, JSON_COMPACT);
-    struct sse_chunk *c;
-    size_t n;
-
-    if (!s)
-        return -ENOMEM;
-    n = strlen(s) + sizeof("event: message\ndata: \n\n") - 1;
-    c = malloc(sizeof(*c) + n + 1);
-    if (!c)
-        return -ENOMEM;
-    c->next = NULL;
-    c->off = 0;
-    c->len = (size_t)snprintf(c->data, n + 1, "event: message\ndata: %s\n\n", s);
-    pthread_mutex_lock(&st->lock);
-    if (st->gone) {
-        pthread_mutex_unlock(&st->lock);
-        free(c);
-        return -EPIPE;
-    }
-    if (st->tail)
-        st->tail->next = c;
-    else
-        st->head = c;
-    st->tail = c;
-    pthread_cond_broadcast(&st->cond);
-    pthread_mutex_unlock(&st->lock);
-    return 0;
-}
-
+/* The response side of one SSE connection: MHD's connection thread reads the stream. */
 static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
-    struct sse_stream *st = cls;
-    struct sse_chunk *c;
-    size_t n;
-
-    pthread_mutex_lock(&st->lock);
-    while (!st->head && !st->done)
-        pthread_cond_wait(&st->cond, &st->lock);
-    c = st->head;
-    if (!c) {
-        pthread_mutex_unlock(&st->lock);
-        return -1; /* MHD_CONTENT_READER_END_OF_STREAM */
-    }
-    n = c->len - c->off < max ? c->len - c->off : max;
-    memcpy(buf, c->data + c->off, n);
-    c->off += n;
-    if (c->off == c->len) {
-        st->head = c->next;
-        if (!st->head)
-            st->tail = NULL;
-        free(c);
-    }
-    pthread_mutex_unlock(&st->lock);
-    return (ssize_t)n;
+    return mcp_sse_reader_read(cls, buf, max);
 }
 
 static void sse_free(void *cls)
 {
-    struct sse_stream *st = cls;
-
-    pthread_mutex_lock(&st->lock);
-    st->gone = true;
-    pthread_mutex_unlock(&st->lock);
-    sse_unref(st);
+    mcp_sse_reader_free(cls);
 }
 
-static void *sse_worker(void *arg)
+static void reply_stream(struct osm_raw_response *out, struct mcp_sse_reader *r)
 {
-    struct sse_stream *st = arg;
-    json_t *resp = mcp_session_handle(st->session, st->msg, &st->sink);
-
-    if (resp)
-        sse_send(st, resp);
-    json_decref(resp);
-    pthread_mutex_lock(&st->lock);
-    st->done = true;
-    pthread_cond_broadcast(&st->cond);
-    pthread_mutex_unlock(&st->lock);
-    sse_unref(st);
-    return NULL;
-}
-
-/* Answers request msg in session s as an event stream. Steals nothing. */
-static int reply_sse(struct mcp_session *s, const json_t *msg, struct osm_raw_response *out)
-{
-    struct sse_stream *st = calloc(1, sizeof(*st));
-    pthread_attr_t attr;
-    pthread_t t;
-    int r;
-
-    if (!st)
-        return -ENOMEM;
-    pthread_mutex_init(&st->lock, NULL);
-    pthread_cond_init(&st->cond, NULL);
-    st->refs = 2; /* the worker and the response */
-    st->session = mcp_session_ref(s);
-    st->msg = json_incref((json_t *)msg);
-    st->sink = (struct mcp_sink){sse_send, st};
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    r = pthread_create(&t, &attr, sse_worker, st);
-    pthread_attr_destroy(&attr);
-    if (r != 0) {
-        st->refs = 1;
-        sse_unref(st);
-        return -r;
-    }
     out->status = 200;
     out->content_type = "text/event-stream";
     out->stream = sse_read;
     out->stream_free = sse_free;
-    out->stream_cls = st;
+    out->stream_cls = r;
     osm_raw_response_header(out, "Cache-Control", "no-cache");
+}
+
+/* One request answered as an event stream: a worker thread runs it and appends every message
+ * it emits, then the response, to the request's stream in the session's log. */
+struct sse_job {
+    struct mcp_session *session;
+    struct mcp_sse_stream *stream;
+    json_t *msg;
+};
+
+static int job_send(void *ud, const json_t *msg)
+{
+    struct sse_job *j = ud;
+
+    return mcp_sse_stream_append(j->stream, msg, false);
+}
+
+static int job_close_stream(void *ud)
+{
+    struct sse_job *j = ud;
+
+    return mcp_sse_stream_close_connection(j->stream);
+}
+
+static void *sse_worker(void *arg)
+{
+    struct sse_job *j = arg;
+    const struct mcp_sink sink = {job_send, j, job_close_stream};
+    json_t *resp = mcp_session_handle(j->session, j->msg, &sink);
+
+    if (!resp)
+        resp = mcp_error_response(json_object_get(j->msg, "id"), MCP_ERR_INTERNAL, "internal error",
+                                  NULL);
+    if (!resp || mcp_sse_stream_append(j->stream, resp, true) < 0)
+        log_warn("mcp_sse_response_lost", "stream=%llu",
+                 (unsigned long long)mcp_sse_stream_id(j->stream));
+    json_decref(resp);
+    json_decref(j->msg);
+    mcp_sse_stream_unref(j->stream);
+    mcp_session_unref(j->session);
+    free(j);
+    return NULL;
+}
+
+/* True when the session negotiated a revision whose clients handle priming events and polling
+ * (the revision the session agreed on decides, not a per-request header). */
+static bool session_resumable(struct mcp_session *s)
+{
+    char version[16];
+
+    mcp_session_protocol(s, version);
+    return version[0] && strcmp(version, MCP_SSE_RESUMABLE_SINCE) >= 0;
+}
+
+/* Ends a stream whose request will not run (out of resources), so that the session can forget
+ * it; its resumed readers get this error. */
+static void sse_abandon(struct mcp_sse_stream *st, const json_t *msg)
+{
+    json_t *e = mcp_error_response(json_object_get(msg, "id"), MCP_ERR_INTERNAL,
+                                   "cannot run the request", NULL);
+
+    if (e)
+        mcp_sse_stream_append(st, e, true);
+    json_decref(e);
+    mcp_sse_stream_unref(st);
+}
+
+/* Answers request msg in session s as an event stream. */
+static int reply_sse(struct mcp_session *s, struct mcp_sse_log *log, const json_t *msg,
+                     struct osm_raw_response *out)
+{
+    struct sse_job *j = calloc(1, sizeof(*j));
+    struct mcp_sse_reader *reader = NULL;
+    pthread_attr_t attr;
+    pthread_t t;
+    int r;
+
+    if (!j)
+        return -ENOMEM;
+    r = mcp_sse_stream_open(log, session_resumable(s), &j->stream);
+    if (r < 0) {
+        free(j);
+        return r;
+    }
+    r = mcp_sse_reader_open(j->stream, &reader);
+    if (r < 0) {
+        sse_abandon(j->stream, msg);
+        free(j);
+        return r;
+    }
+    j->session = mcp_session_ref(s);
+    j->msg = json_incref((json_t *)msg);
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    r = pthread_create(&t, &attr, sse_worker, j);
+    pthread_attr_destroy(&attr);
+    if (r != 0) {
+        mcp_sse_reader_free(reader);
+        json_decref(j->msg);
+        sse_abandon(j->stream, msg);
+        mcp_session_unref(j->session);
+        free(j);
+        return -r;
+    }
+    reply_stream(out, reader);
     return 0;
 }
 
@@ -362,7 +350,7 @@ static int null_send(void *ud, const json_t *msg)
     return -ENOTCONN; /* a plain JSON answer cannot carry anything but the response */
 }
 
-static const struct mcp_sink null_sink = {null_send, NULL};
+static const struct mcp_sink null_sink = {null_send, NULL, NULL};
 
 static void post_initialize(struct mcp_http *h, const json_t *msg, struct osm_raw_response *out)
 {
@@ -376,7 +364,12 @@ static void post_initialize(struct mcp_http *h, const json_t *msg, struct osm_ra
     }
     resp = mcp_session_handle(s, msg, &null_sink);
     if (resp && json_object_get(resp, "result")) {
-        session_add(h, s, id);
+        if (session_add(h, s, id) < 0) {
+            json_decref(resp);
+            mcp_session_unref(s);
+            reply_error(out, 503, MCP_ERR_INTERNAL, "out of memory");
+            return;
+        }
         osm_raw_response_header(out, "Mcp-Session-Id", id);
         log_info("mcp_session_new", "session=%.8s", id);
     }
@@ -393,7 +386,7 @@ static void handle_post(struct mcp_http *h, struct osm_raw_request *req,
     const char *sid = osm_raw_header(req, "Mcp-Session-Id");
     _cleanup_(json_decrefp) json_t *msg = NULL;
     json_t *err, *resp;
-    struct mcp_session *s;
+    struct session_ref ref;
     enum mcp_msg_kind kind;
     const char *method;
 
@@ -423,23 +416,79 @@ static void handle_post(struct mcp_http *h, struct osm_raw_request *req,
                     "Mcp-Session-Id header required (send initialize first)");
         return;
     }
-    s = session_get(h, sid);
-    if (!s) {
+    if (!session_get(h, sid, &ref)) {
         reply_error(out, 404, MCP_ERR_INVALID_REQUEST, "unknown or expired session");
         return;
     }
     if (kind != MCP_MSG_REQUEST) {
-        json_decref(mcp_session_handle(s, msg, &null_sink));
+        json_decref(mcp_session_handle(ref.s, msg, &null_sink));
         out->status = 202;
     } else if (accepts(accept, "text/event-stream") && strcmp(method, "tools/call") == 0) {
-        if (reply_sse(s, msg, out) < 0)
+        int r = reply_sse(ref.s, ref.log, msg, out);
+        if (r == -EBUSY)
+            reply_error(out, 503, MCP_ERR_INTERNAL,
+                        "too many event streams running in this session");
+        else if (r < 0)
             reply_error(out, 503, MCP_ERR_INTERNAL, "cannot start the event stream");
     } else {
-        resp = mcp_session_handle(s, msg, &null_sink);
+        resp = mcp_session_handle(ref.s, msg, &null_sink);
         reply_json(out, resp);
         json_decref(resp);
     }
-    mcp_session_unref(s);
+    session_ref_clear(&ref);
+}
+
+/* GET /mcp: the session's own event stream, or with Last-Event-ID the resumption of the stream
+ * that event belongs to (whatever request opened it): what followed it is replayed, then the
+ * stream goes on. */
+static void handle_get(struct mcp_http *h, struct osm_raw_request *req,
+                       struct osm_raw_response *out)
+{
+    const char *sid = osm_raw_header(req, "Mcp-Session-Id");
+    const char *last = osm_raw_header(req, "Last-Event-ID");
+    struct mcp_sse_reader *reader = NULL;
+    struct session_ref ref;
+    int r;
+
+    if (!accepts(osm_raw_header(req, "Accept"), "text/event-stream")) {
+        reply_error(out, 406, MCP_ERR_INVALID_REQUEST, "Accept must allow text/event-stream");
+        return;
+    }
+    if (!sid) {
+        reply_error(out, 400, MCP_ERR_INVALID_REQUEST,
+                    "Mcp-Session-Id header required (send initialize first)");
+        return;
+    }
+    if (!session_get(h, sid, &ref)) {
+        reply_error(out, 404, MCP_ERR_INVALID_REQUEST, "unknown or expired session");
+        return;
+    }
+    if (last)
+        r = mcp_sse_reader_resume(ref.log, last, &reader);
+    else
+        r = mcp_sse_reader_standalone(ref.log, session_resumable(ref.s), &reader);
+    session_ref_clear(&ref);
+    switch (r) {
+    case 0:
+        reply_stream(out, reader);
+        return;
+    case -EINVAL:
+        reply_error(out, 400, MCP_ERR_INVALID_REQUEST,
+                    "Last-Event-ID is not an event id of this server");
+        return;
+    case -ENOENT:
+    case -ESTALE:
+        reply_error(out, 409, MCP_ERR_INVALID_REQUEST,
+                    r == -ENOENT ? "cannot resume: this session has no such event (any more)"
+                                 : "cannot resume: events after Last-Event-ID were dropped from "
+                                   "the replay buffer");
+        return;
+    case -ECANCELED:
+        reply_error(out, 404, MCP_ERR_INVALID_REQUEST, "unknown or expired session");
+        return;
+    default:
+        reply_error(out, 503, MCP_ERR_INTERNAL, "cannot open the event stream");
+    }
 }
 
 static void handle_delete(struct mcp_http *h, struct osm_raw_request *req,
@@ -505,13 +554,16 @@ static void on_http(struct osm_raw_request *req, struct osm_raw_response *out)
         handle_post(h, req, out);
         return;
     }
+    if (strcmp(req->method, "GET") == 0) {
+        handle_get(h, req, out);
+        return;
+    }
     if (strcmp(req->method, "DELETE") == 0) {
         handle_delete(h, req, out);
         return;
     }
-    osm_raw_response_header(out, "Allow", "POST, DELETE");
-    reply_error(out, 405, MCP_ERR_INVALID_REQUEST,
-                "method not allowed (this server offers no standalone GET stream)");
+    osm_raw_response_header(out, "Allow", "GET, POST, DELETE");
+    reply_error(out, 405, MCP_ERR_INVALID_REQUEST, "method not allowed");
 }
 
 int mcp_http_start(const struct mcp_server *srv, const struct mcp_http_config *cfg,
@@ -546,8 +598,10 @@ void mcp_http_stop(struct mcp_http *h)
         return;
     pthread_mutex_lock(&h->lock);
     for (size_t i = 0; i < MCP_SESSIONS_MAX; i++)
-        if (h->slots[i].s)
-            mcp_session_close(h->slots[i].s); /* wakes tools waiting for the client */
+        if (h->slots[i].s) {
+            mcp_session_close(h->slots[i].s);   /* wakes tools waiting for the client */
+            mcp_sse_log_close(h->slots[i].log); /* ends event streams */
+        }
     pthread_mutex_unlock(&h->lock);
     osm_http_server_stop(h->tcp);
     osm_http_server_stop(h->unix_srv);

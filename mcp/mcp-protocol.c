@@ -80,7 +80,9 @@ int mcp_parse(const char *buf, size_t len, json_t **ret_msg, json_t **ret_error)
 
     *ret_msg = *ret_error = NULL;
     if (len > MCP_MESSAGE_MAX) {
-        *ret_error = mcp_error_response(NULL, MCP_ERR_INVALID_REQUEST, "message too large", NULL);
+        json_t *id = mcp_id_recover(buf, len);
+        *ret_error = mcp_error_response(id, MCP_ERR_INVALID_REQUEST, "message too large", NULL);
+        json_decref(id);
         return -EINVAL;
     }
     v = osm_json_parse(buf, len, err, sizeof(err));
@@ -145,7 +147,10 @@ static json_t *m_initialize(struct mcp_call *c, const json_t *params, struct mcp
                      "one JSON text item (also in structuredContent), capped in size with an "
                      "explicit truncation marker; list and log tools take offset, limit and "
                      "grep. Calls that need an operator's approval answer status pending with "
-                     "an approval_id and a job_id: follow them with job_status / job_wait.");
+                     "an approval_id and a job_id: follow them with job_status / job_wait. A "
+                     "capability token minted by the operator limits a call to its permissions: "
+                     "pass it as _meta.capability (or the capability_token argument), as the "
+                     "token object or its JSON text.");
 }
 
 static json_t *m_ping(struct mcp_call *c, const json_t *params, struct mcp_error *e)

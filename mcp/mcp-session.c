@@ -284,6 +284,20 @@ const json_t *mcp_call_client_capability(struct mcp_call *c, const char *name)
     return v; /* client_caps is set once at initialize and lives as long as the session */
 }
 
+int mcp_call_close_stream(struct mcp_call *c)
+{
+    if (!c->sink || !c->sink->close_stream)
+        return -ENOTSUP;
+    return c->sink->close_stream(c->sink->ud);
+}
+
+void mcp_session_protocol(struct mcp_session *s, char ret[static 16])
+{
+    pthread_mutex_lock(&s->lock);
+    memcpy(ret, s->protocol, 16);
+    pthread_mutex_unlock(&s->lock);
+}
+
 json_t *mcp_fail(struct mcp_error *e, int code, const char *fmt, ...)
 {
     va_list ap;

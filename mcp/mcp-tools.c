@@ -83,17 +83,65 @@ static json_t *tool_error(const struct mcp_call *c, json_t *payload)
     return r;
 }
 
-/* Takes the capability token out of the call: _meta.capability or argument capability_token. */
-static json_t *take_capability(const struct mcp_call *c, json_t *args)
+/* A capability token as agentd takes it: the object itself, or its JSON text. New reference, or
+ * NULL with why filled. */
+static json_t *capability_object(const json_t *v, char *why, size_t n)
+{
+    const char *text = json_string_value(v);
+    size_t len = json_string_length(v);
+    char err[160];
+    json_t *o;
+
+    if (json_is_object(v))
+        return json_incref((json_t *)v);
+    if (!text) {
+        snprintf(why, n, "must be the token object or its JSON text");
+        return NULL;
+    }
+    if (len > MCP_CAPABILITY_TEXT_MAX) {
+        snprintf(why, n, "JSON text longer than %d bytes", MCP_CAPABILITY_TEXT_MAX);
+        return NULL;
+    }
+    o = osm_json_parse(text, len, err, sizeof(err));
+    if (!json_is_object(o)) {
+        snprintf(why, n, "%s", o ? "JSON text that is not an object" : err);
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* Takes the capability token out of the call: _meta.capability or the argument
+ * capability_token (removed from args), each the token object or its JSON text. 0 with *ret a new
+ * reference (NULL: no token); -EINVAL with field and why filled when a token is given but is not
+ * one, or two different ones are given: such a call is refused, never sent without its token. */
+static int take_capability(const struct mcp_call *c, json_t *args, json_t **ret, const char **field,
+                           char *why, size_t n)
 {
     const json_t *meta_cap = json_object_get(c->meta, "capability");
-    json_t *cap = json_is_string(meta_cap) ? json_incref((json_t *)meta_cap) : NULL;
-    json_t *arg_cap = json_object_get(args, "capability_token");
+    json_t *arg_cap = json_incref(json_object_get(args, "capability_token"));
+    json_t *from_meta = NULL, *from_arg = NULL;
+    int r = 0;
 
-    if (!cap && json_is_string(arg_cap))
-        cap = json_incref(arg_cap);
+    *ret = NULL;
     json_object_del(args, "capability_token");
-    return cap;
+    if (meta_cap && !(from_meta = capability_object(meta_cap, why, n))) {
+        *field = "_meta.capability";
+        r = -EINVAL;
+    } else if (arg_cap && !(from_arg = capability_object(arg_cap, why, n))) {
+        *field = "capability_token";
+        r = -EINVAL;
+    } else if (from_meta && from_arg && !json_equal(from_meta, from_arg)) {
+        *field = "capability_token";
+        snprintf(why, n, "differs from _meta.capability: give one token");
+        r = -EINVAL;
+    } else {
+        *ret = from_meta ? json_incref(from_meta) : json_incref(from_arg);
+    }
+    json_decref(from_meta);
+    json_decref(from_arg);
+    json_decref(arg_cap);
+    return r;
 }
 
 /* Maps the daemon's {"status","result","approval_id"?,"job_id"?} onto a tool result. */
@@ -235,6 +283,7 @@ json_t *mcp_tools_call(struct mcp_call *c, const char *name, const json_t *args,
     const struct osm_tool_alias *alias = NULL;
     const struct osm_tool *t = osm_tool_find(name, &alias);
     char field[128] = "", reason[256] = "";
+    const char *cap_field = "";
     json_t *a, *cap, *r;
     json_t *empty = NULL;
 
@@ -246,8 +295,12 @@ json_t *mcp_tools_call(struct mcp_call *c, const char *name, const json_t *args,
     json_decref(empty);
     if (!a)
         return mcp_fail(e, MCP_ERR_INTERNAL, "out of memory");
-    cap = take_capability(c, a);
-    if (osm_tool_validate(t, a, field, sizeof(field), reason, sizeof(reason)) < 0) {
+    if (take_capability(c, a, &cap, &cap_field, reason, sizeof(reason)) < 0) {
+        r = tool_error(c, json_pack("{s:s,s:s,s:s,s:s,s:s}", "error", "invalid_capability", "tool",
+                                    t->name, "field", cap_field, "reason", reason, "message",
+                                    "the call was not sent: a capability token is the object "
+                                    "agentd minted (or its JSON text), given once"));
+    } else if (osm_tool_validate(t, a, field, sizeof(field), reason, sizeof(reason)) < 0) {
         r = tool_error(c, json_pack("{s:s,s:s,s:s,s:s}", "error", "invalid_argument", "tool",
                                     t->name, "field", field, "reason", reason));
     } else {

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "common/limits.h"
 
@@ -26,6 +27,17 @@
 #define MCP_PENDING_MAX 16                  /* server-to-client requests open per session */
 #define MCP_JOB_POLL_MS 500                 /* job_wait slice between progress notifications */
 #define MCP_JOB_WAIT_MAX_S 600              /* longest a tools/call follows a job */
+#define MCP_ID_SCAN_MAX 1024          /* raw bytes of an id recovered from an oversized line */
+#define MCP_CAPABILITY_TEXT_MAX 16384 /* a capability token given as JSON text */
+#define MCP_SSE_EVENTS_MAX 256        /* SSE events an HTTP session keeps for replay */
+#define MCP_SSE_BUFFER_MAX (4 * 1024 * 1024) /* bytes of those events */
+#define MCP_SSE_STREAMS_MAX 32               /* SSE streams a session remembers for Last-Event-ID */
+#define MCP_SSE_HOLD_MS                                                                            \
+    30000                                    /* a resumable connection is closed after this; the   \
+                                                client polls (--sse-hold-ms) */
+#define MCP_SSE_HOLD_MS_MIN 100              /* smallest --sse-hold-ms */
+#define MCP_SSE_RETRY_MS 1000                /* the retry field: wait before reconnecting */
+#define MCP_SSE_RESUMABLE_SINCE "2025-11-25" /* priming events and polling from this revision */
 
 /* JSON-RPC and MCP error codes. */
 enum {
@@ -66,13 +78,17 @@ struct mcp_server {
     bool fixtures;        /* register the conformance fixtures */
     size_t result_max;    /* byte cap of a tool result's text */
     long call_timeout_ms; /* daemon call timeout (0: OSM_HTTP_CLIENT_TIMEOUT_MS) */
+    long sse_hold_ms;     /* HTTP: longest a resumable SSE connection is held (0: default) */
 };
 
 /* Where the messages a request emits on its way (notifications, server-to-client requests) go.
- * send lends msg; returns 0 or -errno (-ENOTCONN: nobody listens, e.g. a plain JSON answer). */
+ * send lends msg; returns 0 or -errno (-ENOTCONN: nobody listens, e.g. a plain JSON answer).
+ * close_stream (may be NULL) closes the connection carrying the request's event stream without
+ * ending the stream: the client reconnects and resumes it (SSE polling). */
 struct mcp_sink {
     int (*send)(void *ud, const json_t *msg);
     void *ud;
+    int (*close_stream)(void *ud);
 };
 
 struct mcp_session;
@@ -91,8 +107,10 @@ struct mcp_call {
 
 /* Parses one message (bytes of a stdio line or an HTTP body). On success *ret_msg is a new
  * reference and 0 is returned; otherwise *ret_error is the JSON-RPC error response to send
- * (id null unless one could be read) and -EINVAL/-EBADMSG is returned. Batches are refused. */
+ * (id null unless one could be read: over MCP_MESSAGE_MAX, the id the scan recovers) and
+ * -EINVAL/-EBADMSG is returned. Batches are refused. */
 int mcp_parse(const char *buf, size_t len, json_t **ret_msg, json_t **ret_error);
+
 enum mcp_msg_kind mcp_message_kind(const json_t *msg);
 /* {"jsonrpc":"2.0","id":id,"error":{code,message[,data]}} (new reference; id lent, may be NULL). */
 json_t *mcp_error_response(const json_t *id, int code, const char *message, json_t *data);
@@ -125,6 +143,33 @@ int mcp_call_request(struct mcp_call *c, const char *method, json_t *params, lon
                      json_t **ret_result);
 /* The client's declared capability (e.g. "sampling"), lent, or NULL. */
 const json_t *mcp_call_client_capability(struct mcp_call *c, const char *name);
+/* Closes the connection that carries this request's event stream; the stream goes on and the
+ * client resumes it with Last-Event-ID. 0, or -ENOTSUP where the transport cannot. */
+int mcp_call_close_stream(struct mcp_call *c);
+/* The revision negotiated at initialize ("" before), copied into ret. */
+void mcp_session_protocol(struct mcp_session *s, char ret[static 16]);
+
+/* ---- mcp-id-scan.c: the id of a message that is not parsed whole ---- */
+
+/* An incremental scan for the top-level "id" member of a JSON object, fed in pieces of any
+ * size. Fixed memory: ids whose raw token is longer than MCP_ID_SCAN_MAX are not recovered. */
+struct mcp_id_scan {
+    int state;
+    bool escape, in_string;
+    bool key_overflow, key_is_id, key_is_method;
+    bool value_overflow, id_complete, has_method;
+    unsigned n_ids; /* top-level "id" members seen (counts to 2) */
+    size_t depth, key_len, value_len;
+    char key[48]; /* raw bytes of the current key; longer keys are neither "id" nor "method" */
+    char value[MCP_ID_SCAN_MAX];
+};
+void mcp_id_scan_init(struct mcp_id_scan *s);
+void mcp_id_scan_feed(struct mcp_id_scan *s, const char *buf, size_t len);
+/* The id (new reference: an integer or a string) when the bytes fed hold a request - a top-level
+ * "method" member - with exactly one top-level "id" that is an integer or a string; else NULL. */
+json_t *mcp_id_scan_result(const struct mcp_id_scan *s);
+/* The same scan over one buffer. */
+json_t *mcp_id_recover(const char *buf, size_t len);
 
 /* ---- mcp-tools.c: registry tools → daemon calls ---- */
 
@@ -151,6 +196,51 @@ json_t *mcp_fixtures_resources(void);
 json_t *mcp_fixtures_resource_templates(void);
 json_t *mcp_fixtures_resource_read(const char *uri, struct mcp_error *e);
 json_t *mcp_fixtures_complete(const json_t *params);
+
+/* ---- mcp-sse.c: resumable event streams of an HTTP session ---- */
+
+struct mcp_sse_log;    /* one per session: its streams and the replay buffer */
+struct mcp_sse_stream; /* one request's stream, or the session's GET stream */
+struct mcp_sse_reader; /* one connection reading a stream */
+
+#define MCP_SSE_END (-1)   /* mcp_sse_reader_read: the connection ends here */
+#define MCP_SSE_ABORT (-2) /* events it needed were dropped: abort the connection */
+
+/* A new log (one reference); hold_ms bounds how long a resumable connection is held (0:
+ * MCP_SSE_HOLD_MS). */
+struct mcp_sse_log *mcp_sse_log_new(long hold_ms);
+struct mcp_sse_log *mcp_sse_log_ref(struct mcp_sse_log *l);
+/* Ends every connection and refuses new streams (the session is gone). NULL-safe. */
+void mcp_sse_log_close(struct mcp_sse_log *l);
+void mcp_sse_log_unref(struct mcp_sse_log *l);
+
+/* A new stream for a request (a reference for the caller). primed: the client speaks
+ * MCP_SSE_RESUMABLE_SINCE or later, so its connections start with a priming event and may be
+ * closed for polling. -EBUSY when MCP_SSE_STREAMS_MAX streams are still running, -ECANCELED
+ * after close. */
+int mcp_sse_stream_open(struct mcp_sse_log *l, bool primed, struct mcp_sse_stream **ret);
+void mcp_sse_stream_unref(struct mcp_sse_stream *st);
+uint64_t mcp_sse_stream_id(const struct mcp_sse_stream *st);
+/* Buffers msg (lent) as the stream's next event; final ends the stream after it. Bounded by
+ * MCP_SSE_EVENTS_MAX and MCP_SSE_BUFFER_MAX per session: the oldest events go first. */
+int mcp_sse_stream_append(struct mcp_sse_stream *st, const json_t *msg, bool final);
+/* Ends the connection now reading st, with a retry field: the client resumes. -ENOTSUP for a
+ * stream that is not primed (its client could not resume it). */
+int mcp_sse_stream_close_connection(struct mcp_sse_stream *st);
+
+/* A connection reading st from its start (priming event first where primed). */
+int mcp_sse_reader_open(struct mcp_sse_stream *st, struct mcp_sse_reader **ret);
+/* A connection reading the session's GET stream (created on first use) from now on. */
+int mcp_sse_reader_standalone(struct mcp_sse_log *l, bool primed, struct mcp_sse_reader **ret);
+/* A connection resuming after event last_event_id: -EINVAL when it is not an id of ours,
+ * -ENOENT when this session has no such event (any more), -ESTALE when events after it were
+ * dropped from the buffer. A new reader of a stream ends the one it had. */
+int mcp_sse_reader_resume(struct mcp_sse_log *l, const char *last_event_id,
+                          struct mcp_sse_reader **ret);
+/* Copies the next bytes of the stream into buf (blocking until there are some), or returns
+ * MCP_SSE_END / MCP_SSE_ABORT. */
+ssize_t mcp_sse_reader_read(struct mcp_sse_reader *r, char *buf, size_t max);
+void mcp_sse_reader_free(struct mcp_sse_reader *r);
 
 /* ---- transports ---- */
 

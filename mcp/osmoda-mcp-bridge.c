@@ -37,6 +37,7 @@ static const struct option long_options[] = {
     {"run-dir", required_argument, NULL, 'R'},
     {"conformance-fixtures", no_argument, NULL, 'F'},
     {"max-result-bytes", required_argument, NULL, 'M'},
+    {"sse-hold-ms", required_argument, NULL, 'E'},
     {"log-level", required_argument, NULL, 'l'},
     {"ready-fd", required_argument, NULL, 'r'},
     {"list-tools", no_argument, NULL, 'L'},
@@ -58,12 +59,14 @@ static void usage(FILE *f)
             "  --run-dir DIR            daemon sockets (default $OSMODA_RUN_DIR, else %s);\n"
             "                           AGENTD_SOCKET, WATCH_SOCKET, ... override one daemon\n"
             "  --max-result-bytes N     cap of a tool result's text (default %d)\n"
+            "  --sse-hold-ms N          HTTP: close a resumable event stream's connection after\n"
+            "                           N ms; the client resumes it (default %d)\n"
             "  --conformance-fixtures   register the MCP conformance suite's fixtures (tests)\n"
             "  --log-level LEVEL        error, warn, info (default) or debug (stderr)\n"
             "  --ready-fd FD            write READY=1 to FD once HTTP is serving\n"
             "  --list-tools             print the tool names and exit\n"
             "  --help, --version\n",
-            MCP_PROTOCOL_LATEST, OSM_DEFAULT_RUN_DIR, OSM_TOOL_RESULT_MAX);
+            MCP_PROTOCOL_LATEST, OSM_DEFAULT_RUN_DIR, OSM_TOOL_RESULT_MAX, MCP_SSE_HOLD_MS);
 }
 
 /* "ADDR:PORT" or "[V6]:PORT" into a new host string and port. */
@@ -101,6 +104,19 @@ static int parse_size(const char *s, size_t *ret)
     if (!*s || *end || errno || v < MCP_RESULT_MAX_MIN || v > 64ULL * 1024 * 1024)
         return -EINVAL;
     *ret = (size_t)v;
+    return 0;
+}
+
+static int parse_ms(const char *s, long min, long max, long *ret)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (!*s || *end || errno || v < min || v > max)
+        return -EINVAL;
+    *ret = v;
     return 0;
 }
 
@@ -143,6 +159,13 @@ static int parse_args(int argc, char **argv, struct options *o)
             if (parse_size(optarg, &o->srv.result_max) < 0) {
                 fprintf(stderr, "osmoda-mcp-bridge: --max-result-bytes must be %d..67108864\n",
                         MCP_RESULT_MAX_MIN);
+                return -EINVAL;
+            }
+            break;
+        case 'E':
+            if (parse_ms(optarg, MCP_SSE_HOLD_MS_MIN, 3600L * 1000, &o->srv.sse_hold_ms) < 0) {
+                fprintf(stderr, "osmoda-mcp-bridge: --sse-hold-ms must be %d..3600000\n",
+                        MCP_SSE_HOLD_MS_MIN);
                 return -EINVAL;
             }
             break;

@@ -1,7 +1,10 @@
-"""The bridge's Streamable HTTP transport against the official MCP conformance suite (pinned in
-tests/node/package.json), plus what the suite does not check: bearer auth, the token file's
-mode, --insecure-no-auth only on loopback, Host/Origin rebinding, sessions, protocol version
-header, body cap and the unix socket listener."""
+"""The bridge's Streamable HTTP transport against the official MCP conformance suite (two pinned
+versions in tests/node/package.json: 0.1.13's active suite on the default Node, 0.1.16's whole
+suite on Node 22), plus what the suites do not check: bearer auth, the token file's mode,
+--insecure-no-auth only on loopback, Host/Origin rebinding, sessions, protocol version header,
+body cap, the unix socket listener, and resumable event streams (event ids, priming, GET stream,
+Last-Event-ID, polling)."""
+import glob
 import json
 import os
 import re
@@ -38,6 +41,56 @@ class ConformanceSuite(unittest.TestCase):
             self.assertGreaterEqual(passed, 39, out[-6000:])
             self.assertEqual(proc.returncode, 0, out[-3000:])
             self.assertNotIn("✗", out)
+            self.assertTrue(bridge.proc.poll() is None, "bridge died: " + bridge.log())
+        finally:
+            bridge.cleanup()
+        self.assertEqual(mcptest.sanitizer_report(bridge.log()), "")
+
+
+class ConformanceSuiteAll(unittest.TestCase):
+    """conformance 0.1.16, --suite all (pending scenarios included), on Node 22: every scenario
+    has passing checks and no check fails or warns."""
+
+    # checks that pass in 0.1.16's 32 scenarios, server-sse-polling's 3 (priming event, retry
+    # field, resume after the server closed the stream) included
+    EXPECTED_PASSED = 46
+
+    def test_every_scenario_passes(self):
+        node, script = mcptest.node_tool("conformance-0-1-16/dist/index.js", node=mcptest.NODE22)
+        if not node:
+            self.skipTest(script)
+        version = subprocess.run([node, "--version"], capture_output=True, text=True).stdout
+        self.assertTrue(version.startswith("v22."), version)
+        bridge = mcptest.Bridge(["--conformance-fixtures", "--insecure-no-auth"])
+        bridge.args += ["--http", "127.0.0.1:%d" % bridge.port]
+        try:
+            bridge.start()
+            out_dir = os.path.join(bridge.tmp, "results")
+            proc = subprocess.run([node, script, "server", "--url", bridge.url(), "--suite", "all",
+                                   "-o", out_dir], capture_output=True, text=True, timeout=300,
+                                  cwd=mcptest.NODE_DIR)
+            out = proc.stdout + proc.stderr
+            summary = out[out.rfind("=== SUMMARY ==="):]
+            rows = re.findall(r"^(\S+) (\S+): (\d+) passed, (\d+) failed", summary, re.M)
+            self.assertGreaterEqual(len(rows), 32, "scenarios missing:\n" + out[-4000:])
+            for mark, scenario, passed, failed in rows:
+                self.assertEqual((mark, int(failed)), ("✓", 0), scenario + "\n" + summary)
+                self.assertGreater(int(passed), 0, scenario + " has no passing check")
+            statuses = []
+            for path in glob.glob(os.path.join(out_dir, "*", "checks.json")):
+                with open(path) as f:
+                    statuses += [(os.path.basename(os.path.dirname(path)), c["id"], c["status"],
+                                  c.get("errorMessage")) for c in json.load(f)]
+            bad = [c for c in statuses if c[2] in ("FAILURE", "WARNING")]
+            self.assertEqual(bad, [])
+            polling = [c[1] for c in statuses if "sse-polling" in c[0] and c[2] == "SUCCESS"]
+            self.assertEqual(sorted(polling), ["server-sse-disconnect-resume",
+                                               "server-sse-priming-event",
+                                               "server-sse-retry-field"])
+            m = re.search(r"Total: (\d+) passed, (\d+) failed", summary)
+            print("\n    conformance 0.1.16 --suite all: " + m.group(0), end=" ")
+            self.assertEqual((int(m.group(1)), int(m.group(2))), (self.EXPECTED_PASSED, 0))
+            self.assertEqual(proc.returncode, 0, out[-3000:])
             self.assertTrue(bridge.proc.poll() is None, "bridge died: " + bridge.log())
         finally:
             bridge.cleanup()
@@ -112,13 +165,15 @@ class HttpSecurity(unittest.TestCase):
         note = {"jsonrpc": "2.0", "method": "notifications/initialized"}
         status, _, text = b.post(note, headers={"Mcp-Session-Id": sid})
         self.assertEqual((status, text), (202, ""))
-        status, _, _ = b.post(None, method="GET", headers={"Mcp-Session-Id": sid,
-                                                           "Accept": "text/event-stream"})
+        status, _, _ = b.post(None, method="PUT", headers={"Mcp-Session-Id": sid})
         self.assertEqual(status, 405)
         status, _, _ = b.post(None, method="DELETE", headers={"Mcp-Session-Id": sid})
         self.assertEqual(status, 200)
         status, _, _ = b.post(listing, headers={"Mcp-Session-Id": sid})
         self.assertEqual(status, 404, "ended session still answers")
+        status, _, _ = b.post(None, method="GET", headers={"Mcp-Session-Id": sid,
+                                                           "Accept": "text/event-stream"})
+        self.assertEqual(status, 404, "ended session still streams")
         status, _, _ = b.post(None, method="DELETE", headers={"Mcp-Session-Id": sid})
         self.assertEqual(status, 404)
 
@@ -145,7 +200,7 @@ class HttpSecurity(unittest.TestCase):
         status, hdrs, text = b.post(call, headers={"Mcp-Session-Id": sid})
         self.assertEqual(status, 200)
         self.assertTrue(hdrs["content-type"].startswith("text/event-stream"))
-        events = [json.loads(line[6:]) for line in text.splitlines() if line.startswith("data: ")]
+        events = [json.loads(e["data"]) for e in mcptest.sse_events(text) if e.get("data")]
         self.assertEqual(events[-1]["id"], 9)
         result = events[-1]["result"]
         self.assertTrue(result["isError"])
@@ -165,6 +220,127 @@ class HttpSecurity(unittest.TestCase):
         sc = json.loads(text)["result"]["structuredContent"]
         self.assertEqual(sc["error"], "invalid_argument")
         self.assertIn("summary", sc["field"])
+
+
+class HttpStreams(unittest.TestCase):
+    """Resumable event streams (MCP 2025-11-25 Streamable HTTP): ids unique in the session, a
+    priming event, GET with Last-Event-ID replaying what followed, the session's GET stream, and
+    connections the server closes (with a retry field) so that the client polls."""
+
+    HOLD_MS = 300
+
+    def setUp(self):
+        self.bridge = mcptest.Bridge(["--conformance-fixtures", "--sse-hold-ms",
+                                      str(self.HOLD_MS)], token=TOKEN)
+        self.bridge.args += ["--http", "127.0.0.1:%d" % self.bridge.port,
+                             "--token-file", self.bridge.token_file()]
+        self.bridge.start()
+
+    def tearDown(self):
+        log = self.bridge.log()
+        alive = self.bridge.proc.poll() is None
+        self.bridge.cleanup()
+        self.assertTrue(alive, "bridge died: " + log)
+        self.assertEqual(mcptest.sanitizer_report(log), "")
+
+    def get(self, sid, last=None, accept="text/event-stream"):
+        headers = {"Accept": accept, "Content-Type": None}
+        if sid is not None:
+            headers["Mcp-Session-Id"] = sid
+        if last is not None:
+            headers["Last-Event-ID"] = last
+        return self.bridge.post(None, method="GET", headers=headers)
+
+    def call(self, sid, id_, tool):
+        status, hdrs, text = self.bridge.post(
+            {"jsonrpc": "2.0", "id": id_, "method": "tools/call",
+             "params": {"name": tool, "arguments": {}}}, headers={"Mcp-Session-Id": sid})
+        self.assertEqual(status, 200, text)
+        self.assertTrue(hdrs["content-type"].startswith("text/event-stream"))
+        return mcptest.sse_events(text)
+
+    def test_post_stream_is_primed_and_resumable(self):
+        sid, _ = self.bridge.initialize()
+        events = self.call(sid, 9, "system_health")
+        self.assertEqual(len(events), 2, events)
+        prime, answer = events
+        stream = prime["id"].split("-")[0]
+        self.assertEqual(prime, {"id": stream + "-0", "retry": "1000", "data": ""})
+        self.assertEqual(answer["id"], stream + "-1")
+        self.assertEqual(json.loads(answer["data"])["id"], 9)
+        # a second request's stream has other ids
+        other = self.call(sid, 10, "system_health")
+        self.assertNotEqual(other[0]["id"].split("-")[0], stream)
+        # resuming after the priming event replays the answer; after the answer, nothing
+        status, hdrs, text = self.get(sid, prime["id"])
+        self.assertEqual(status, 200, text)
+        self.assertTrue(hdrs["content-type"].startswith("text/event-stream"))
+        self.assertEqual(mcptest.sse_events(text), [answer])
+        status, _, text = self.get(sid, answer["id"])
+        self.assertEqual((status, mcptest.sse_events(text)), (200, []))
+
+    def test_resume_refusals(self):
+        sid, _ = self.bridge.initialize()
+        prime, answer = self.call(sid, 9, "system_health")
+        stream = prime["id"].split("-")[0]
+        for last in ("junk", "", "0-1", stream, stream + "-x"):
+            status, _, text = self.get(sid, last)
+            self.assertEqual(status, 400, "%r: %s" % (last, text))
+        for last in (stream + "-2", "999-0"):
+            status, _, text = self.get(sid, last)
+            self.assertEqual(status, 409, "%r: %s" % (last, text))
+            self.assertIn("cannot resume", json.loads(text)["error"]["message"])
+        # another session's event ids mean nothing here
+        sid2, _ = self.bridge.initialize()
+        status, _, _ = self.get(sid2, answer["id"])
+        self.assertEqual(status, 409)
+        status, _, _ = self.get(None, answer["id"])
+        self.assertEqual(status, 400)
+        status, _, _ = self.get("0" * 32, answer["id"])
+        self.assertEqual(status, 404)
+        status, _, _ = self.get(sid, answer["id"], accept="application/json")
+        self.assertEqual(status, 406)
+
+    def test_server_closes_the_connection_and_the_result_waits(self):
+        sid, _ = self.bridge.initialize()
+        events = self.call(sid, 3, "test_reconnection")
+        # the priming event, then the retry field the server sends before closing: no answer
+        self.assertEqual([sorted(e) for e in events], [["data", "id", "retry"], ["retry"]])
+        self.assertEqual(events[1]["retry"], "1000")
+        status, _, text = self.get(sid, events[0]["id"])
+        self.assertEqual(status, 200, text)
+        replay = mcptest.sse_events(text)
+        answers = [json.loads(e["data"]) for e in replay if e.get("data")]
+        self.assertEqual(len(answers), 1, replay)
+        self.assertEqual(answers[0]["id"], 3)
+        self.assertIn("reconnected", answers[0]["result"]["content"][0]["text"])
+
+    def test_get_stream_is_closed_for_polling(self):
+        sid, _ = self.bridge.initialize()
+        # nothing to say: primed, then closed after the hold time with a retry field
+        status, hdrs, text = self.get(sid)
+        self.assertEqual(status, 200, text)
+        self.assertTrue(hdrs["content-type"].startswith("text/event-stream"))
+        events = mcptest.sse_events(text)
+        self.assertEqual(len(events), 2, events)
+        self.assertEqual((events[0]["data"], events[0]["retry"]), ("", "1000"))
+        self.assertEqual(events[1], {"retry": "1000"})
+        # the client polls from where it was
+        status, _, text = self.get(sid, events[0]["id"])
+        self.assertEqual((status, mcptest.sse_events(text)), (200, [{"retry": "1000"}]))
+
+    def test_older_revision_gets_no_priming_event(self):
+        init = json.loads(json.dumps(mcptest.INIT))
+        init["params"]["protocolVersion"] = "2025-06-18"
+        status, hdrs, text = self.bridge.post(init)
+        self.assertEqual(status, 200, text)
+        sid = hdrs["mcp-session-id"]
+        events = self.call(sid, 4, "test_reconnection")
+        # no empty event (such a client may not expect one), and the stream is not cut short:
+        # it could not resume it
+        self.assertEqual(len(events), 1, events)
+        self.assertEqual(json.loads(events[0]["data"])["id"], 4)
+        self.assertRegex(events[0]["id"], r"^\d+-1$")
 
 
 class HttpStartup(unittest.TestCase):

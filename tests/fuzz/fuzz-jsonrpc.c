@@ -40,7 +40,7 @@ static void check_response(const json_t *req, const json_t *resp)
 
 static void one_line(struct mcp_session *s, const char *line, size_t len)
 {
-    static const struct mcp_sink sink = {drop, NULL};
+    static const struct mcp_sink sink = {drop, NULL, NULL};
     json_t *msg = NULL, *err = NULL, *resp;
 
     if (mcp_parse(line, len, &msg, &err) < 0) {

@@ -238,7 +238,7 @@ Test(dispatch, log_level_filters_notifications)
 {
     struct mcp_session *s = initialized(&srv_fixtures, "{}");
     struct recorder rec = {.sent = json_array(), .session = s};
-    struct mcp_sink sink = {record, &rec};
+    struct mcp_sink sink = {record, &rec, NULL};
     json_t *r;
 
     r = call(s, &sink,
@@ -270,7 +270,7 @@ Test(dispatch, progress_only_with_token)
 {
     struct mcp_session *s = initialized(&srv_fixtures, "{}");
     struct recorder rec = {.sent = json_array(), .session = s};
-    struct mcp_sink sink = {record, &rec};
+    struct mcp_sink sink = {record, &rec, NULL};
     json_t *r, *p;
 
     r = call(s, &sink,
@@ -298,7 +298,7 @@ Test(client_requests, elicitation_round_trip_through_the_session)
         .sent = json_array(),
         .session = s,
         .answer = json_pack("{s:s,s:{s:s}}", "action", "accept", "content", "username", "u1")};
-    struct mcp_sink sink = {record, &rec};
+    struct mcp_sink sink = {record, &rec, NULL};
     json_t *r;
     const char *text;
 
@@ -345,7 +345,7 @@ Test(client_requests, closed_session_cancels_the_wait)
 {
     struct mcp_session *s = initialized(&srv_fixtures, "{\"sampling\":{}}");
     struct recorder rec = {.sent = json_array(), .session = s};
-    struct mcp_sink sink = {record, &rec};
+    struct mcp_sink sink = {record, &rec, NULL};
     struct mcp_call c = {.session = s, .srv = &srv_fixtures, .sink = &sink};
     json_t *result = NULL;
 
@@ -361,7 +361,7 @@ Test(client_requests, unanswered_request_times_out)
 {
     struct mcp_session *s = initialized(&srv_fixtures, "{\"sampling\":{}}");
     struct recorder rec = {.sent = json_array(), .session = s};
-    struct mcp_sink sink = {record, &rec};
+    struct mcp_sink sink = {record, &rec, NULL};
     struct mcp_call c = {.session = s, .srv = &srv_fixtures, .sink = &sink};
     json_t *result = NULL;
 

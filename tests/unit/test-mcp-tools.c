@@ -234,23 +234,82 @@ Test(tools, daemon_answers_map_onto_results)
     mock_last_body = NULL;
 }
 
-Test(tools, capability_token_travels_outside_the_arguments)
+/* A token that is not a token object (or its JSON text) is refused by the bridge itself: the
+ * call is never sent without it. No daemon runs here, so a call that got through would answer
+ * daemon_unavailable instead. (Valid tokens, in both forms, are checked against a real agentd in
+ * tests/e2e/test_mcp_capability.py.) */
+static void assert_refused(struct mcp_session *s, const char *msg_json, const char *field)
 {
-    struct osm_http_server *m = mock_start();
-    struct mcp_session *s = session();
-    json_t *r;
+    json_t *m = json_loads(msg_json, 0, NULL), *r, *v;
 
-    mock_reply = json_pack("{s:s,s:{}}", "status", "ok", "result");
-    r = tool_call(s, "system_health", "{\"capability_token\":\"cap-123\"}");
+    cr_assert_not_null(m, "bad test JSON: %s", msg_json);
+    r = mcp_session_handle(s, m, NULL);
+    v = json_object_get(json_object_get(r, "result"), "structuredContent");
+    cr_assert(json_is_true(json_object_get(json_object_get(r, "result"), "isError")), "%s",
+              msg_json);
+    cr_assert_str_eq(json_string_value(json_object_get(v, "error")), "invalid_capability", "%s",
+                     msg_json);
+    cr_assert_str_eq(json_string_value(json_object_get(v, "field")), field);
+    cr_assert_eq(json_integer_value(json_object_get(r, "id")), 1);
     json_decref(r);
-    cr_assert_str_eq(json_string_value(json_object_get(mock_last_body, "capability")), "cap-123");
-    cr_assert_null(
-        json_object_get(json_object_get(mock_last_body, "arguments"), "capability_token"));
-    json_decref(mock_reply);
+    json_decref(m);
+}
+
+#define CALL_HEAD "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{"
+
+Test(tools, capability_that_is_not_a_token_is_refused_not_dropped)
+{
+    struct mcp_session *s = session();
+
+    assert_refused(s,
+                   CALL_HEAD "\"name\":\"system_health\",\"arguments\":{\"capability_token\":"
+                             "\"cap-123\"}}}",
+                   "capability_token");
+    assert_refused(s,
+                   CALL_HEAD "\"name\":\"system_health\",\"arguments\":{\"capability_token\":"
+                             "\"[1,2]\"}}}",
+                   "capability_token");
+    assert_refused(s,
+                   CALL_HEAD "\"name\":\"system_health\",\"arguments\":{\"capability_token\":"
+                             "42}}}",
+                   "capability_token");
+    assert_refused(s, CALL_HEAD "\"name\":\"system_health\",\"_meta\":{\"capability\":null}}}",
+                   "_meta.capability");
+    assert_refused(s,
+                   CALL_HEAD "\"name\":\"system_health\",\"_meta\":{\"capability\":"
+                             "\"{\\\"id\\\":\"}}}",
+                   "_meta.capability");
+    /* two different tokens: which one was meant is not guessed */
+    assert_refused(s,
+                   CALL_HEAD "\"name\":\"system_health\",\"arguments\":{\"capability_token\":"
+                             "{\"id\":\"a\"}},\"_meta\":{\"capability\":{\"id\":\"b\"}}}}",
+                   "capability_token");
     mcp_session_unref(s);
-    osm_http_server_stop(m);
-    json_decref(mock_last_body);
-    mock_last_body = NULL;
+}
+
+Test(tools, capability_forms_pass_the_bridge)
+{
+    struct mcp_session *s = session();
+    static const char *const calls[] = {
+        CALL_HEAD "\"name\":\"system_health\",\"_meta\":{\"capability\":{\"id\":\"a\"}}}}",
+        CALL_HEAD "\"name\":\"system_health\",\"_meta\":{\"capability\":\"{\\\"id\\\":"
+                  "\\\"a\\\"}\"}}}",
+        CALL_HEAD "\"name\":\"system_health\",\"arguments\":{\"capability_token\":{\"id\":"
+                  "\"a\"}},\"_meta\":{\"capability\":\"{\\\"id\\\":\\\"a\\\"}\"}}}",
+    };
+
+    for (size_t i = 0; i < sizeof(calls) / sizeof(*calls); i++) {
+        json_t *m = json_loads(calls[i], 0, NULL), *r;
+        cr_assert_not_null(m, "bad test JSON: %s", calls[i]);
+        r = mcp_session_handle(s, m, NULL);
+        cr_assert_str_eq(
+            json_string_value(json_object_get(
+                json_object_get(json_object_get(r, "result"), "structuredContent"), "error")),
+            "daemon_unavailable", "%s", calls[i]);
+        json_decref(r);
+        json_decref(m);
+    }
+    mcp_session_unref(s);
 }
 
 Test(result, cap_marks_truncation_and_stays_json)
@@ -330,7 +389,7 @@ Test(tools, long_job_is_followed_with_progress)
     struct osm_http_server *m = mock_start();
     struct mcp_session *s = session();
     json_t *sent = json_array(), *msg, *r, *result;
-    struct mcp_sink sink = {record, sent};
+    struct mcp_sink sink = {record, sent, NULL};
     const struct osm_tool *t = osm_tool_find("shell_exec", NULL);
 
     cr_assert(t && (t->flags & OSM_TOOL_JOB), "shell_exec is expected to be a job tool");
