@@ -92,6 +92,10 @@ json_t *agentd_daemons_approval_open(struct osm_request *req)
     if (!json_is_object(args) || strlen(a.reason) > AGENTD_APPROVAL_REASON_MAX ||
         strlen(a.args_hash) != OSM_EXEC_HASH_LEN || !osm_ledger_name_valid(a.tool))
         return agentd_field_error(req, "arguments", "or another field is malformed");
+    json_decref(agentd_approval_row(AGENTD(req), a.id, &r));
+    if (r != -ENOENT)
+        return r == 0 ? osm_error(req, 409, "conflict", NULL, "approval %s exists", a.id)
+                      : agentd_read_error(req, r, "approvals");
     a.arguments = args;
     a.preview = json_is_null(preview) ? NULL : preview;
     a.call_id = call_id;

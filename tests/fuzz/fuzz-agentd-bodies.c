@@ -1,4 +1,5 @@
-/* libFuzzer target: agentd's JSON-body routes through the real router and handlers.
+/* libFuzzer target: agentd's JSON-body routes through the real router and handlers, on the
+ * operator socket's table and the daemons socket's (with this process as the calling daemon).
  * The first byte picks the route, the rest is the body. Every answer must be JSON with one of
  * the statuses the API documents; crashes, leaks and sanitizer reports are findings. */
 #include <assert.h>
@@ -7,26 +8,44 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agentd-api.h"
 #include "agentd.h"
 #include "fuzz.h"
 
 static struct agentd ad;
-static struct osm_http_server_config server;
+static struct osm_http_server_config server, daemons;
 static char step_path[128], resolve_path[128];
 
-static const char *route_paths[] = {
-    "/memory/ingest",       "/memory/recall",   "/memory/store", "/system/query",
-    "/agent/card/generate", "/incident/create", step_path,       resolve_path,
-    "/backup/restore",      "/events/append",
+static const struct {
+    const char *path;
+    const struct osm_http_server_config *table;
+} routes[] = {
+    {"/memory/ingest", &server},        {"/memory/recall", &server},
+    {"/memory/store", &server},         {"/system/query", &server},
+    {"/agent/card/generate", &server},  {"/incident/create", &server},
+    {step_path, &server},               {resolve_path, &server},
+    {"/backup/restore", &server},       {"/events/append", &server},
+    {"/approvals/open", &daemons},      {"/approvals/grant", &daemons},
+    {"/events/append", &daemons},
 };
+
+static int dispatch_on(const struct osm_http_server_config *table, const char *path,
+                       const char *body, size_t len, char **ret_out, size_t *ret_len)
+{
+    struct osm_request req = {.method = "POST",
+                              .path = path,
+                              .operator= table == &server,
+                              .userdata = &ad,
+                              .peer = {.pid = getpid(), .uid = getuid(), .gid = getgid()}};
+
+    return osm_http_dispatch(table, &req, "application/json", body, len, ret_out, ret_len);
+}
 
 static int dispatch(const char *path, const char *body, size_t len, char **ret_out, size_t *ret_len)
 {
-    struct osm_request req = {.method = "POST", .path = path, .operator= true, .userdata = &ad};
-
-    return osm_http_dispatch(&server, &req, "application/json", body, len, ret_out, ret_len);
+    return dispatch_on(&server, path, body, len, ret_out, ret_len);
 }
 
 /* An incident to aim the step and resolve routes at. */
@@ -62,10 +81,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     cfg.state_flag = dir;
     cfg.socket_flag = sock;
     cfg.backup_dir = backups;
-    if (agentd_init(&ad, &cfg) < 0)
+    if (agentd_init(&ad, &cfg) < 0 || agentd_tools_init(&ad) < 0)
         abort();
     server = (struct osm_http_server_config){
         .routes = agentd_routes, .n_routes = agentd_n_routes, .userdata = &ad, .operator= true };
+    daemons = (struct osm_http_server_config){
+        .routes = agentd_daemons_routes, .n_routes = agentd_n_daemons_routes, .userdata = &ad};
     incident_setup();
     return 0;
 }
@@ -90,8 +111,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (size == 0)
         return 0;
-    path = route_paths[data[0] % (sizeof(route_paths) / sizeof(route_paths[0]))];
-    status = dispatch(path, (const char *)data + 1, size - 1, &out, &len);
+    size_t k = data[0] % (sizeof(routes) / sizeof(routes[0]));
+    path = routes[k].path;
+    status = dispatch_on(routes[k].table, path, (const char *)data + 1, size - 1, &out, &len);
     if (!status_expected(status)) {
         fprintf(stderr, "unexpected status %d on %s: %.*s\n", status, path, (int)len, out);
         abort();

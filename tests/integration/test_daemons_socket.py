@@ -73,7 +73,7 @@ class DaemonsSocket(AgentdTestCase):
         st, r = self.open_approval()
         self.assertEqual(st, 201, r)
         st, r = self.open_approval()  # the same id twice
-        self.assertNotEqual(st, 201, r)
+        self.assertEqual(st, 409, r)
 
     def test_decision_is_signed_and_only_the_owner_sees_it(self):
         st, r = self.open_approval()
