@@ -462,11 +462,16 @@ static int supervise(struct runner *r, int out_fd, int ready_fd, int sig_fd, boo
     return status;
 }
 
+/* Leaves the starter's session (a starter that spawned us in a new session, with stdio on
+ * /dev/null, already did that) so that the job outlives it. */
 static int daemonize(void)
 {
-    pid_t pid = fork();
+    pid_t pid;
     int fd;
 
+    if (getsid(0) == getpid())
+        return 0;
+    pid = fork();
     if (pid < 0)
         return -errno;
     if (pid > 0)

@@ -172,8 +172,7 @@ static json_t *run_rest(struct osm_exec_call *call, const char **ret_error)
 
 /* ---- running ---------------------------------------------------------------------------- */
 
-json_t *exec_run(struct osm_exec_call *call, const struct osm_exec_tool *et,
-                 const char **ret_error)
+json_t *exec_run(struct osm_exec_call *call, const struct osm_exec_tool *et, const char **ret_error)
 {
     *ret_error = NULL;
     if (et->run)

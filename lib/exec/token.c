@@ -67,7 +67,8 @@ int osm_token_verify(const uint8_t pk[static 32], const json_t *token, const cha
     if (!json_is_object(token) ||
         json_unpack((json_t *)token, "{s:s, s:s, s:o, s:s, s:s}", "id", &id, "granted_to", &to,
                     "permissions", &perms, "expires_at", &exp, "signature", &sig) < 0 ||
-        strlen(exp) != OSM_TS_LEN || osm_token_canonical(id, to, perms, exp, buf, sizeof(buf)) < 0) {
+        strlen(exp) != OSM_TS_LEN ||
+        osm_token_canonical(id, to, perms, exp, buf, sizeof(buf)) < 0) {
         *ret_reason = "malformed token";
         return -EINVAL;
     }

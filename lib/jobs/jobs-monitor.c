@@ -1,14 +1,17 @@
-/* The monitor: one thread waiting in epoll on the pidfd of every running job's runner (a
- * detached process, not our child, so SIGCHLD never comes) and on an eventfd that wakes it to
- * stop. A readable pidfd means the runner ended: its .exit record finishes the job, or, when it
- * left none, the job is failed as lost and what is left of it is killed. */
+/* The monitor: one thread waiting in epoll on the pidfd of every running job's runner, on an
+ * inotify watch of the jobs directory, and on an eventfd that wakes it to stop. A runner writes
+ * its .exit record (renamed into place) before it cleans up its cgroups and ends: the record
+ * finishes the job as soon as it appears. A readable pidfd means the runner ended: it is reaped,
+ * and a job it left without a record is failed as lost, with what is left of it killed. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/macro.h"
@@ -26,6 +29,7 @@ struct watched {
 struct jobs_monitor {
     int epfd;
     int wake_fd;
+    int inotify_fd;
     pthread_t thread;
     pthread_mutex_t lock; /* the list */
     struct watched *head;
@@ -98,6 +102,35 @@ void jobs_monitor_watch(struct osm_jobs *j, const char *id, pid_t pid, uint64_t 
         watched_free(j->monitor, w);
 }
 
+/* The runner is our child when this daemon started it: reap it (a runner left by a previous run
+ * was adopted by init, which reaps it). */
+static void reap(int pidfd)
+{
+    siginfo_t si;
+
+    (void)waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED | WNOHANG);
+}
+
+/* Exit records that appeared in the jobs directory: finish their jobs. */
+static void exit_records(struct osm_jobs *j, int fd)
+{
+    char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    ssize_t n;
+
+    while ((n = read(fd, buf, sizeof(buf))) > 0)
+        for (char *p = buf; p < buf + n;) {
+            const struct inotify_event *ev = (const struct inotify_event *)p;
+            size_t len = ev->len ? strlen(ev->name) : 0;
+            char id[OSM_JOB_ID_LEN + 1];
+            if (len == OSM_JOB_ID_LEN + 5 && strcmp(ev->name + OSM_JOB_ID_LEN, ".exit") == 0) {
+                memcpy(id, ev->name, OSM_JOB_ID_LEN);
+                id[OSM_JOB_ID_LEN] = '\0';
+                (void)jobs_finish_from_exit(j, id);
+            }
+            p += sizeof(*ev) + ev->len;
+        }
+}
+
 static void *monitor_main(void *arg)
 {
     struct osm_jobs *j = arg;
@@ -115,7 +148,12 @@ static void *monitor_main(void *arg)
             char id[OSM_JOB_ID_LEN + 1];
             if (!w)
                 return NULL; /* the stop event */
+            if (w == (struct watched *)&m->inotify_fd) {
+                exit_records(j, m->inotify_fd);
+                continue;
+            }
             memcpy(id, w->id, sizeof(id));
+            reap(w->pidfd);
             watched_free(m, w);
             runner_ended(j, id);
         }
@@ -134,7 +172,12 @@ int jobs_monitor_start(struct osm_jobs *j)
     pthread_mutex_init(&m->lock, NULL);
     m->epfd = epoll_create1(EPOLL_CLOEXEC);
     m->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (m->epfd < 0 || m->wake_fd < 0 || epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->wake_fd, &ev) < 0) {
+    m->inotify_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+    if (m->epfd < 0 || m->wake_fd < 0 || m->inotify_fd < 0 ||
+        inotify_add_watch(m->inotify_fd, j->jobs_dir, IN_MOVED_TO) < 0 ||
+        epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->wake_fd, &ev) < 0 ||
+        epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->inotify_fd,
+                  &(struct epoll_event){.events = EPOLLIN, .data.ptr = &m->inotify_fd}) < 0) {
         r = -errno;
         goto fail;
     }
@@ -148,6 +191,8 @@ fail:
         close(m->epfd);
     if (m->wake_fd >= 0)
         close(m->wake_fd);
+    if (m->inotify_fd >= 0)
+        close(m->inotify_fd);
     pthread_mutex_destroy(&m->lock);
     free(m);
     return r;
@@ -169,5 +214,6 @@ void jobs_monitor_stop(struct osm_jobs *j)
     pthread_mutex_destroy(&m->lock);
     close(m->epfd);
     close(m->wake_fd);
+    close(m->inotify_fd);
     free(m);
 }

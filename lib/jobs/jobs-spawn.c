@@ -10,8 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
+#include <spawn.h>
 #include <unistd.h>
 
 #include "common/fileio.h"
@@ -26,9 +25,7 @@
 #define READY_LINE_MAX 600
 #define RUN_FILE_MAX 65536
 
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
+extern char **environ;
 
 struct spawn_argv {
     const char *v[RUNNER_ARGV_MAX];
@@ -62,8 +59,8 @@ static void spawn_argv_free(struct spawn_argv *a)
 
 /* fs_read / fs_write of sandbox_exec: each must pass osModa's bind validation plus ours; an
  * invalid one is an error (osModa skipped it silently). */
-static int add_binds(struct osm_jobs *j, struct spawn_argv *a, const json_t *list,
-                     const char *key, const char *flag, char **ret_message)
+static int add_binds(struct osm_jobs *j, struct spawn_argv *a, const json_t *list, const char *key,
+                     const char *flag, char **ret_message)
 {
     size_t n_forbidden = 0, i;
     json_t *v;
@@ -147,20 +144,35 @@ static int build_argv(struct osm_jobs *j, struct spawn_argv *a, const char *id,
     return a->n + 1 < RUNNER_ARGV_MAX ? 0 : -E2BIG;
 }
 
-/* In the forked child of a threaded process: async-signal-safe calls only. */
-static void exec_runner(const struct spawn_argv *a, int ready_w)
+/* Starts the runner in a session of its own (so it outlives this daemon) with posix_spawn,
+ * which does not copy the daemon's memory as a fork would: stdio on /dev/null, the ready pipe
+ * as fd 3, nothing else inherited, default signal mask and dispositions. */
+static int spawn(const struct spawn_argv *a, int ready_w, pid_t *ret_pid)
 {
-    struct sigaction dfl = {.sa_handler = SIG_DFL};
-    sigset_t none;
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    sigset_t none, dfl;
+    int r;
 
-    if (dup2(ready_w, 3) < 0)
-        _exit(127);
-    syscall(SYS_close_range, 4U, ~0U, CLOSE_RANGE_CLOEXEC);
-    sigaction(SIGPIPE, &dfl, NULL);
     sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    execv(a->v[0], (char *const *)a->v);
-    _exit(127);
+    sigemptyset(&dfl);
+    sigaddset(&dfl, SIGPIPE);
+    sigaddset(&dfl, SIGCHLD);
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&at);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    posix_spawn_file_actions_adddup2(&fa, ready_w, 3);
+    posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+    posix_spawnattr_setflags(&at,
+                             POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setsigdefault(&at, &dfl);
+    r = -posix_spawn(ret_pid, a->v[0], &fa, &at, (char *const *)a->v, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    return r;
 }
 
 /* Reads the runner's one line: "ok PID" or "error CODE MESSAGE". */
@@ -230,29 +242,23 @@ static int precheck(struct osm_jobs *j, const struct osm_job_process *p, bool ap
                     "network egress needs an operator's approval", -EPERM);
     if (!j->runner || !j->init || access(j->bwrap, X_OK) < 0)
         return fail(ret_error, "sandbox_unavailable", ret_message,
-                    !j->runner  ? "osmoda-jobrun not found"
-                    : !j->init  ? "osmoda-sandbox-init not found"
-                                : "bubblewrap (bwrap) not found",
+                    !j->runner ? "osmoda-jobrun not found"
+                    : !j->init ? "osmoda-sandbox-init not found"
+                               : "bubblewrap (bwrap) not found",
                     -ENOENT);
     return 0;
 }
 
-/* Forks the runner, reaps the first process (the runner forks itself away) and reads its line. */
+/* Starts the runner and reads its line. The runner stays our child: the monitor reaps it
+ * through its pidfd when it ends. */
 static int start_runner(struct spawn_argv *a, int ready[2], char *line, size_t size)
 {
-    pid_t pid = fork();
-    int status, r;
+    pid_t pid;
+    int r = spawn(a, ready[1], &pid);
 
-    if (pid == 0)
-        exec_runner(a, ready[1]);
     close(ready[1]);
-    if (pid < 0) {
-        close(ready[0]);
-        return -errno;
-    }
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    r = read_ready(ready[0], line, size);
+    if (r == 0)
+        r = read_ready(ready[0], line, size);
     close(ready[0]);
     return r;
 }

@@ -35,7 +35,7 @@ static void copy_runner_record(json_t *o, const json_t *result)
 
 static json_t *status_json(struct osm_jobs *j, const json_t *row, int64_t offset)
 {
-    static const char *const keys[] = {"tool",     "status",     "ring",       "exit_code",
+    static const char *const keys[] = {"tool",       "status",     "ring",     "exit_code",
                                        "created_at", "started_at", "ended_at", "approval_id"};
     json_t *o = json_object(), *result = NULL;
     const char *rtext = jobs_row_str(row, "result"), *kind = jobs_row_str(row, "kind");

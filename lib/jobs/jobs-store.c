@@ -119,9 +119,8 @@ int jobs_record(struct osm_jobs *j, const char *type, json_t *payload, const cha
                 json_t *params, bool must_change)
 {
     struct row_change c = {.sql = sql, .params = params, .must_change = must_change};
-    int r = payload && params
-                ? j->store.record(j->store.ctx, type, payload, apply_change, &c)
-                : -ENOMEM;
+    int r = payload && params ? j->store.record(j->store.ctx, type, payload, apply_change, &c)
+                              : -ENOMEM;
 
     json_decref(payload);
     json_decref(params);

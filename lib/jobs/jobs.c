@@ -49,13 +49,13 @@ static int insert(struct osm_jobs *j, const struct osm_job_spec *spec, const cha
         return -ENOMEM;
     osm_now_ts(now);
     return jobs_record(j, "job.create",
-                       json_pack("{s:s, s:s, s:i, s:s, s:s}", "id", id, "tool", spec->tool,
-                                 "ring", spec->ring, "kind", kind, "status", status),
+                       json_pack("{s:s, s:s, s:i, s:s, s:s}", "id", id, "tool", spec->tool, "ring",
+                                 spec->ring, "kind", kind, "status", status),
                        "INSERT INTO jobs (id, tool, args, ring, kind, status, approval_id,"
                        " peer_uid, peer_pid, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        json_pack("[s, s, s, i, s, s, s?, i, i, s]", id, spec->tool, args,
-                                 spec->ring, kind, status, spec->approval_id,
-                                 (int)spec->peer.uid, (int)spec->peer.pid, now),
+                                 spec->ring, kind, status, spec->approval_id, (int)spec->peer.uid,
+                                 (int)spec->peer.pid, now),
                        false);
 }
 
@@ -212,12 +212,13 @@ static int record_spawned(struct osm_jobs *j, const char *id, const struct osm_j
     osm_now_ts(now);
     return jobs_record(
         j, "job.start",
-        json_pack("{s:s, s:s, s:i, s:b, s:s?, s:i}", "id", id, "kind", "process", "ring",
-                  p->ring, "limits_applied", sp->limits_applied, "limits_error", sp->limits_error,
+        json_pack("{s:s, s:s, s:i, s:b, s:s?, s:i}", "id", id, "kind", "process", "ring", p->ring,
+                  "limits_applied", sp->limits_applied, "limits_error", sp->limits_error,
                   "runner_pid", (int)sp->runner_pid),
-        "UPDATE jobs SET status = 'running', kind = 'process', started_at = COALESCE(started_at,"
-        " ?), command = ?, limits_applied = ?, limits_error = ?, runner_pid = ?,"
-        " runner_start = ? WHERE id = ?",
+        /* a quick job may have ended already (its exit record seen): keep that status */
+        "UPDATE jobs SET status = CASE status WHEN 'starting' THEN 'running' ELSE status END,"
+        " kind = 'process', started_at = COALESCE(started_at, ?), command = ?,"
+        " limits_applied = ?, limits_error = ?, runner_pid = ?, runner_start = ? WHERE id = ?",
         json_pack("[s, s, b, s?, I, I, s]", now, p->command, sp->limits_applied, sp->limits_error,
                   (json_int_t)sp->runner_pid, (json_int_t)sp->runner_start, id),
         false);
@@ -239,8 +240,7 @@ int osm_jobs_spawn(struct osm_jobs *j, const struct osm_job_spec *spec,
             return r;
         }
     }
-    r = jobs_spawn_runner(j, id_inout, proc, spec->approved, &sp, ret_error,
-                          ret_message);
+    r = jobs_spawn_runner(j, id_inout, proc, spec->approved, &sp, ret_error, ret_message);
     if (r < 0) {
         (void)record_spawn_failure(j, id_inout, *ret_error, *ret_message);
         return r;
@@ -350,8 +350,8 @@ static int recover(struct osm_jobs *j)
 {
     json_t *ids = NULL, *v;
     size_t i;
-    int r = jobs_ids_where(j, "SELECT id FROM jobs WHERE status IN ('running', 'starting')",
-                           NULL, &ids);
+    int r = jobs_ids_where(j, "SELECT id FROM jobs WHERE status IN ('running', 'starting')", NULL,
+                           &ids);
 
     if (r < 0)
         return r;
