@@ -64,6 +64,7 @@ json_t *exec_hold(struct exec_call *c)
                                                        .preview = preview});
     if (r < 0) {
         osm_jobs_refuse(c->e->jobs, c->job_id, OSM_JOB_FAILED, "the approval could not be opened");
+        c->approval_id[0] = '\0'; /* there is none to name */
         return exec_answer_unavailable(c, "no_approver", "the approval could not be opened", r);
     }
     log_info("tool.pending", "tool=%s approval=%s job=%s", c->et->tool->name, c->approval_id,
