@@ -398,6 +398,8 @@ static int walk_program(struct walker *wk, const struct sh_cmd *c, const struct 
         r = walk_line(wk, c, wtext(wk, o.next));
         if (r == 0 && (wk->an->words[o.next].flags & W_SUBST))
             r = OSM_SHELLCMD_CODE_FROM_COMMAND;
+    } else if (shell && o.code) { /* x | xargs sh -c: the string comes from the pipe */
+        r = c->flags & OSM_SHELLCMD_PIPE_IN ? OSM_SHELLCMD_CODE_FROM_COMMAND : 0;
     } else if (o.code) {
         /* the program is inline (python -c) or named (python -m): nothing more to see */
     } else if (!source && (o.next >= end || o.read_stdin || strcmp(wtext(wk, o.next), "-") == 0)) {
