@@ -34,54 +34,6 @@ struct osm_policy {
     size_t n_protected;
 };
 
-/* osModa's lists (§11), lower-cased so that "chown -R" and "chmod -R" match at last. */
-static const char *const destructive_patterns[] = {
-    /* agentd approval gate */
-    "rm -rf",
-    "rm -fr",
-    "mkfs",
-    "dd if=",
-    "wipefs",
-    "fdisk",
-    "parted",
-    "sgdisk",
-    "shred",
-    "> /dev/sd",
-    "nix-collect-garbage",
-    "nixos-rebuild",
-    "systemctl disable",
-    "systemctl mask",
-    "systemctl stop",
-    "userdel",
-    "groupdel",
-    "passwd",
-    "chown -r",
-    "chmod -r",
-    "iptables -f",
-    "nft flush",
-    "reboot",
-    "shutdown",
-    "poweroff",
-    "halt",
-    "kill -9",
-    "pkill",
-    "killall",
-    /* pipe to a shell */
-    "| sh",
-    "| bash",
-    "|sh",
-    "|bash",
-    "| /bin/sh",
-    "| /bin/bash",
-    /* the bridge's shell_exec list and the legacy fallback */
-    "mv /* ",
-    ":(){:|:&};:",
-    "init 0",
-    "init 6",
-    "chmod 777",
-    "> /dev/",
-};
-
 static const char *const shell_tools[] = {"shell_exec", "run_command", "sandbox_exec"};
 static const char *const path_keys[] = {"path", "working_dir", "audio_path", "project_path"};
 static const char *const path_list_keys[] = {"fs_read", "fs_write"};
@@ -128,21 +80,6 @@ char *osm_policy_normalize_command(const char *command)
     }
     *o = '\0';
     return out;
-}
-
-bool osm_policy_destructive(const char *command, const char **ret_pattern)
-{
-    _cleanup_free_ char *norm = command ? osm_policy_normalize_command(command) : NULL;
-
-    if (!norm)
-        return command != NULL; /* out of memory: treat as destructive (escalate) */
-    for (size_t i = 0; i < ELEMENTSOF(destructive_patterns); i++)
-        if (strstr(norm, destructive_patterns[i])) {
-            if (ret_pattern)
-                *ret_pattern = destructive_patterns[i];
-            return true;
-        }
-    return false;
 }
 
 /* ---- paths ------------------------------------------------------------------------------ */
@@ -307,7 +244,7 @@ static void verdict(struct osm_policy_verdict *v, enum osm_policy_decision d, co
 }
 
 static bool rule_matches(const struct rule *r, const struct osm_policy_query *q,
-                         const struct path_args *pa, const char *norm_cmd)
+                         const struct path_args *pa, const char *command, const char *norm_cmd)
 {
     bool hit = false;
 
@@ -323,7 +260,7 @@ static bool rule_matches(const struct rule *r, const struct osm_policy_query *q,
         if (!hit)
             return false;
     }
-    if (r->destructive && !(norm_cmd && osm_policy_destructive(norm_cmd, NULL)))
+    if (r->destructive && !(command && osm_policy_destructive(command, NULL)))
         return false;
     if (r->command_pattern && !(norm_cmd && strstr(norm_cmd, r->command_pattern)))
         return false;
@@ -402,7 +339,7 @@ void osm_policy_decide(const struct osm_policy *p, const struct osm_policy_query
     if (decide_protected(p, &pa, command, ret))
         goto done;
     for (size_t i = 0; i < p->n_rules; i++)
-        if (rule_matches(&p->rules[i], q, &pa, norm_cmd)) {
+        if (rule_matches(&p->rules[i], q, &pa, command, norm_cmd)) {
             snprintf(name, sizeof(name), "rule:%zu", i);
             verdict(ret, p->rules[i].decision, name,
                     p->rules[i].path_prefix ? p->rules[i].path_prefix

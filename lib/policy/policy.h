@@ -10,12 +10,15 @@
  * A rule matches when every key it has matches. path_prefix matches when any path-like argument
  * (path, working_dir, audio_path, project_path, fs_read[], fs_write[]) lies at or under it after
  * normalisation (absolute, `.`/`..` resolved, symlinks of the existing part resolved).
- * command_pattern is a substring of the command argument after osModa's normalisation
- * (lower case, \ ' " removed, whitespace collapsed); "@destructive" is osModa's blocklist (§11).
+ * A literal command_pattern is a substring of the command argument after osModa's normalisation
+ * (lower case, \ ' " removed, whitespace collapsed; see osm_policy_normalize_command), so a rule
+ * for "passwd" matches `cat /etc/passwd` too. "@destructive" is instead the destructive blocklist
+ * of osm_policy_destructive, matched per command by the shell-command analyser (shellcmd.h).
  *
  * Order of evaluation: protected paths (deny, always) → the file's rules → defaults:
  *   shell_exec / run_command / sandbox_exec: ring 1 → approve; ring 2 → allow, unless the command
- *   matches the destructive blocklist (→ approve: the early warning escalates to a person);
+ *   runs something on the destructive blocklist or cannot be analysed (→ approve, rule
+ *   "default:destructive-command": the early warning escalates to a person);
  *   class read / reversible → allow; irreversible / privileged → approve.
  *
  * The blocklist is an early warning only: the boundary is the sandbox. */
@@ -75,11 +78,20 @@ void osm_policy_decide(const struct osm_policy *p, const struct osm_policy_query
 const char *osm_policy_decision_name(enum osm_policy_decision d);
 /* True for the tools that run a shell command (shell_exec, run_command, sandbox_exec). */
 bool osm_policy_is_shell_tool(const char *tool);
-/* True when command matches osModa's destructive blocklist (§11: agentd's approval gate list
- * plus pipe-to-shell and the bridge's shell_exec list); *ret_pattern gets the pattern. */
+/* True when a command that command (a shell command line) runs is on the destructive blocklist:
+ * osModa's (§11: agentd's approval gate, pipe-to-shell, the bridge's shell_exec list) and a few
+ * more, matched per command, not as substrings. Every simple command is looked at, those in
+ * substitutions, subshells, sh -c STRING, eval and find -exec included, after quote removal and
+ * with wrappers stripped (sudo, env, nice, timeout, xargs, ...; shellcmd.h). So `rm -r -f x`,
+ * `r''m -rf x` and `sudo /sbin/reboot` match while `cat /etc/passwd` and `ls 2>/dev/null` do not.
+ * Commands are case-sensitive, as in the shell. A line the analyser cannot parse (unbalanced
+ * quotes, too long, too deep) counts as destructive: the call goes to a person. *ret_pattern (when
+ * given, and only on true) gets a static name of the rule, e.g. "rm -rf", "pipe to a shell",
+ * "unparseable command". NULL is not destructive. An early warning only: the sandbox is the
+ * boundary, and a command whose name only the shell knows ($cmd -rf /) is not seen. */
 bool osm_policy_destructive(const char *command, const char **ret_pattern);
 /* Normalises command as osModa does: lower case, \ ' " removed, whitespace collapsed. New string.
- */
+ * Used for literal command_pattern rules only. */
 char *osm_policy_normalize_command(const char *command);
 /* Makes path absolute (relative to the working directory), resolves `.`, `..` and the symlinks
  * of its existing prefix. New string, or NULL on ENOMEM / a path over PATH_MAX. */

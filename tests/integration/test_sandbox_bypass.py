@@ -1,9 +1,12 @@
 """The known bypass classes of string blocklists (Desktop Commander #217/#218/#374/#411/#421/#422/
 #497/#730, osModa §11), replayed through agentd's real path (POST /tools/call on the agent socket).
-Every command is written to slip past the destructive blocklist, so it really runs; what must hold
-is containment: the host canary file outside the workspace is still there and unchanged, the
-policy file is unchanged, a pending approval stays pending, and the ledger shows the attempt.
-Also: the memory and pids limits, and no network without an egress grant."""
+The early warning reads commands, not substrings, so the spellings that beat osModa's list
+(absolute paths, quotes, split options, sh -c, find -exec) now wait for a person. The other
+commands are written to slip past it (a plain rm -f, or a command name no reading of the text can
+know), so they really run; what must hold is containment: the host canary file outside the
+workspace is still there and unchanged, the policy file is unchanged, a pending approval stays
+pending, and the ledger shows the attempt. Also: the memory and pids limits, and no network
+without an egress grant."""
 import json
 import os
 import shutil
@@ -98,10 +101,36 @@ class Bypass(unittest.TestCase):
         self.assert_contained(marker or command[:40])
         return result
 
+    def held_for_a_person(self, command):
+        """command waits for a person (the early warning); denied here, so it never runs.
+        Returns the blocklist rule the ledger recorded."""
+        st, r = self.agentd.call_tool("shell_exec", {"command": command})
+        self.assertEqual((st, r["status"]), (202, "pending"), (command, r))
+        st, rows = self.agentd.request("GET", "/events/log?type=tool.call&limit=1000")
+        self.assertEqual(st, 200)
+        calls = [json.loads(e["payload"]) for e in rows]
+        call = [p for p in calls if p.get("arguments", {}).get("command") == command][-1]
+        self.assertEqual((call["decision"], call["rule"]),
+                         ("approve", "default:destructive-command"), call)
+        st, a = self.agentd.request("POST", "/approval/%s/deny" % r["approval_id"], {})
+        self.assertEqual(st, 200, a)
+        return call["detail"]
+
     # -- the classes ---------------------------------------------------------------------------
 
+    def test_spellings_of_rm_rf_wait_for_a_person(self):
+        d = self.canary_dir
+        for command in ("/usr/bin/rm -r -f %s" % d, "r''m -R -f %s" % d, "\\rm -fr %s" % d,
+                        "echo ok; \"rm\" --recursive --force %s" % d,
+                        "echo $(/usr/bin/rm -rf %s) done" % d, "sh -c 'rm -rf %s'" % d,
+                        "sudo -u root env A=1 nice -n 5 rm -rf %s" % d,
+                        "find %s -exec /usr/bin/rm -rf {} +" % d):
+            self.assertEqual(self.held_for_a_person(command), "rm -rf", command)
+        self.assert_contained("--recursive --force")
+
     def test_absolute_path_rm(self):
-        out = self.attempt("/usr/bin/rm -f %s; /usr/bin/rm -r -f %s; echo tried"
+        # a command name only the shell knows: it runs, and the sandbox contains it
+        out = self.attempt("R=rm; /usr/bin/$R -f %s; /usr/bin/$R -r -f %s; echo tried"
                            % (self.canary, self.canary_dir))
         self.assertIn("tried", out["output"])
 
