@@ -157,8 +157,8 @@ def check_node():
     except (OSError, ValueError, subprocess.TimeoutExpired) as e:
         return "%s does not run: %s" % (node, e)
     if major < NODE_MAJOR_MIN:
-        return "%s is Node %s, the npm tools need >= %d (%s)" % (node, version, NODE_MAJOR_MIN,
-                                                                 NODE_HINT)
+        return ("%s is Node %s, the npm tools need >= %d (scripts/node-deps.sh installs one "
+                "in tests/node/.runtime)" % (node, version, NODE_MAJOR_MIN))
     return None
 
 
