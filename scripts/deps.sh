@@ -3,11 +3,14 @@
 # apt-get; otherwise it prints the one command to run and fails.
 set -euo pipefail
 
+# Build (meson fails without Criterion: no unit test would be built), fuzz (clang), style
+# (clang-format, git ls-files), and what the test suites run: bwrap for every sandboxed job,
+# python3 and curl inside the sandbox, pgrep, sqlite3; ca-certificates for npm over https.
 packages=(
-  gcc make pkg-config meson ninja-build clang libclang-rt-14-dev
+  gcc make pkg-config meson ninja-build clang libclang-rt-14-dev clang-format git
   libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libssl-dev libsodium-dev
   libsqlite3-dev libcriterion-dev libseccomp-dev bubblewrap
-  python3 sqlite3 tar gzip procps
+  python3 sqlite3 tar gzip procps curl ca-certificates
 )
 
 missing=()

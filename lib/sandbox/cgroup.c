@@ -1,10 +1,11 @@
 /* Per-job cgroups: memory, pids and cpu limits on cgroup v1 (or v2 where the controllers live
- * there), and the unified hierarchy's cgroup.kill for killing a whole job. Groups are created
- * beside the caller's own cgroup, in <parent>/osmoda-jobs/<name>; the caller's group is never
- * modified. */
+ * there), the unified hierarchy's cgroup.kill and cgroup.freeze for killing or freezing a whole
+ * job (the v1 freezer where no unified hierarchy is mounted). Groups are created beside the
+ * caller's own cgroup, in <parent>/osmoda-jobs/<name>; the caller's group is never modified. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,14 +18,32 @@
 
 #include "common/fileio.h"
 #include "common/macro.h"
+#include "common/timeutil.h"
 #include "sandbox.h"
 
 #ifndef CGROUP2_SUPER_MAGIC
 #define CGROUP2_SUPER_MAGIC 0x63677270
 #endif
 
+#define DEFAULT_ROOT "/sys/fs/cgroup"
 #define JOBS_DIR "osmoda-jobs"
-#define KILL_ROUNDS 20
+#define KILL_ROUNDS 20                       /* SIGKILL sweeps of the listed pids */
+#define KILL_ROUND_NS (10 * 1000 * 1000)     /* between two sweeps */
+#define RMDIR_TRIES 50                       /* a killed group empties asynchronously ... */
+#define RMDIR_WAIT_NS (20 * 1000 * 1000)     /* ... so rmdir is retried this often */
+#define V1_FREEZER_POLL_NS (5 * 1000 * 1000) /* freezer.state has no change notification */
+#define CPU_PERIOD_US 100000                 /* cpu.max period (the kernel's default) */
+#define EVENTS_MAX 512                       /* bytes of cgroup.events / freezer.state read */
+
+/* The limit controllers, in the order they are enabled and written; bit i of a mask is
+ * limit_ctrls[i]. */
+static const char *const limit_ctrls[] = {"memory", "pids", "cpu"};
+
+struct layout {
+    char root[PATH_MAX];    /* without a trailing slash */
+    char unified[PATH_MAX]; /* the cgroup2 hierarchy ("" when there is none) */
+    bool v2;                /* the limits live on unified */
+};
 
 static int write_str(const char *dir, const char *file, const char *val)
 {
@@ -42,16 +61,11 @@ static int write_str(const char *dir, const char *file, const char *val)
     return 0;
 }
 
-static int read_str(const char *dir, const char *file, char *buf, size_t size)
+static int read_fd(int fd, char *buf, size_t size)
 {
-    char path[PATH_MAX];
-    _cleanup_close_ int fd = -1;
     ssize_t n;
 
-    if (snprintf(path, sizeof(path), "%s/%s", dir, file) >= (int)sizeof(path))
-        return -ENAMETOOLONG;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (lseek(fd, 0, SEEK_SET) < 0)
         return -errno;
     n = read(fd, buf, size - 1);
     if (n < 0)
@@ -60,11 +74,49 @@ static int read_str(const char *dir, const char *file, char *buf, size_t size)
     return 0;
 }
 
+static int read_str(const char *dir, const char *file, char *buf, size_t size)
+{
+    char path[PATH_MAX];
+    _cleanup_close_ int fd = -1;
+
+    if (snprintf(path, sizeof(path), "%s/%s", dir, file) >= (int)sizeof(path))
+        return -ENAMETOOLONG;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    return read_fd(fd, buf, size);
+}
+
 static bool is_cgroup2(const char *path)
 {
     struct statfs sf;
 
     return statfs(path, &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC;
+}
+
+/* The value of "key N" in a flat keyed file such as cgroup.events, or -1. */
+static long long keyed(const char *text, const char *key)
+{
+    size_t klen = strlen(key);
+
+    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        if (strncmp(p, key, klen) == 0 && p[klen] == ' ')
+            return atoll(p + klen + 1);
+    return -1;
+}
+
+/* path without its last component, into buf; false when it has none. */
+static bool parent_of(const char *path, char *buf, size_t size)
+{
+    char *slash;
+
+    if (snprintf(buf, size, "%s", path) >= (int)size)
+        return false;
+    slash = strrchr(buf, '/');
+    if (!slash || slash == buf)
+        return false;
+    *slash = '\0';
+    return true;
 }
 
 /* The caller's path on the hierarchy holding controller (NULL = the v2 "0::" line). */
@@ -131,20 +183,69 @@ static int v1_mount(const char *root, const char *controller, char *buf, size_t 
     return -ENOENT;
 }
 
+static void resolve(const struct osm_cgroup_root *r, struct layout *l)
+{
+    const char *root = r && r->path ? r->path : DEFAULT_ROOT;
+    enum osm_cgroup_layout kind = r ? r->layout : OSM_CGROUP_DETECT;
+    size_t n;
+
+    snprintf(l->root, sizeof(l->root), "%s", root);
+    n = strlen(l->root);
+    while (n > 1 && l->root[n - 1] == '/')
+        l->root[--n] = '\0';
+    l->v2 = kind == OSM_CGROUP_V2 || (kind == OSM_CGROUP_DETECT && is_cgroup2(l->root));
+    if (l->v2)
+        snprintf(l->unified, sizeof(l->unified), "%s", l->root);
+    else if (snprintf(l->unified, sizeof(l->unified), "%s/unified", l->root) >=
+                 (int)sizeof(l->unified) ||
+             !is_cgroup2(l->unified))
+        l->unified[0] = '\0';
+}
+
+/* The caller's path on the unified hierarchy: root->own, else the "0::" line. */
+static int unified_own(const struct osm_cgroup_root *root, char *buf, size_t size)
+{
+    if (!root || !root->own)
+        return own_path(NULL, buf, size);
+    if (root->own[0] != '/' || strstr(root->own, "/../") ||
+        (strlen(root->own) >= 3 && strcmp(root->own + strlen(root->own) - 3, "/..") == 0) ||
+        snprintf(buf, size, "%s", root->own) >= (int)size)
+        return -EINVAL;
+    return 0;
+}
+
 static int mkdir_job(const char *dir)
 {
     char parent[PATH_MAX];
-    char *slash;
 
-    snprintf(parent, sizeof(parent), "%s", dir);
-    slash = strrchr(parent, '/');
-    if (slash)
-        *slash = '\0';
+    if (!parent_of(dir, parent, sizeof(parent)))
+        return -EINVAL;
     if (mkdir(parent, 0755) < 0 && errno != EEXIST)
         return -errno;
     if (mkdir(dir, 0755) < 0 && errno != EEXIST)
         return -errno;
     return 0;
+}
+
+/* Creates <mount>/<parent of own>/osmoda-jobs/<name>; *ret gets the path (new string). */
+static int make_group(const char *mount, const char *own, const char *name, char **ret)
+{
+    _cleanup_free_ char *dir = job_dir(mount, own, name);
+    int r;
+
+    if (!dir)
+        return -ENOMEM;
+    r = mkdir_job(dir);
+    if (r < 0)
+        return r;
+    *ret = TAKE_PTR(dir);
+    return 0;
+}
+
+static unsigned wanted(const struct osm_cgroup_limits *lim)
+{
+    return (lim->memory_bytes > 0 ? 1u : 0) | (lim->pids_max > 0 ? 2u : 0) |
+           (lim->cpu_percent > 0 ? 4u : 0);
 }
 
 static int v1_limit(const char *dir, const char *ctrl, const struct osm_cgroup_limits *lim)
@@ -164,117 +265,176 @@ static int v1_limit(const char *dir, const char *ctrl, const struct osm_cgroup_l
         return write_str(dir, "pids.max", val);
     }
     if (read_str(dir, "cpu.cfs_period_us", period, sizeof(period)) < 0)
-        snprintf(period, sizeof(period), "100000");
+        snprintf(period, sizeof(period), "%d", CPU_PERIOD_US);
     snprintf(val, sizeof(val), "%lld", atoll(period) * lim->cpu_percent / 100);
     return write_str(dir, "cpu.cfs_quota_us", val);
-}
-
-static bool wanted(const char *ctrl, const struct osm_cgroup_limits *lim)
-{
-    if (strcmp(ctrl, "memory") == 0)
-        return lim->memory_bytes > 0;
-    if (strcmp(ctrl, "pids") == 0)
-        return lim->pids_max > 0;
-    return lim->cpu_percent > 0;
 }
 
 static char **slot(struct osm_cgroup *cg, const char *ctrl)
 {
     return strcmp(ctrl, "memory") == 0 ? &cg->memory
            : strcmp(ctrl, "pids") == 0 ? &cg->pids
-                                       : &cg->cpu;
+           : strcmp(ctrl, "cpu") == 0  ? &cg->cpu
+                                       : &cg->freezer;
+}
+
+/* One v1 group for ctrl; *slot(cg, ctrl) gets its path. */
+static int create_v1_group(const char *root, const char *ctrl, const char *name,
+                           struct osm_cgroup *cg)
+{
+    char mount[PATH_MAX], own[PATH_MAX];
+    int r = v1_mount(root, ctrl, mount, sizeof(mount));
+
+    if (r == 0)
+        r = own_path(ctrl, own, sizeof(own));
+    if (r == 0)
+        r = make_group(mount, own, name, slot(cg, ctrl));
+    return r;
 }
 
 static int create_v1(const char *root, const char *name, const struct osm_cgroup_limits *lim,
                      struct osm_cgroup *cg)
 {
-    static const char *const ctrls[] = {"memory", "pids", "cpu"};
-    char mount[PATH_MAX], own[PATH_MAX];
+    unsigned want = wanted(lim);
     int first = 0;
 
-    for (size_t i = 0; i < ELEMENTSOF(ctrls); i++) {
-        _cleanup_free_ char *dir = NULL;
+    for (size_t i = 0; i < ELEMENTSOF(limit_ctrls); i++) {
         int r;
 
-        if (!wanted(ctrls[i], lim))
+        if (!(want & (1u << i)))
             continue;
-        r = v1_mount(root, ctrls[i], mount, sizeof(mount));
+        r = create_v1_group(root, limit_ctrls[i], name, cg);
         if (r == 0)
-            r = own_path(ctrls[i], own, sizeof(own));
-        if (r == 0 && !(dir = job_dir(mount, own, name)))
-            r = -ENOMEM;
-        if (r == 0)
-            r = mkdir_job(dir);
-        if (r == 0)
-            *slot(cg, ctrls[i]) = strdup(dir);
-        if (r == 0)
-            r = v1_limit(dir, ctrls[i], lim);
+            r = v1_limit(*slot(cg, limit_ctrls[i]), limit_ctrls[i], lim);
         if (r < 0 && first == 0)
             first = r;
     }
     return first;
 }
 
-static int create_v2_limits(const char *dir, const struct osm_cgroup_limits *lim)
+/* The controllers of mask that dir/cgroup.controllers does not list, in *ret_missing. */
+static int missing_controllers(const char *dir, unsigned mask, unsigned *ret_missing)
 {
-    char parent[PATH_MAX], val[64];
-    int r = 0;
+    char buf[EVENTS_MAX], *tok, *save;
+    unsigned have = 0;
+    int r = read_str(dir, "cgroup.controllers", buf, sizeof(buf));
 
-    /* Enable the controllers for osmoda-jobs/ and its children (best effort: a parent that
-     * does not delegate them makes the writes below fail, which is reported). */
-    snprintf(parent, sizeof(parent), "%s", dir);
-    *strrchr(parent, '/') = '\0';
-    (void)write_str(parent, "cgroup.subtree_control", "+memory +pids +cpu");
-    if (lim->memory_bytes > 0) {
+    if (r < 0)
+        return r;
+    for (tok = strtok_r(buf, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save))
+        for (size_t i = 0; i < ELEMENTSOF(limit_ctrls); i++)
+            if (strcmp(tok, limit_ctrls[i]) == 0)
+                have |= 1u << i;
+    *ret_missing = mask & ~have;
+    return 0;
+}
+
+/* Writes "+memory +pids +cpu" (the controllers of mask) to dir/cgroup.subtree_control. */
+static int subtree_enable(const char *dir, unsigned mask)
+{
+    char val[64] = "";
+    int r;
+
+    for (size_t i = 0; i < ELEMENTSOF(limit_ctrls); i++)
+        if (mask & (1u << i)) {
+            size_t n = strlen(val);
+            snprintf(val + n, sizeof(val) - n, "%s+%s", n ? " " : "", limit_ctrls[i]);
+        }
+    r = write_str(dir, "cgroup.subtree_control", val);
+    /* The kernel says ENOENT for a controller its parent does not offer. */
+    return r == -ENOENT ? -EOPNOTSUPP : r;
+}
+
+/* Makes the controllers of mask available in dir: those it lacks are enabled in its parent's
+ * subtree_control, going up as far as needed but never above root. -EOPNOTSUPP when even
+ * root lacks one (it is bound to v1 or not built). */
+static int make_available(const char *root, const char *dir, unsigned mask)
+{
+    char parent[PATH_MAX];
+    unsigned missing;
+    int r = missing_controllers(dir, mask, &missing);
+
+    if (r < 0 || missing == 0)
+        return r;
+    if (strlen(dir) <= strlen(root) || !parent_of(dir, parent, sizeof(parent)) ||
+        strlen(parent) < strlen(root))
+        return -EOPNOTSUPP;
+    r = make_available(root, parent, missing);
+    return r < 0 ? r : subtree_enable(parent, missing);
+}
+
+static int create_v2_limits(const char *root, const char *dir, const struct osm_cgroup_limits *lim)
+{
+    char jobs[PATH_MAX], val[64];
+    unsigned want = wanted(lim);
+    int r;
+
+    if (want == 0)
+        return 0;
+    if (!parent_of(dir, jobs, sizeof(jobs)))
+        return -EINVAL;
+    r = make_available(root, jobs, want);
+    if (r == 0)
+        r = subtree_enable(jobs, want);
+    if (r == 0 && lim->memory_bytes > 0) {
         snprintf(val, sizeof(val), "%lld", (long long)lim->memory_bytes);
         r = write_str(dir, "memory.max", val);
         if (r == 0)
-            (void)write_str(dir, "memory.swap.max", "0");
+            (void)write_str(dir, "memory.swap.max", "0"); /* absent without swap accounting */
     }
     if (r == 0 && lim->pids_max > 0) {
         snprintf(val, sizeof(val), "%lld", (long long)lim->pids_max);
         r = write_str(dir, "pids.max", val);
     }
     if (r == 0 && lim->cpu_percent > 0) {
-        snprintf(val, sizeof(val), "%d 100000", lim->cpu_percent * 1000);
+        snprintf(val, sizeof(val), "%lld %d", (long long)CPU_PERIOD_US * lim->cpu_percent / 100,
+                 CPU_PERIOD_US);
         r = write_str(dir, "cpu.max", val);
     }
+    return r;
+}
+
+int osm_cgroup_create_at(const struct osm_cgroup_root *root, const char *name,
+                         const struct osm_cgroup_limits *lim, struct osm_cgroup *cg)
+{
+    struct layout l;
+    char own[PATH_MAX];
+    int r = -ENOENT;
+
+    memset(cg, 0, sizeof(*cg));
+    if (!osm_filename_valid(name))
+        return -EINVAL;
+    resolve(root, &l);
+    if (l.unified[0]) {
+        r = unified_own(root, own, sizeof(own));
+        if (r == 0)
+            r = make_group(l.unified, own, name, &cg->unified);
+    }
+    if (l.v2) {
+        if (r == 0)
+            r = create_v2_limits(l.root, cg->unified, lim);
+    } else {
+        r = create_v1(l.root, name, lim, cg);
+        /* Without a unified group the v1 freezer is what FREEZE can use (best effort: no
+         * limit depends on it). */
+        if (!cg->unified)
+            (void)create_v1_group(l.root, "freezer", name, cg);
+    }
+    cg->limits_applied = r == 0;
     return r;
 }
 
 int osm_cgroup_create(const char *cgroup_root, const char *name,
                       const struct osm_cgroup_limits *lim, struct osm_cgroup *cg)
 {
-    const char *root = cgroup_root ? cgroup_root : "/sys/fs/cgroup";
-    char unified[PATH_MAX], own[PATH_MAX];
-    bool pure_v2 = is_cgroup2(root);
-    int r = 0;
+    struct osm_cgroup_root root = {.path = cgroup_root, .layout = OSM_CGROUP_DETECT};
 
-    memset(cg, 0, sizeof(*cg));
-    if (!osm_filename_valid(name))
-        return -EINVAL;
-    snprintf(unified, sizeof(unified), pure_v2 ? "%s" : "%s/unified", root);
-    if (is_cgroup2(unified) && own_path(NULL, own, sizeof(own)) == 0) {
-        cg->unified = job_dir(unified, own, name);
-        if (!cg->unified)
-            return -ENOMEM;
-        r = mkdir_job(cg->unified);
-        if (r < 0) {
-            free(cg->unified);
-            cg->unified = NULL;
-        }
-    }
-    if (pure_v2)
-        r = cg->unified ? create_v2_limits(cg->unified, lim) : (r < 0 ? r : -ENOENT);
-    else
-        r = create_v1(root, name, lim, cg);
-    cg->limits_applied = r == 0;
-    return r;
+    return osm_cgroup_create_at(&root, name, lim, cg);
 }
 
 int osm_cgroup_enter(const struct osm_cgroup *cg, pid_t pid)
 {
-    const char *dirs[] = {cg->memory, cg->pids, cg->cpu, cg->unified};
+    const char *dirs[] = {cg->memory, cg->pids, cg->cpu, cg->freezer, cg->unified};
     char num[32];
     int first = 0;
 
@@ -288,6 +448,86 @@ int osm_cgroup_enter(const struct osm_cgroup *cg, pid_t pid)
             first = r;
     }
     return first;
+}
+
+/* Waits until dir/cgroup.events says "frozen <want>" or deadline (monotonic ms) passes; the
+ * kernel signals every change of the file as POLLPRI. */
+static int wait_v2(const char *dir, bool want, int64_t deadline)
+{
+    char path[PATH_MAX], buf[EVENTS_MAX];
+    _cleanup_close_ int fd = -1;
+
+    if (snprintf(path, sizeof(path), "%s/cgroup.events", dir) >= (int)sizeof(path))
+        return -ENAMETOOLONG;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLPRI};
+        int64_t left;
+        int r = read_fd(fd, buf, sizeof(buf)); /* re-arms the notification */
+
+        if (r < 0)
+            return r;
+        if (keyed(buf, "frozen") == (want ? 1 : 0))
+            return 0;
+        left = deadline - osm_monotonic_ms();
+        if (left <= 0)
+            return -ETIMEDOUT;
+        if (poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left) < 0 && errno != EINTR)
+            return -errno;
+    }
+}
+
+/* Waits until dir/freezer.state reads FROZEN or THAWED (v1 has no notification: a short
+ * paced poll, bounded by deadline). */
+static int wait_v1(const char *dir, bool want, int64_t deadline)
+{
+    const char *state = want ? "FROZEN" : "THAWED";
+    struct timespec ts = {0, V1_FREEZER_POLL_NS};
+    char buf[EVENTS_MAX];
+
+    for (;;) {
+        int r = read_str(dir, "freezer.state", buf, sizeof(buf));
+        if (r < 0)
+            return r;
+        if (strncmp(buf, state, strlen(state)) == 0)
+            return 0;
+        if (osm_monotonic_ms() >= deadline)
+            return -ETIMEDOUT;
+        nanosleep(&ts, NULL);
+    }
+}
+
+static int set_frozen(const struct osm_cgroup *cg, bool on, int timeout_ms)
+{
+    int64_t deadline = osm_monotonic_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    int r = 0;
+
+    if (!cg->unified && !cg->freezer)
+        return -EOPNOTSUPP;
+    /* Both requests first, so the two hierarchies freeze at the same time. */
+    if (cg->unified)
+        r = write_str(cg->unified, "cgroup.freeze", on ? "1" : "0");
+    if (r == 0 && cg->freezer)
+        r = write_str(cg->freezer, "freezer.state", on ? "FROZEN" : "THAWED");
+    if (r < 0 || timeout_ms <= 0)
+        return r;
+    if (cg->unified)
+        r = wait_v2(cg->unified, on, deadline);
+    if (r == 0 && cg->freezer)
+        r = wait_v1(cg->freezer, on, deadline);
+    return r;
+}
+
+int osm_cgroup_freeze(const struct osm_cgroup *cg, int timeout_ms)
+{
+    return set_frozen(cg, true, timeout_ms);
+}
+
+int osm_cgroup_thaw(const struct osm_cgroup *cg, int timeout_ms)
+{
+    return set_frozen(cg, false, timeout_ms);
 }
 
 static int kill_listed(const char *dir)
@@ -310,8 +550,8 @@ static int kill_listed(const char *dir)
 
 int osm_cgroup_kill(const struct osm_cgroup *cg)
 {
-    const char *dirs[] = {cg->pids, cg->memory, cg->cpu, cg->unified};
-    struct timespec ts = {0, 10 * 1000 * 1000};
+    const char *dirs[] = {cg->pids, cg->memory, cg->cpu, cg->freezer, cg->unified};
+    struct timespec ts = {0, KILL_ROUND_NS};
     int total = 0;
 
     if (cg->unified && write_str(cg->unified, "cgroup.kill", "1") == 0)
@@ -323,6 +563,10 @@ int osm_cgroup_kill(const struct osm_cgroup *cg)
             if (r > 0)
                 n += r;
         }
+        /* A task frozen by the v1 freezer keeps its SIGKILL pending until thawed (v2's
+         * freezer lets fatal signals through). */
+        if (round == 0 && cg->freezer)
+            (void)write_str(cg->freezer, "freezer.state", "THAWED");
         if (n == 0)
             break;
         total += n;
@@ -333,15 +577,13 @@ int osm_cgroup_kill(const struct osm_cgroup *cg)
 
 static long long field(const char *dir, const char *file, const char *key)
 {
-    char buf[4096], *p;
-    size_t klen = strlen(key);
+    char buf[4096];
+    long long v;
 
     if (!dir || read_str(dir, file, buf, sizeof(buf)) < 0)
         return 0;
-    for (p = buf; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
-        if (strncmp(p, key, klen) == 0 && p[klen] == ' ')
-            return atoll(p + klen + 1);
-    return 0;
+    v = keyed(buf, key);
+    return v > 0 ? v : 0;
 }
 
 bool osm_cgroup_oom_killed(const struct osm_cgroup *cg)
@@ -362,18 +604,18 @@ void osm_cgroup_clear(struct osm_cgroup *cg)
     free(cg->memory);
     free(cg->pids);
     free(cg->cpu);
+    free(cg->freezer);
     free(cg->unified);
     memset(cg, 0, sizeof(*cg));
 }
 
 void osm_cgroup_destroy(struct osm_cgroup *cg)
 {
-    char *dirs[] = {cg->memory, cg->pids, cg->cpu, cg->unified};
-    struct timespec ts = {0, 20 * 1000 * 1000};
+    char *dirs[] = {cg->memory, cg->pids, cg->cpu, cg->freezer, cg->unified};
+    struct timespec ts = {0, RMDIR_WAIT_NS};
 
     for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
-        /* A killed group empties asynchronously. */
-        for (int tries = 0; dirs[i] && tries < 50; tries++) {
+        for (int tries = 0; dirs[i] && tries < RMDIR_TRIES; tries++) {
             if (rmdir(dirs[i]) == 0 || errno != EBUSY)
                 break;
             nanosleep(&ts, NULL);
@@ -382,35 +624,40 @@ void osm_cgroup_destroy(struct osm_cgroup *cg)
     osm_cgroup_clear(cg);
 }
 
-int osm_cgroup_find(const char *cgroup_root, const char *name, struct osm_cgroup *cg)
+/* *ret = <mount>/<parent of own>/osmoda-jobs/<name> when that directory exists. */
+static void find_group(const char *mount, const char *own, const char *name, char **ret)
 {
-    static const char *const ctrls[] = {"memory", "pids", "cpu"};
-    const char *root = cgroup_root ? cgroup_root : "/sys/fs/cgroup";
-    char mount[PATH_MAX], own[PATH_MAX];
+    char *d = job_dir(mount, own, name);
     struct stat st;
-    bool pure_v2 = is_cgroup2(root);
+
+    if (d && stat(d, &st) == 0)
+        *ret = d;
+    else
+        free(d);
+}
+
+int osm_cgroup_find_at(const struct osm_cgroup_root *root, const char *name, struct osm_cgroup *cg)
+{
+    static const char *const ctrls[] = {"memory", "pids", "cpu", "freezer"};
+    char mount[PATH_MAX], own[PATH_MAX];
+    struct layout l;
 
     memset(cg, 0, sizeof(*cg));
     if (!osm_filename_valid(name))
         return -EINVAL;
-    snprintf(mount, sizeof(mount), pure_v2 ? "%s" : "%s/unified", root);
-    if (own_path(NULL, own, sizeof(own)) == 0) {
-        char *d = job_dir(mount, own, name);
-        if (d && stat(d, &st) == 0)
-            cg->unified = d;
-        else
-            free(d);
-    }
-    for (size_t i = 0; !pure_v2 && i < ELEMENTSOF(ctrls); i++) {
-        char *d;
-        if (v1_mount(root, ctrls[i], mount, sizeof(mount)) < 0 ||
-            own_path(ctrls[i], own, sizeof(own)) < 0)
-            continue;
-        d = job_dir(mount, own, name);
-        if (d && stat(d, &st) == 0)
-            *slot(cg, ctrls[i]) = d;
-        else
-            free(d);
-    }
-    return cg->memory || cg->pids || cg->cpu || cg->unified ? 0 : -ENOENT;
+    resolve(root, &l);
+    if (l.unified[0] && unified_own(root, own, sizeof(own)) == 0)
+        find_group(l.unified, own, name, &cg->unified);
+    for (size_t i = 0; !l.v2 && i < ELEMENTSOF(ctrls); i++)
+        if (v1_mount(l.root, ctrls[i], mount, sizeof(mount)) == 0 &&
+            own_path(ctrls[i], own, sizeof(own)) == 0)
+            find_group(mount, own, name, slot(cg, ctrls[i]));
+    return cg->memory || cg->pids || cg->cpu || cg->freezer || cg->unified ? 0 : -ENOENT;
+}
+
+int osm_cgroup_find(const char *cgroup_root, const char *name, struct osm_cgroup *cg)
+{
+    struct osm_cgroup_root root = {.path = cgroup_root, .layout = OSM_CGROUP_DETECT};
+
+    return osm_cgroup_find_at(&root, name, cg);
 }

@@ -107,7 +107,8 @@ int osm_seccomp_export(int fd);
 
 /* cgroups (cgroup.c). One job's groups: v1 memory/pids/cpu where those controllers are mounted,
  * the same relative path on the unified (v2) hierarchy for freeze/kill, and on a pure v2 host
- * memory.max/pids.max/cpu.max there. */
+ * memory.max/pids.max/cpu.max there. Without a unified hierarchy, a v1 freezer group for
+ * freezing. */
 struct osm_cgroup_limits {
     int64_t memory_bytes; /* 0 → no limit */
     int64_t pids_max;     /* 0 → no limit */
@@ -117,19 +118,46 @@ struct osm_cgroup {
     char *memory; /* directories created (NULL when not) */
     char *pids;
     char *cpu;
+    char *freezer; /* v1 freezer, only where no unified group exists */
     char *unified;
     bool limits_applied; /* every requested limit was written */
 };
+/* What kind of hierarchy a cgroup root is. */
+enum osm_cgroup_layout {
+    OSM_CGROUP_DETECT = 0, /* statfs(root): cgroup2 → OSM_CGROUP_V2, else OSM_CGROUP_V1 */
+    OSM_CGROUP_V1, /* root holds v1 controller directories (memory, pids, cpu or cpu,cpuacct,
+                      freezer) and perhaps unified/, used for freeze/kill if it is cgroup2 */
+    OSM_CGROUP_V2, /* root is the unified hierarchy and holds the limits (taken as such without
+                      checking the file system: a fixture directory works too) */
+};
+struct osm_cgroup_root {
+    const char *path; /* NULL → /sys/fs/cgroup */
+    enum osm_cgroup_layout layout;
+    const char *own; /* the caller's cgroup on the unified hierarchy ("/a/b"); NULL → the "0::"
+                        line of /proc/self/cgroup */
+};
 /* Creates the job's cgroups <parent of own cgroup>/osmoda-jobs/<name> on each hierarchy and
- * writes limits. Returns 0 when all limits were applied, -EACCES/-ENOENT/... (with whatever
- * could be created kept in *cg, limits_applied false) otherwise. cgroup_root NULL →
- * /sys/fs/cgroup. */
+ * writes limits; on v2 the limit controllers are first enabled in subtree_control of
+ * osmoda-jobs and, where it lacks them, of its ancestors up to the root. Returns 0 when all
+ * limits were applied, -EACCES/-ENOENT/-EOPNOTSUPP (a controller the hierarchy does not
+ * offer)/... otherwise, with whatever could be created kept in *cg and limits_applied false. */
+int osm_cgroup_create_at(const struct osm_cgroup_root *root, const char *name,
+                         const struct osm_cgroup_limits *lim, struct osm_cgroup *cg);
+/* osm_cgroup_create_at with the layout detected; cgroup_root NULL → /sys/fs/cgroup. */
 int osm_cgroup_create(const char *cgroup_root, const char *name,
                       const struct osm_cgroup_limits *lim, struct osm_cgroup *cg);
 /* Moves pid (0 = self) into every created group. */
 int osm_cgroup_enter(const struct osm_cgroup *cg, pid_t pid);
-/* Kills every process of the groups (cgroup.kill on v2, else SIGKILL to each listed pid, a few
- * rounds). Returns the number of processes signalled or -errno. */
+/* Freezes every process of the job (cgroup.freeze on v2, freezer.state on v1) and, with
+ * timeout_ms > 0, waits up to that long until the kernel reports them all frozen. Returns 0,
+ * -ETIMEDOUT (the freeze stays requested), -EOPNOTSUPP when the job has no group that can
+ * freeze, or -errno. */
+int osm_cgroup_freeze(const struct osm_cgroup *cg, int timeout_ms);
+/* The reverse of osm_cgroup_freeze, with the same contract. */
+int osm_cgroup_thaw(const struct osm_cgroup *cg, int timeout_ms);
+/* Kills every process of the groups, frozen ones too (cgroup.kill on v2, else SIGKILL to each
+ * listed pid, a few rounds, thawing a v1 freezer so the signals land). Returns the number of
+ * processes signalled or -errno. */
 int osm_cgroup_kill(const struct osm_cgroup *cg);
 /* True when the memory group saw an OOM kill. */
 bool osm_cgroup_oom_killed(const struct osm_cgroup *cg);
@@ -141,6 +169,8 @@ void osm_cgroup_destroy(struct osm_cgroup *cg);
 void osm_cgroup_clear(struct osm_cgroup *cg);
 /* Fills cg with the paths <root>/<ctrl>/.../osmoda-jobs/<name> that exist (for a job whose
  * runner is gone). */
+int osm_cgroup_find_at(const struct osm_cgroup_root *root, const char *name, struct osm_cgroup *cg);
+/* osm_cgroup_find_at with the layout detected; cgroup_root NULL → /sys/fs/cgroup. */
 int osm_cgroup_find(const char *cgroup_root, const char *name, struct osm_cgroup *cg);
 
 /* The start time of pid (field 22 of /proc/PID/stat, clock ticks since boot): with the pid it

@@ -257,7 +257,9 @@ class Durability(unittest.TestCase):
         threads = [threading.Thread(target=client, args=(c,)) for c in range(16)]
         for t in threads:
             t.start()
-        time.sleep(1.5)
+        deadline = time.monotonic() + 60
+        while len(acked) <= 50 and time.monotonic() < deadline:
+            time.sleep(0.05)  # enough acknowledged appends, however slow the machine
         d.proc.kill()  # SIGKILL while appends are in flight
         d.proc.wait()
         stop.set()

@@ -36,10 +36,33 @@ def wait_job(agentd, job_id, statuses, timeout=15):
     raise AssertionError("job %s did not reach %s: %r" % (job_id, statuses, row))
 
 
+def wait_event(agentd, type_, pred, timeout=15):
+    """The first ledger event of type_ whose payload satisfies pred, awaited."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for e in events(agentd, type_):
+            if pred(e["payload"]):
+                return e
+        time.sleep(0.05)
+    raise AssertionError("no %s event came" % type_)
+
+
 def events(agentd, type_):
     st, rows = agentd.request("GET", "/events/log?limit=500&type=" + type_)
     assert st == 200, rows
     return [dict(r, payload=json.loads(r["payload"])) for r in rows]
+
+
+# POST {} to argv[2] on the unix socket argv[1] and print the status.
+AS_NOBODY = """import http.client, socket, sys
+class Conn(http.client.HTTPConnection):
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.connect(sys.argv[1])
+c = Conn("localhost", timeout=30)
+c.request("POST", sys.argv[2], body=b"{}", headers={"Content-Type": "application/json"})
+print(c.getresponse().status)
+"""
 
 
 class Approvals(AgentdTestCase):
@@ -57,7 +80,6 @@ class Approvals(AgentdTestCase):
     def test_pending_then_operator_approves_with_agentctl(self):
         r = self.pending_call()
         aid, jid = r["approval_id"], r["job_id"]
-        time.sleep(0.5)
         self.assertEqual(job_row(self.agentd, jid)[0], "pending_approval")
         self.assertEqual(events(self.agentd, "capability.mint"), [])  # nothing ran
         st, a = self.req("GET", "/approval/" + aid)
@@ -74,7 +96,11 @@ class Approvals(AgentdTestCase):
         status, result, _ = wait_job(self.agentd, jid, ("exited", "failed"))
         self.assertEqual(status, "exited", result)
         self.assertEqual(len(json.loads(result)["signature"]), 128)  # it really minted
-        self.assertEqual(len(events(self.agentd, "capability.mint")), 1)
+        minted = events(self.agentd, "capability.mint")
+        self.assertEqual(len(minted), 1)
+        # it ran after the decision, not before: the ledger orders them
+        approved = events(self.agentd, "approval.approved")
+        self.assertGreater(minted[0]["id"], approved[0]["id"])
         st, a = self.req("GET", "/approval/" + aid)
         self.assertEqual((a["status"], a["decided_by"], a["mode"]),
                          ("approved", "uid:%d" % os.getuid(), "once"))
@@ -91,7 +117,9 @@ class Approvals(AgentdTestCase):
         out = self.ctl("deny", r["approval_id"])
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertEqual(wait_job(self.agentd, r["job_id"], ("denied",))[0], "denied")
-        time.sleep(0.3)
+        # the job's end is recorded: nothing can run for it after that
+        end = wait_event(self.agentd, "job.end", lambda p: p["id"] == r["job_id"])
+        self.assertEqual(end["payload"]["status"], "denied", end)
         self.assertEqual(events(self.agentd, "capability.mint"), [])
         st, a = self.req("GET", "/approval/" + r["approval_id"])
         self.assertEqual(a["status"], "denied")
@@ -128,12 +156,11 @@ class Approvals(AgentdTestCase):
         for d in (self.agentd.tmp, self.agentd.run_dir):
             os.chmod(d, 0o711)
         os.chmod(self.agentd.sock, 0o666)  # let uid 65534 reach the operator socket
-        code = ("import sys; sys.path.insert(0, %r); import osmtest; "
-                "st, r = osmtest.request(%r, 'POST', '/approval/%s/approve', {}); print(st)"
-                % (os.path.dirname(os.path.abspath(__file__)), self.agentd.sock,
-                   r["approval_id"]))
-        out = subprocess.run(["python3", "-c", code], capture_output=True, text=True,
-                             timeout=30, user=65534, group=65534)
+        # standard library only, run from /: uid 65534 may not read the checkout (under /root)
+        out = subprocess.run(["python3", "-c", AS_NOBODY, self.agentd.sock,
+                              "/approval/%s/approve" % r["approval_id"]],
+                             capture_output=True, text=True, timeout=30, cwd="/",
+                             user=65534, group=65534, extra_groups=[])
         self.assertEqual(out.stdout.strip(), "403", out.stderr)
         st, a = self.req("GET", "/approval/" + r["approval_id"])
         self.assertEqual(a["status"], "pending")
@@ -175,12 +202,20 @@ class Approvals(AgentdTestCase):
 class Expiry(AgentdTestCase):
     agentd_args = ("--approval-ttl", "1")
 
+    def wait_expired(self, aid, timeout=15):
+        """Reads the approval until its TTL has passed (reading expires it)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            st, a = self.req("GET", "/approval/" + aid)
+            if a["status"] == "expired":
+                return
+            time.sleep(0.1)
+        self.fail("approval %s did not expire: %r" % (aid, a))
+
     def test_expired_approval_refuses_the_job(self):
         st, r = self.agentd.call_tool("capability_mint", MINT_ARGS)
         self.assertEqual(r["status"], "pending", r)
-        time.sleep(1.5)
-        st, a = self.req("GET", "/approval/" + r["approval_id"])
-        self.assertEqual(a["status"], "expired")
+        self.wait_expired(r["approval_id"])
         self.assertEqual(wait_job(self.agentd, r["job_id"], ("expired",))[0], "expired")
         ev = events(self.agentd, "approval.expired")
         self.assertEqual([e["payload"]["id"] for e in ev], [r["approval_id"]])
@@ -195,7 +230,8 @@ class Expiry(AgentdTestCase):
         self.assertEqual(st, 201, a)
         st, lst = self.req("GET", "/approval/pending")
         self.assertEqual(len(lst), 1)
-        time.sleep(1.5)
+        self.wait_expired(a["id"])
+        wait_event(self.agentd, "approval.expired", lambda p: p["id"] == a["id"])
         st, lst = self.req("GET", "/approval/pending")
         self.assertEqual(lst, [])
 

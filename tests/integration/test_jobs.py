@@ -75,6 +75,15 @@ class Jobs(unittest.TestCase):
             time.sleep(0.1)
         self.fail("job %s never reached %s: %s" % (jid, want, s))
 
+    def wait_output(self, jid, text, timeout=20):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            s = self.status(jid)
+            if text in s["output"]:
+                return s
+            time.sleep(0.1)
+        self.fail("job %s never printed %r: %s" % (jid, text, s))
+
     def job_file(self, jid, ext):
         return os.path.join(self.agentd.state_dir, "jobs", "%s.%s" % (jid, ext))
 
@@ -117,8 +126,9 @@ class Jobs(unittest.TestCase):
         self.assertLess(time.monotonic() - t0, 5)
         self.assertTrue(r["result"]["timed_out"])
         self.assertEqual(r["result"]["status"], "running")
-        # a chatty job outlives the activity timeout
-        time.sleep(ACTIVITY_S + 1.5)
+        # a chatty job outlives the activity timeout: it still prints well after the point
+        # where a timeout counted from its start would have killed it
+        self.wait_output(jid, "tick\n" * (ACTIVITY_S + 2))
         self.assertEqual(self.status(jid)["status"], "running")
         self.tool("job_kill", {"job_id": jid})
 
@@ -126,10 +136,16 @@ class Jobs(unittest.TestCase):
         jid = self.start_bg("setsid sleep 300 & (sleep 301 &) ; while true; do echo x; "
                             "sleep 0.5; done")
         self.wait_status(jid, ("running",))
-        time.sleep(0.5)
         with open(self.job_file(jid, "run")) as f:
             run = json.load(f)
-        procs = os.path.join(run["cgroup"]["pids"], "cgroup.procs")
+        group = run["cgroup"].get("pids") or run["cgroup"]["unified"]  # v1, or pure v2
+        procs = os.path.join(group, "cgroup.procs")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:  # the runner, bwrap, the shell and its sleepers
+            with open(procs) as f:
+                if len(f.read().split()) >= 3:
+                    break
+            time.sleep(0.05)
         with open(procs) as f:
             self.assertGreaterEqual(len(f.read().split()), 3)
         r = self.tool("job_kill", {"job_id": jid})
@@ -158,7 +174,9 @@ class Jobs(unittest.TestCase):
         runner = self.runner_pid(jid)
         self.agentd.kill()  # SIGKILL: no shutdown at all
         os.kill(runner, 0)  # the runner lives on
-        time.sleep(5)
+        deadline = time.monotonic() + 20
+        while not os.path.exists(self.job_file(jid, "exit")) and time.monotonic() < deadline:
+            time.sleep(0.1)  # the runner, not agentd, writes the exit status
         self.assertTrue(os.path.exists(self.job_file(jid, "exit")))
         self.agentd.start()
         s = self.wait_status(jid, ("exited",), timeout=10)

@@ -5,8 +5,9 @@ The early warning reads commands, not substrings, so the spellings that beat osM
 commands are written to slip past it (a plain rm -f, or a command name no reading of the text can
 know), so they really run; what must hold is containment: the host canary file outside the
 workspace is still there and unchanged, the policy file is unchanged, a pending approval stays
-pending, and the ledger shows the attempt. Also: the memory and pids limits, and no network
-without an egress grant."""
+pending, and the ledger shows the attempt. Also: the memory and pids limits on whichever cgroup
+hierarchy holds them (v1 controllers, or a pure v2 tree), and no network without an egress grant.
+As root the suite never skips: a host that cannot limit jobs fails it with the reason."""
 import json
 import os
 import shutil
@@ -22,17 +23,95 @@ POLICY = {"rules": [{"tool": "shell_exec", "command_pattern": "needs-a-person",
                      "decision": "approve", "comment": "test: a pending approval"}]}
 
 
-def cgroups_writable():
-    return os.geteuid() == 0 and os.access("/sys/fs/cgroup/pids", os.W_OK)
+CGROUP_ROOT = "/sys/fs/cgroup"  # where agentd's job runner looks
+LIMITS = {"memory", "pids", "cpu"}
+
+
+def cgroup_mounts(mountinfo):
+    """(mount point, file system type, super options) of every cgroup mount in mountinfo."""
+    out = []
+    for line in mountinfo.splitlines():
+        pre, _, post = line.partition(" - ")
+        fields = post.split()
+        if len(fields) >= 3 and fields[0] in ("cgroup", "cgroup2"):
+            out.append((pre.split()[4], fields[0], set(fields[2].split(","))))
+    return out
+
+
+def read_controllers(root):
+    with open(os.path.join(root, "cgroup.controllers")) as f:
+        return set(f.read().split())
+
+
+def limit_hierarchy(mountinfo=None, controllers=read_controllers):
+    """Which hierarchy holds the memory, pids and cpu limits: ("v1", None) when those
+    controllers are mounted as cgroup v1 under /sys/fs/cgroup, ("v2", None) when
+    /sys/fs/cgroup is cgroup2 and offers them in cgroup.controllers, else (None, why)."""
+    if mountinfo is None:
+        with open("/proc/self/mountinfo") as f:
+            mountinfo = f.read()
+    mounts = cgroup_mounts(mountinfo)
+    if any(mp == CGROUP_ROOT and t == "cgroup2" for mp, t, _ in mounts):
+        offered = controllers(CGROUP_ROOT)
+        if LIMITS <= offered:
+            return "v2", None
+        return None, ("cgroup2 at %s offers %s, not %s" % (CGROUP_ROOT, sorted(offered),
+                                                           sorted(LIMITS - offered)))
+    v1 = set()
+    for mp, t, opts in mounts:
+        if t == "cgroup" and os.path.dirname(mp) == CGROUP_ROOT:
+            v1 |= opts & LIMITS
+    if LIMITS <= v1:
+        return "v1", None
+    return None, ("cgroup v1 under %s has %s, missing %s, and %s is not cgroup2"
+                  % (CGROUP_ROOT, sorted(v1), sorted(LIMITS - v1), CGROUP_ROOT))
+
+
+def mountinfo_line(mp, fstype, opts):
+    return "30 24 0:26 / %s rw,nosuid - %s %s %s" % (mp, fstype, fstype, opts)
+
+
+class HierarchyDetection(unittest.TestCase):
+    """The choice above on the layouts it must tell apart (it decides whether the suite runs)."""
+    HYBRID = "\n".join([mountinfo_line("/sys/fs/cgroup", "tmpfs", "rw,mode=755"),
+                        mountinfo_line("/sys/fs/cgroup/cpu,cpuacct", "cgroup", "rw,cpu,cpuacct"),
+                        mountinfo_line("/sys/fs/cgroup/memory", "cgroup", "rw,memory"),
+                        mountinfo_line("/sys/fs/cgroup/pids", "cgroup", "rw,pids"),
+                        mountinfo_line("/sys/fs/cgroup/unified", "cgroup2", "rw")])
+    PURE_V2 = mountinfo_line("/sys/fs/cgroup", "cgroup2", "rw,nsdelegate,memory_recursiveprot")
+
+    def test_hybrid_with_v1_limit_controllers(self):
+        self.assertEqual(limit_hierarchy(self.HYBRID), ("v1", None))
+
+    def test_v1_without_pids_is_refused_with_the_reason(self):
+        kind, why = limit_hierarchy(self.HYBRID.replace("rw,pids", "rw,devices"))
+        self.assertIsNone(kind)
+        self.assertIn("missing ['pids']", why)
+
+    def test_pure_v2_with_the_controllers(self):
+        offered = lambda root: {"cpuset", "cpu", "io", "memory", "hugetlb", "pids"}
+        self.assertEqual(limit_hierarchy(self.PURE_V2, offered), ("v2", None))
+
+    def test_pure_v2_without_cpu_is_refused_with_the_reason(self):
+        kind, why = limit_hierarchy(self.PURE_V2, lambda root: {"memory", "pids"})
+        self.assertIsNone(kind)
+        self.assertIn("not ['cpu']", why)
+
+    def test_this_host_can_limit_jobs(self):
+        kind, why = limit_hierarchy()
+        self.assertIn(kind, ("v1", "v2"), why)
 
 
 class Bypass(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
+        if os.geteuid() != 0:
+            raise unittest.SkipTest("the sandbox's cgroup limits and uid switch need root")
         if shutil.which("bwrap") is None:
-            raise unittest.SkipTest("bubblewrap is not installed (scripts/deps.sh)")
-        if not cgroups_writable():
-            raise unittest.SkipTest("cgroup v1 pids/memory not writable: needs root here")
+            raise AssertionError("bubblewrap is not installed (scripts/deps.sh)")
+        cls.hierarchy, why = limit_hierarchy()
+        if cls.hierarchy is None:  # as root, a host that cannot limit jobs fails the suite
+            raise AssertionError("no cgroup hierarchy here can hold the job limits: " + why)
         cls.agentd = Agentd()
         os.makedirs(cls.agentd.state_dir, mode=0o700, exist_ok=True)
         cls.policy_path = os.path.join(cls.agentd.state_dir, "policy.json")
@@ -259,6 +338,16 @@ class Bypass(unittest.TestCase):
         self.assertIn("65534", out["output"])
         self.assertNotRegex(out["output"], "(?m)^0$")
         self.assertIn("Operation not permitted", out["output"])
+
+    def test_limits_live_on_the_detected_hierarchy(self):
+        res = self.ran(self.shell("echo limited"))
+        with open(os.path.join(self.agentd.state_dir, "jobs", res["job_id"] + ".run")) as f:
+            groups = json.load(f)["cgroup"]
+        if self.hierarchy == "v1":
+            self.assertLessEqual({"memory", "pids", "cpu"}, set(groups), groups)
+        else:  # pure v2: memory.max, pids.max and cpu.max of the unified group
+            self.assertEqual(set(groups), {"unified"}, groups)
+            self.assertTrue(groups["unified"].startswith(CGROUP_ROOT + "/"), groups)
 
     def test_memory_bomb_is_oom_killed(self):
         r = self.shell("python3 -c \"x = bytearray(900 * 1024 * 1024); print('survived')\"")

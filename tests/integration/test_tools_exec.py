@@ -21,10 +21,10 @@ def events(agentd, type_=None, limit=200):
     return [dict(r, payload=json.loads(r["payload"])) for r in rows]
 
 
-def wait_log(agentd, text, timeout=10):
+def wait_log(agentd, text, timeout=10, count=1):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if text in agentd.log():
+        if agentd.log().count(text) >= count:
             return True
         time.sleep(0.05)
     return False
@@ -162,8 +162,7 @@ class PolicyFile(unittest.TestCase):
         # a protected path stays denied even when a rule allows everything
         self.write_policy([{"tool": "*", "decision": "allow"}])
         self.agentd.proc.send_signal(signal.SIGHUP)
-        self.assertTrue(wait_log(self.agentd, "rules=1", timeout=2))
-        time.sleep(0.3)
+        self.assertTrue(wait_log(self.agentd, "rules=1", count=2), self.agentd.log())
         st, r = self.agentd.call_tool(
             "file_read", {"path": os.path.join(self.agentd.state_dir, "ledger.key")})
         self.assertEqual((st, r["status"]), (403, "denied"), r)
