@@ -169,6 +169,8 @@ static json_t *cgroup_json(const struct runner *r)
         json_object_set_new(o, "pids", json_string(r->cg.pids));
     if (r->cg.cpu)
         json_object_set_new(o, "cpu", json_string(r->cg.cpu));
+    if (r->cg.freezer)
+        json_object_set_new(o, "freezer", json_string(r->cg.freezer));
     if (r->cg.unified)
         json_object_set_new(o, "unified", json_string(r->cg.unified));
     return o;

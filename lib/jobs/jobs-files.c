@@ -58,8 +58,9 @@ void jobs_kill_orphans(struct osm_jobs *j, const char *id)
         cg.memory = (char *)jobs_row_str(cgj, "memory");
         cg.pids = (char *)jobs_row_str(cgj, "pids");
         cg.cpu = (char *)jobs_row_str(cgj, "cpu");
+        cg.freezer = (char *)jobs_row_str(cgj, "freezer");
         cg.unified = (char *)jobs_row_str(cgj, "unified");
-        const char *dirs[] = {cg.memory, cg.pids, cg.cpu, cg.unified};
+        const char *dirs[] = {cg.memory, cg.pids, cg.cpu, cg.freezer, cg.unified};
         (void)osm_cgroup_kill(&cg);
         for (size_t i = 0; i < ELEMENTSOF(dirs); i++)
             if (dirs[i])
