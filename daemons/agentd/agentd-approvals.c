@@ -18,6 +18,8 @@
 #include "agentd-util.h"
 #include "agentd.h"
 #include "common/log.h"
+#include "crypto/encoding.h"
+#include "crypto/sha256.h"
 
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS pending_approvals (id TEXT PRIMARY KEY, command TEXT NOT NULL, "
@@ -33,12 +35,15 @@ static const char schema_sql[] =
 /* Our columns beyond osModa's (added to a table osModa created). */
 static const char *const extra_columns[][2] = {
     {"tool", "TEXT"},       {"arguments", "TEXT"}, {"args_hash", "TEXT"},   {"job_id", "TEXT"},
-    {"call_id", "INTEGER"}, {"mode", "TEXT"},      {"ttl_secs", "INTEGER"},
+    {"call_id", "INTEGER"}, {"mode", "TEXT"},      {"ttl_secs", "INTEGER"}, {"preview", "TEXT"},
 };
+
+/* What only the operator sees of a preview: the content of the target. */
+static const char *const preview_content_keys[] = {"diff", "head"};
 
 #define ROW_COLUMNS                                                                                \
     "id, command, actor, reason, created_at, expires_at, status, decided_at, decided_by, tool, "   \
-    "arguments, job_id, call_id, mode, ttl_secs, args_hash"
+    "arguments, job_id, call_id, mode, ttl_secs, args_hash, preview"
 
 void agentd_uuid(char ret[static AGENTD_APPROVAL_ID_LEN + 1])
 {
@@ -99,8 +104,22 @@ int agentd_approvals_setup(struct agentd *ad)
 
 /* ---- rows ------------------------------------------------------------------------------- */
 
+/* The stored preview; without full (the agent asking) the target's content is left out. */
+static json_t *preview_json(sqlite3_stmt *st, bool full)
+{
+    const char *text = (const char *)sqlite3_column_text(st, 16);
+    json_t *p = text ? agentd_payload_parse(text) : NULL;
+
+    if (!p)
+        return json_null();
+    for (size_t i = 0; !full && json_is_object(p) && i < ELEMENTSOF(preview_content_keys); i++)
+        if (json_object_get(p, preview_content_keys[i]))
+            json_object_set_new(p, preview_content_keys[i], json_string("[shown to the operator]"));
+    return p;
+}
+
 /* One row (ROW_COLUMNS) as osModa's approval object plus our fields. New reference. */
-static json_t *row_json(sqlite3_stmt *st)
+static json_t *row_json(sqlite3_stmt *st, bool full)
 {
     const char *command = (const char *)sqlite3_column_text(st, 1);
     const char *args = (const char *)sqlite3_column_text(st, 10);
@@ -125,11 +144,13 @@ static json_t *row_json(sqlite3_stmt *st)
     if (sqlite3_column_type(st, 14) != SQLITE_NULL)
         json_object_set_new(o, "ttl_secs", json_integer(sqlite3_column_int64(st, 14)));
     json_object_set_new(o, "args_hash", agentd_column_json(st, 15));
+    json_object_set_new(o, "preview", preview_json(st, full));
     return o;
 }
 
-/* Rows matching id (or all when NULL) and status (or any when NULL), newest first. */
-static int rows_query(struct agentd *ad, const char *id, const char *status, json_t *out)
+/* Rows matching id (or all when NULL) and status (or any when NULL), newest first; full: for
+ * the operator. */
+static int rows_query(struct agentd *ad, const char *id, const char *status, bool full, json_t *out)
 {
     _cleanup_reader_ struct agentd_reader rd = {0};
     _cleanup_stmt_ sqlite3_stmt *st = NULL;
@@ -147,17 +168,17 @@ static int rows_query(struct agentd *ad, const char *id, const char *status, jso
     sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 3, AGENTD_APPROVAL_LIST_MAX);
     while ((r = sqlite3_step(st)) == SQLITE_ROW)
-        if (json_array_append_new(out, row_json(st)) < 0)
+        if (json_array_append_new(out, row_json(st, full)) < 0)
             return -ENOMEM;
     return r == SQLITE_DONE ? 0 : -EIO;
 }
 
 /* The approval id as JSON (new reference) or NULL with *ret_r = -ENOENT / -errno. */
-static json_t *row_get(struct agentd *ad, const char *id, int *ret_r)
+static json_t *row_get(struct agentd *ad, const char *id, bool full, int *ret_r)
 {
     json_auto_t *list = json_array();
 
-    *ret_r = list ? rows_query(ad, id, NULL, list) : -ENOMEM;
+    *ret_r = list ? rows_query(ad, id, NULL, full, list) : -ENOMEM;
     if (*ret_r == 0 && json_array_size(list) == 0)
         *ret_r = -ENOENT;
     return *ret_r == 0 ? json_incref(json_array_get(list, 0)) : NULL;
@@ -168,7 +189,7 @@ static json_t *row_get(struct agentd *ad, const char *id, int *ret_r)
 struct approval_change {
     const char *id;
     const char *command, *actor, *reason, *expires_at;
-    const char *tool, *arguments, *args_hash, *job_id;
+    const char *tool, *arguments, *args_hash, *job_id, *preview;
     int64_t call_id;
     /* decisions */
     const char *status; /* approved | denied | expired */
@@ -185,8 +206,9 @@ static int apply_insert(sqlite3 *db, void *ctx)
 
     if (sqlite3_prepare_v2(db,
                            "INSERT INTO pending_approvals (id, command, actor, reason, created_at, "
-                           "expires_at, status, tool, arguments, args_hash, job_id, call_id) "
-                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8, ?9, ?10, ?11)",
+                           "expires_at, status, tool, arguments, args_hash, job_id, call_id, "
+                           "preview) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8, ?9, ?10, "
+                           "?11, ?12)",
                            -1, &st, NULL) != SQLITE_OK)
         return -EIO;
     sqlite3_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
@@ -201,6 +223,7 @@ static int apply_insert(sqlite3 *db, void *ctx)
     sqlite3_bind_text(st, 10, c->job_id, -1, SQLITE_STATIC);
     if (c->call_id > 0)
         sqlite3_bind_int64(st, 11, c->call_id);
+    sqlite3_bind_text(st, 12, c->preview, -1, SQLITE_STATIC);
     return sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
 }
 
@@ -266,13 +289,27 @@ static char *call_summary(const char *tool, const json_t *args)
     return out;
 }
 
+/* The preview's SHA-256 in hex: the ledger binds what the approver was shown. */
+static void preview_hash(const char *text, char ret[static 2 * OSM_SHA256_LEN + 1])
+{
+    uint8_t h[OSM_SHA256_LEN];
+
+    if (osm_sha256(text, strlen(text), h) < 0)
+        ret[0] = '\0';
+    else
+        osm_hex_encode(h, sizeof(h), ret);
+}
+
 int agentd_approval_open(struct agentd *ad, const char *approval_id, const char *tool,
                          const json_t *redacted_args, const char *args_hash, const char *job_id,
-                         int64_t call_id, const char *actor, const char *reason)
+                         int64_t call_id, const char *actor, const char *reason,
+                         const json_t *preview)
 {
     _cleanup_free_ char *command = call_summary(tool, redacted_args);
     _cleanup_free_ char *args = json_dumps(redacted_args, JSON_COMPACT | JSON_SORT_KEYS);
-    char expires[OSM_TS_LEN + 1];
+    _cleanup_free_ char *preview_text =
+        preview ? json_dumps(preview, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    char expires[OSM_TS_LEN + 1], hash[2 * OSM_SHA256_LEN + 1];
     struct approval_change c = {.id = approval_id,
                                 .actor = actor,
                                 .reason = reason,
@@ -281,11 +318,12 @@ int agentd_approval_open(struct agentd *ad, const char *approval_id, const char 
                                 .arguments = args,
                                 .args_hash = args_hash,
                                 .job_id = job_id,
-                                .call_id = call_id};
+                                .call_id = call_id,
+                                .preview = preview_text};
     json_t *payload;
     int r;
 
-    if (!command || !args)
+    if (!command || !args || (preview && !preview_text))
         return -ENOMEM;
     c.command = command;
     osm_now_ts(c.now);
@@ -294,10 +332,23 @@ int agentd_approval_open(struct agentd *ad, const char *approval_id, const char 
         json_pack("{s:s, s:s, s:O, s:s*, s:I, s:s, s:s, s:s}", "id", approval_id, "tool", tool,
                   "arguments", redacted_args, "job_id", job_id, "call_id", (json_int_t)call_id,
                   "command", command, "reason", reason, "expires_at", expires);
+    if (payload && preview_text) {
+        preview_hash(preview_text, hash);
+        json_object_set_new(payload, "preview_sha256", json_string(hash));
+    }
     r = payload ? agentd_record(ad, "approval.requested", actor, payload, apply_insert, &c, NULL)
                 : -ENOMEM;
     json_decref(payload);
     return r;
+}
+
+json_t *agentd_approval_preview(struct agentd *ad, const char *id)
+{
+    int r;
+    json_auto_t *row = row_get(ad, id, true, &r);
+    json_t *p = json_object_get(row, "preview");
+
+    return json_is_object(p) ? json_incref(p) : NULL;
 }
 
 int agentd_grant_find(struct agentd *ad, const char *tool, const char *args_hash,
@@ -433,7 +484,7 @@ static json_t *not_ready(struct osm_request *req)
 static json_t *approval_reply(struct osm_request *req, const char *id)
 {
     int r;
-    json_t *row = row_get(AGENTD(req), id, &r);
+    json_t *row = row_get(AGENTD(req), id, req->operator, & r);
 
     if (r == -ENOENT)
         return osm_error(req, 404, "not_found", NULL, "approval not found");
@@ -519,7 +570,7 @@ json_t *agentd_approval_pending(struct osm_request *req)
         return not_ready(req);
     if ((r = agentd_approvals_expire(ad)) < 0)
         return agentd_read_error(req, r, "approvals");
-    if ((r = rows_query(ad, NULL, "pending", list)) < 0)
+    if ((r = rows_query(ad, NULL, "pending", req->operator, list)) < 0)
         return agentd_read_error(req, r, "approvals");
     return json_incref(list);
 }

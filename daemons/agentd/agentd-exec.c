@@ -311,8 +311,11 @@ static void refuse(struct tool_call *tc, const char *rule, const char *code, con
 static void policy_decide(struct tool_call *tc)
 {
     struct agentd_tools *t = tc->ad->tools;
-    struct osm_policy_query q = {
-        .tool = tc->tool->name, .cls = tc->tool->cls, .ring = tc->ring, .args = tc->args};
+    struct osm_policy_query q = {.tool = tc->tool->name,
+                                 .cls = tc->tool->cls,
+                                 .ring = tc->ring,
+                                 .args = tc->args,
+                                 .workspace = tc->ad->workspace};
 
     pthread_rwlock_rdlock(&t->policy_lock);
     osm_policy_decide(t->policy, &q, &tc->verdict);
@@ -489,6 +492,7 @@ static json_t *hold(struct tool_call *tc)
 {
     struct agentd_call c;
     char reason[AGENTD_APPROVAL_REASON_MAX];
+    json_auto_t *preview = NULL;
     int r;
 
     call_of(tc, &c);
@@ -500,8 +504,9 @@ static json_t *hold(struct tool_call *tc)
     snprintf(reason, sizeof(reason), "policy %s%s%s: %s needs an operator's approval",
              tc->verdict.rule, tc->verdict.detail[0] ? " " : "", tc->verdict.detail,
              tc->tool->name);
+    preview = agentd_files_preview(tc->ad, tc->tool->name, tc->args);
     r = agentd_approval_open(tc->ad, tc->approval_id, tc->tool->name, tc->redacted, tc->args_hash,
-                             tc->job_id, tc->call_id, tc->actor, reason);
+                             tc->job_id, tc->call_id, tc->actor, reason, preview);
     if (r < 0) {
         agentd_job_refuse(tc->ad, tc->job_id, AGENTD_JOB_FAILED);
         return answer_unavailable(tc, "no_approver", "the approval could not be recorded", r);
@@ -674,7 +679,8 @@ static int policy_load(struct agentd *ad, struct osm_policy **ret)
                   osm_log_quote(err[0] ? err : strerror(-r), q, sizeof(q)));
         return r;
     }
-    log_info("policy.load", "path=%s rules=%zu", t->policy_path, osm_policy_n_rules(*ret));
+    log_info("policy.load", "path=%s rules=%zu secrets=%zu", t->policy_path,
+             osm_policy_n_rules(*ret), osm_policy_n_secrets(*ret));
     return 0;
 }
 

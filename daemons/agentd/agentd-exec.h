@@ -79,10 +79,22 @@ void agentd_peer_actor(const char *prefix, const struct ucred *peer, char *buf, 
 
 /* Creates the approval tables in ledger.db (on the writer thread). */
 int agentd_approvals_setup(struct agentd *ad);
-/* Records approval.requested with its pending row for a tool call that waits for a person. */
+/* Records approval.requested with its pending row for a tool call that waits for a person.
+ * preview (lent, may be NULL) is what the approver is shown (the row keeps it; the event gets
+ * its SHA-256). */
 int agentd_approval_open(struct agentd *ad, const char *approval_id, const char *tool,
                          const json_t *redacted_args, const char *args_hash, const char *job_id,
-                         int64_t call_id, const char *actor, const char *reason);
+                         int64_t call_id, const char *actor, const char *reason,
+                         const json_t *preview);
+/* The preview stored with approval id (new reference), or NULL. */
+json_t *agentd_approval_preview(struct agentd *ad, const char *id);
+
+/* ---- agentd-files.c --------------------------------------------------------------------- */
+
+/* What a held file tool call would touch, for its approver (new reference): for file_write the
+ * diff or head, owner, group and mode (lib/policy/preview.h), for file_read and directory_list
+ * the resolved target; {"error"} when it cannot be resolved; NULL for other tools. */
+json_t *agentd_files_preview(struct agentd *ad, const char *tool, const json_t *args);
 /* An unexpired allow-always grant for tool + args_hash: 0 and its approval id, -ENOENT. */
 int agentd_grant_find(struct agentd *ad, const char *tool, const char *args_hash,
                       char ret_approval_id[AGENTD_APPROVAL_ID_LEN + 1]);

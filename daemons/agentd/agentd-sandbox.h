@@ -57,6 +57,17 @@ bool agentd_shell_is_process_tool(const char *tool);
  * run dir, /run/osmoda. */
 bool agentd_files_protected(struct agentd *ad, const char *canonical);
 
+/* agentd-files.c: the run-time check of a sandbox_exec bind (key fs_read or fs_write, path
+ * canonical): resolved again and judged by the policy. 0, -EPERM (protected, a secret) with
+ * ret_why, or -errno. */
+int agentd_files_check_bind(struct agentd *ad, const char *key, const char *path, char *ret_why,
+                            size_t why_len);
+/* agentd-files.c: calls fn for every existing secret outside /proc and /dev (canonical path,
+ * whether it is a directory), to mask them in a ring-1 job. Stops at fn's first non-zero
+ * return. -ENOTCONN without a tool layer. */
+int agentd_files_masks(struct agentd *ad, int (*fn)(const char *path, bool dir, void *userdata),
+                       void *userdata);
+
 /* Direct tool tables of each file (joined into agentd_exec_tools[] in agentd-jobs.c). */
 json_t *agentd_tool_shell_exec(struct agentd_call *call, const char **ret_error);
 /* Runs command (sh -c) as call's job in the sandbox, as shell_exec does, waiting up to wait_ms;
