@@ -22,7 +22,7 @@
 #include "tools/registry.h"
 
 #define RUNNER_READY_TIMEOUT_MS 35000 /* the runner's own set-up timeout is 30 s */
-#define RUNNER_ARGV_MAX (64 + 4 * OSM_SANDBOX_BINDS_MAX)
+#define RUNNER_ARGV_MAX (64 + 4 * OSM_SANDBOX_BINDS_MAX + 2 * OSM_SANDBOX_MASKS_MAX)
 #define READY_LINE_MAX 600
 
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -37,7 +37,8 @@ bool agentd_shell_is_process_tool(const char *tool)
 
 struct spawn_argv {
     const char *v[RUNNER_ARGV_MAX];
-    char *owned[2 * OSM_SANDBOX_BINDS_MAX + 4];
+    char *owned[2 * OSM_SANDBOX_BINDS_MAX + OSM_SANDBOX_MASKS_MAX + 4];
+    size_t n_masks;
     size_t n, n_owned;
 };
 
@@ -91,10 +92,17 @@ static int add_binds(struct agentd *ad, struct spawn_argv *a, const json_t *args
         return -EINVAL;
     json_array_foreach(list, i, v)
     {
-        char *canon = NULL;
+        char *canon = NULL, why[256] = "";
         int r = json_is_string(v) ? osm_sandbox_bind_check(json_string_value(v), forbidden,
                                                            ELEMENTSOF(forbidden), &canon)
                                   : -EINVAL;
+        if (r == 0 && (r = agentd_files_check_bind(ad, key, canon, why, sizeof(why))) < 0) {
+            free(canon);
+            if (asprintf(ret_message, "%s[%zu] %s: %s", key, i, json_string_value(v),
+                         r == -EPERM ? why : strerror(-r)) < 0)
+                *ret_message = NULL;
+            return r == -EPERM ? r : -EINVAL;
+        }
         if (r < 0) {
             if (asprintf(ret_message, "%s[%zu] %s: %s", key, i,
                          json_is_string(v) ? json_string_value(v) : "(not a string)",
@@ -106,6 +114,32 @@ static int add_binds(struct agentd *ad, struct spawn_argv *a, const json_t *args
         push(a, own(a, canon));
     }
     return 0;
+}
+
+static int push_mask(const char *path, bool dir, void *userdata)
+{
+    struct spawn_argv *a = userdata;
+    const char *copy;
+
+    if (a->n_masks == OSM_SANDBOX_MASKS_MAX)
+        return -E2BIG;
+    if (!(copy = own(a, strdup(path))))
+        return -ENOMEM;
+    push(a, dir ? "--mask-dir" : "--mask-file");
+    push(a, copy);
+    a->n_masks++;
+    return 0;
+}
+
+/* Every secret is masked in the job's sandbox; when they cannot all be, the job does not run. */
+static int add_masks(struct agentd *ad, struct spawn_argv *a, char **ret_message)
+{
+    int r = agentd_files_masks(ad, push_mask, a);
+
+    if (r < 0 && asprintf(ret_message, "the secrets cannot be masked in the sandbox: %s",
+                          r == -E2BIG ? "too many of them" : strerror(-r)) < 0)
+        *ret_message = NULL;
+    return r < 0 ? -EHOSTDOWN : 0; /* the sandbox cannot be set up */
 }
 
 static int build_runner_argv(struct agentd *ad, struct spawn_argv *a, const char *id,
@@ -150,6 +184,8 @@ static int build_runner_argv(struct agentd *ad, struct spawn_argv *a, const char
         if (network)
             push(a, "--network");
     }
+    if ((r = add_masks(ad, a, ret_message)) < 0)
+        return r;
     push(a, "--");
     push(a, json_string_value(json_object_get(args, "command")));
     return a->n + 1 < RUNNER_ARGV_MAX ? 0 : -E2BIG;
@@ -262,8 +298,9 @@ int agentd_shell_spawn(struct agentd *ad, const char *id, const char *tool, cons
         close(ready[1]);
         spawn_argv_free(&a);
         return fail(ret_error,
-                    r == -EINVAL || r == -EPERM || r == -ENOENT ? "invalid_bind"
-                                                                : "invalid_arguments",
+                    r == -EHOSTDOWN                               ? "sandbox_unavailable"
+                    : r == -EINVAL || r == -EPERM || r == -ENOENT ? "invalid_bind"
+                                                                  : "invalid_arguments",
                     ret_message, "invalid arguments", r);
     }
     pid = fork();
