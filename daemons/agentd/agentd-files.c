@@ -128,15 +128,16 @@ static int check_approved_target(struct agentd_call *call, const struct target *
 {
     json_auto_t *preview =
         call->approval_id ? agentd_approval_preview(call->ad, call->approval_id) : NULL;
-    const char *seen = json_string_value(json_object_get(preview, "target"));
+    const char *seen = json_string_value(json_object_get(preview, "target_sha256"));
     const char *action = json_string_value(json_object_get(preview, "action"));
+    char now[65];
 
     if (!seen) {
         *ret_error = "target_unverified";
         return -EPERM;
     }
-    if (strcmp(seen, t->r.path) != 0 ||
-        (action && (strcmp(action, "create") == 0) != (t->r.fd < 0))) {
+    osm_preview_target_hash(t->r.path, now);
+    if (strcmp(seen, now) != 0 || (action && (strcmp(action, "create") == 0) != (t->r.fd < 0))) {
         *ret_error = "target_changed";
         return -EPERM;
     }
@@ -476,8 +477,7 @@ static json_t *write_preview(const struct target *t, const json_t *args)
     for (size_t i = 0; i < in.n_create_dirs; i++)
         free(dirs[i]);
     if (r < 0)
-        return json_pack("{s:s, s:s, s:s}", "target", t->r.path, "error", "io_error", "message",
-                         strerror(-r));
+        return json_pack("{s:s, s:s}", "error", "io_error", "message", strerror(-r));
     return preview;
 }
 
@@ -495,9 +495,15 @@ json_t *agentd_files_preview(struct agentd *ad, const char *tool, const json_t *
         return json_pack("{s:s}", "error", error ? error : "workspace_unavailable");
     if (write)
         preview = write_preview(&t, args);
-    else
-        preview = json_pack("{s:s, s:s}", "target", t.r.path, "action",
+    else {
+        char hash[65];
+        bool cut;
+        _cleanup_free_ char *shown =
+            osm_preview_escape(t.r.path, strlen(t.r.path), 4 * PATH_MAX, &cut);
+        osm_preview_target_hash(t.r.path, hash);
+        preview = json_pack("{s:s?, s:s, s:s}", "target", shown, "target_sha256", hash, "action",
                             strcmp(tool, "file_read") == 0 ? "read" : "list");
+    }
     target_clear(&t);
     return preview;
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/macro.h"
+#include "common/utf8.h"
 #include "policy-internal.h"
 
 #define SYMLINK_DEPTH_MAX 40
@@ -230,6 +231,7 @@ void policy_verdict(struct osm_policy_verdict *v, enum osm_policy_decision d, co
     v->decision = d;
     snprintf(v->rule, sizeof(v->rule), "%s", rule);
     snprintf(v->detail, sizeof(v->detail), "%s", detail ? detail : "");
+    osm_utf8_scrub(v->detail, strlen(v->detail)); /* paths are bytes; the detail is JSON text */
 }
 
 /* path_prefix: an allow rule needs every path argument under it, the others any. */

@@ -1,5 +1,6 @@
 /* The preview of a held host write (contract in preview.h). */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -217,6 +218,37 @@ static int set_summary(json_t *o, const struct osm_preview_input *in, const char
     return 0;
 }
 
+void osm_preview_target_hash(const char *path, char ret[static 65])
+{
+    sha256_hex(path, strlen(path), ret);
+}
+
+/* A path as shown: escaped, on one line. New reference. */
+static json_t *shown_path(const char *path)
+{
+    bool cut;
+    char *esc = osm_preview_escape(path, strlen(path), 4 * PATH_MAX, &cut);
+    json_t *s;
+
+    if (!esc)
+        return NULL;
+    for (char *c = esc; *c; c++)
+        if (*c == '\n')
+            *c = '?'; /* escaped text has no other newline: a path shows as one line */
+    s = json_string(esc);
+    free(esc);
+    return s;
+}
+
+/* {"target", "target_sha256"}. New reference. */
+static json_t *target_json(const char *target)
+{
+    char hash[2 * OSM_SHA256_LEN + 1];
+
+    osm_preview_target_hash(target, hash);
+    return json_pack("{s:o, s:s}", "target", shown_path(target), "target_sha256", hash);
+}
+
 static json_t *header(const struct osm_preview_input *in)
 {
     bool exists = in->fd >= 0;
@@ -225,19 +257,26 @@ static json_t *header(const struct osm_preview_input *in)
     json_t *o, *dirs;
 
     snprintf(mode_text, sizeof(mode_text), "%04o", (unsigned)mode);
-    o = json_pack("{s:s, s:s, s:I, s:I, s:s, s:I}", "target", in->target, "action",
-                  !exists      ? "create"
-                  : in->append ? "append"
-                               : "replace",
-                  "uid", (json_int_t)(exists ? in->st.st_uid : in->uid), "gid",
-                  (json_int_t)(exists ? in->st.st_gid : in->gid), "mode", mode_text, "size_after",
-                  (json_int_t)((exists && in->append ? (size_t)in->st.st_size : 0) + in->len));
+    o = target_json(in->target);
+    if (o && json_object_update_new(
+                 o, json_pack("{s:s, s:I, s:I, s:s, s:I}", "action",
+                              !exists      ? "create"
+                              : in->append ? "append"
+                                           : "replace",
+                              "uid", (json_int_t)(exists ? in->st.st_uid : in->uid), "gid",
+                              (json_int_t)(exists ? in->st.st_gid : in->gid), "mode", mode_text,
+                              "size_after",
+                              (json_int_t)((exists && in->append ? (size_t)in->st.st_size : 0) +
+                                           in->len))) < 0) {
+        json_decref(o);
+        return NULL;
+    }
     if (o && exists)
         json_object_set_new(o, "size_before", json_integer((json_int_t)in->st.st_size));
     if (o && in->n_create_dirs) {
         dirs = json_array();
         for (size_t i = 0; dirs && i < in->n_create_dirs; i++)
-            json_array_append_new(dirs, json_string(in->create_dirs[i]));
+            json_array_append_new(dirs, shown_path(in->create_dirs[i]));
         json_object_set_new(o, "create_dirs", dirs);
     }
     return o;
@@ -252,7 +291,9 @@ int osm_preview_build(const struct osm_preview_input *in, json_t **ret)
     int r;
 
     if (in->fd >= 0 && !S_ISREG(in->st.st_mode)) {
-        *ret = json_pack("{s:s, s:s}", "target", in->target, "error", "not_a_regular_file");
+        *ret = target_json(in->target);
+        if (*ret)
+            json_object_set_new(*ret, "error", json_string("not_a_regular_file"));
         return *ret ? 0 : -ENOMEM;
     }
     if (in->fd >= 0 && (r = read_current(in->fd, OSM_PREVIEW_OLD_MAX, &old, &old_len)) < 0)

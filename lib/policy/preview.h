@@ -33,12 +33,15 @@ struct osm_preview_input {
 };
 
 /* The preview as JSON (new reference in *ret):
- *   {"target", "action": "create|replace|append", "uid", "gid", "mode": "0644", "size_before"?,
- *    "size_after", "create_dirs"?: [...], "binary", "diff"? | "head"? | "summary"?,
- *    "identical"?, "truncated"}
- * A current file that is not a regular file gives {"target", "error": "not_a_regular_file"}.
- * Returns 0, -ENOMEM, or -errno of reading the current file. */
+ *   {"target", "target_sha256", "action": "create|replace|append", "uid", "gid",
+ *    "mode": "0644", "size_before"?, "size_after", "create_dirs"?: [...], "binary",
+ *    "diff"? | "head"? | "summary"?, "identical"?, "truncated"}
+ * target (and create_dirs) as shown, escaped; target_sha256 names the exact bytes of the path.
+ * A current file that is not a regular file gives {"target", "target_sha256", "error":
+ * "not_a_regular_file"}. Returns 0, -ENOMEM, or -errno of reading the current file. */
 int osm_preview_build(const struct osm_preview_input *in, json_t **ret);
 /* s[0..len) as it is shown: escapes as above, each line cut at OSM_PREVIEW_LINE_MAX, at most
  * max bytes of whole lines (then *ret_truncated). New string. */
 char *osm_preview_escape(const char *s, size_t len, size_t max, bool *ret_truncated);
+/* The SHA-256 of a path's bytes in hex, as the preview's target_sha256. */
+void osm_preview_target_hash(const char *path, char ret[static 65]);

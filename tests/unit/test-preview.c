@@ -212,6 +212,22 @@ Test(preview, long_lines_and_large_files)
     free(line);
 }
 
+Test(preview, target_shown_escaped_and_named_exactly_by_its_hash)
+{
+    struct osm_preview_input in = {
+        .target = "/etc/cron.d/a\x1b[2Kb\nc", .fd = -1, .mode = 0644, .content = "", .len = 0};
+    char want[65];
+    json_t *p = build(&in);
+
+    cr_expect_str_eq(str(p, "target"), "/etc/cron.d/a\\x1b[2Kb?c");
+    osm_preview_target_hash(in.target, want);
+    cr_expect_str_eq(str(p, "target_sha256"), want);
+    cr_expect_eq(strlen(want), 64);
+    osm_preview_target_hash("/etc/cron.d/a\\x1b[2Kb?c", want);
+    cr_expect_str_neq(str(p, "target_sha256"), want, "what is shown is not what is compared");
+    json_decref(p);
+}
+
 Test(preview, not_a_regular_file)
 {
     struct osm_preview_input in = {.target = "/dev/sda", .content = "x", .len = 1};
