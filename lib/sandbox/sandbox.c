@@ -205,8 +205,12 @@ static void add_ring1(struct argv_buf *a, const struct osm_sandbox_spec *s)
     add3(a, "--bind", "/", "/");
     add2(a, "--proc", "/proc");
     add2(a, "--dev", "/dev");
-    for (size_t i = 0; i < s->n_hide; i++)
+    for (size_t i = 0; i < s->n_hide; i++) {
         add2(a, "--tmpfs", s->hide[i]);
+        /* the workspace usually lives in the hidden state dir: it stays the agent's */
+        if (s->workspace && osm_path_is_under(s->workspace, s->hide[i]))
+            add3(a, "--bind", s->workspace, s->workspace);
+    }
     add_masks(a, s);
     add3(a, "--ro-bind", s->init, OSM_SANDBOX_INSIDE_INIT);
     if (s->workspace)
