@@ -27,11 +27,11 @@
 
 #include "resolve.h"
 
-#define OSM_PATHSET_ENTRIES_MAX 512 /* entries of one set, "~/" expansions included */
-#define OSM_PATHSET_EXCEPT_MAX 8    /* name exceptions of one entry */
-#define OSM_PATHSET_HOMES_MAX 256   /* home directories "~/" stands for */
-#define OSM_SECRETS_FILE_MAX 128    /* entries of a policy file's "secrets" list */
-#define OSM_PATHSET_WALK_MAX 20000  /* entries searched for a hard-linked file's other name */
+#define OSM_PATHSET_ENTRIES_MAX 4096 /* entries of one set, "~/" expansions included */
+#define OSM_PATHSET_EXCEPT_MAX 8     /* name exceptions of one entry */
+#define OSM_PATHSET_HOMES_MAX 256    /* home directories "~/" stands for */
+#define OSM_SECRETS_FILE_MAX 128     /* entries of a policy file's "secrets" list */
+#define OSM_PATHSET_WALK_MAX 20000   /* entries searched for a hard-linked file's other name */
 
 struct osm_pathset;
 
