@@ -620,8 +620,8 @@ static const char *below(const char *path, const char *prefix)
 
 /* The other names r->path has through the other mounts of its filesystem (a bind mount of a
  * directory, or of one file, inside a secret directory): each is matched by path. */
-static int other_names(const struct osm_pathset *s, const struct osm_resolved *r, char *ret_why,
-                       size_t why_len)
+static int other_names(const struct osm_pathset *s, const struct osm_resolved *r, bool listing,
+                       char *ret_why, size_t why_len)
 {
     _cleanup_fclose_ FILE *f = NULL;
     _cleanup_free_ char *line = malloc(MOUNTINFO_LINE_MAX);
@@ -652,7 +652,7 @@ static int other_names(const struct osm_pathset *s, const struct osm_resolved *r
         if ((size_t)snprintf(name, sizeof(name), "%s%s%s", strcmp(m->point, "/") ? m->point : "",
                              rest, tail) >= sizeof(name))
             continue;
-        if ((hit = osm_pathset_match(s, name[0] ? name : "/", false))) {
+        if ((hit = osm_pathset_match(s, name[0] ? name : "/", listing))) {
             snprintf(ret_why, why_len, "%s (the same file through another mount)", hit);
             return 1;
         }
@@ -693,8 +693,8 @@ int osm_pathset_check(const struct osm_pathset *s, const struct osm_resolved *r,
         if (!s->entries[i].proc && (res = check_entry(&s->entries[i], c)) == 1)
             snprintf(ret_why, why_len, "%s (the same file or directory)", s->entries[i].pattern);
     free(c);
-    if (res == 0 && !listing)
-        res = other_names(s, r, ret_why, why_len);
+    if (res == 0)
+        res = other_names(s, r, listing, ret_why, why_len);
     if (res == 0 && r->fd >= 0 && !S_ISDIR(r->st.st_mode) && r->st.st_nlink > 1) {
         size_t seen = 0;
         for (size_t i = 0; i < s->n && res == 0; i++)

@@ -573,6 +573,10 @@ class BindMounts(Edge):
             self.assert_refused("file_read", {"path": path})
         self.assert_refused("file_write", {"path": os.path.join(private, "k"), "content": "x"})
         self.assert_refused("sandbox_exec", {"command": "true", "fs_read": [private]})
+        # listed, like the directory it shows
+        st, r = self.call("directory_list", {"path": private})
+        self.assertEqual(r["status"], "ok", r)
+        self.assertIn(key, [i["name"] for i in r["result"]["items"]])
         # writes through the bind are host writes like any other
         st, r = self.call("file_write", {"path": os.path.join(etc, "cron.d", self.tag),
                                          "content": "x"})
