@@ -30,9 +30,9 @@ struct agentd_writer {
     pthread_cond_t wake; /* wakes the maintenance thread at stop */
     struct append_req *head, *tail;
     size_t queued;
-    bool busy;           /* a leader or the maintenance thread holds the ledger */
+    bool busy; /* a leader or the maintenance thread holds the ledger */
     bool stopping;
-    pthread_t thread;    /* maintenance */
+    pthread_t thread; /* maintenance */
     struct osm_ledger *ledger;
     struct agentd *ad;
     int64_t first_unsigned_ms; /* monotonic time of the oldest event not under a checkpoint */
