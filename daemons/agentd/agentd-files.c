@@ -33,6 +33,7 @@
 #define DIR_LIST_DEPTH_MAX 32 /* directory levels a recursive listing descends */
 #define FILE_CREATE_MODE 0644 /* a file file_write creates */
 #define DIR_CREATE_MODE 0755  /* the directories it creates on the way */
+#define PREVIEW_DIRS_MAX 64   /* directories to be created a preview names */
 
 struct target {
     struct osm_resolved r;
@@ -446,7 +447,7 @@ static size_t create_dirs(const struct target *t, char **dirs, size_t max)
 static json_t *write_preview(const struct target *t, const json_t *args)
 {
     json_t *cj = json_object_get(args, "content");
-    char *dirs[PATH_MAX / 2];
+    char *dirs[PREVIEW_DIRS_MAX];
     struct osm_preview_input in = {
         .target = t->r.path,
         .fd = -1,

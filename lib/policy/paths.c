@@ -42,7 +42,7 @@ struct collect {
     struct policy_paths *pp;
     struct osm_policy_verdict *ret;
     char ws_real[PATH_MAX];
-    bool have_ws;
+    int have_ws; /* -1: not looked up yet */
     int ws_fd;
     struct osm_resolved r;
 };
@@ -160,10 +160,12 @@ static bool add_path(struct collect *c, const char *key, const json_t *v, bool w
     }
     if (hit < 0)
         return deny(c, "unresolvable", value, "could not be checked");
+    if (c->have_ws < 0) /* the workspace's real place, once per call that names a path */
+        c->have_ws = c->q->workspace && realpath(c->q->workspace, c->ws_real);
     item = &c->pp->items[c->pp->n];
     item->path = strdup(r->path);
     item->use = use;
-    item->in_workspace = c->have_ws && osm_resolved_under(r, c->ws_real);
+    item->in_workspace = c->have_ws > 0 && osm_resolved_under(r, c->ws_real);
     if (!item->path)
         return deny(c, "unresolvable", value, "out of memory");
     c->pp->n++;
@@ -188,8 +190,8 @@ bool policy_paths_collect(const struct osm_policy *p, const struct osm_policy_qu
     *c = (struct collect){
         .p = p, .q = q, .key = key, .override = override, .pp = ret_paths, .ret = ret};
     c->ws_fd = -1;
+    c->have_ws = -1;
     osm_resolved_init(&c->r);
-    c->have_ws = q->workspace && realpath(q->workspace, c->ws_real);
     for (size_t k = 0; k < ELEMENTSOF(path_keys) && !denied; k++) {
         const json_t *v = json_object_get(q->args, path_keys[k].key);
         if (!path_keys[k].list)
