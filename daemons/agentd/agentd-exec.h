@@ -88,13 +88,6 @@ int agentd_approval_open(struct agentd *ad, const char *approval_id, const char 
                          const json_t *preview);
 /* The preview stored with approval id (new reference), or NULL. */
 json_t *agentd_approval_preview(struct agentd *ad, const char *id);
-
-/* ---- agentd-files.c --------------------------------------------------------------------- */
-
-/* What a held file tool call would touch, for its approver (new reference): for file_write the
- * diff or head, owner, group and mode (lib/policy/preview.h), for file_read and directory_list
- * the resolved target; {"error"} when it cannot be resolved; NULL for other tools. */
-json_t *agentd_files_preview(struct agentd *ad, const char *tool, const json_t *args);
 /* An unexpired allow-always grant for tool + args_hash: 0 and its approval id, -ENOENT. */
 int agentd_grant_find(struct agentd *ad, const char *tool, const char *args_hash,
                       char ret_approval_id[AGENTD_APPROVAL_ID_LEN + 1]);
@@ -105,6 +98,13 @@ int agentd_approvals_expire(struct agentd *ad);
 void *agentd_approvals_sweeper(void *arg);
 /* Fresh uuid v4 text. */
 void agentd_uuid(char ret[static AGENTD_APPROVAL_ID_LEN + 1]);
+
+/* ---- agentd-files.c --------------------------------------------------------------------- */
+
+/* What a held file tool call would touch, for its approver (new reference): for file_write the
+ * diff or head, owner, group and mode (lib/policy/preview.h), for file_read and directory_list
+ * the resolved target; {"error"} when it cannot be resolved; NULL for other tools. */
+json_t *agentd_files_preview(struct agentd *ad, const char *tool, const json_t *args);
 
 /* ---- agentd-capability.c ---------------------------------------------------------------- */
 
