@@ -486,11 +486,14 @@ class HostWrites(Edge):
 
 @unittest.skipUnless(ROOT, "the host edge is about agentd running as root")
 class PolicyFile(Edge):
-    base = tempfile.mkdtemp(prefix="osmtest-policy-")
-    policy = {"rules": [{"tool": "file_write", "path_prefix": base + "/www",
-                         "decision": "allow", "comment": "the site is the agent's"}],
-              "secrets": [base + "/vault/", {"path": base + "/keys/*.pem",
-                                             "except": ["public.pem"]}]}
+    @classmethod
+    def setUpClass(cls):
+        cls.base = base = tempfile.mkdtemp(prefix="osmtest-policy-")
+        cls.policy = {"rules": [{"tool": "file_write", "path_prefix": base + "/www",
+                                 "decision": "allow", "comment": "the site is the agent's"}],
+                      "secrets": [base + "/vault/", {"path": base + "/keys/*.pem",
+                                                     "except": ["public.pem"]}]}
+        super().setUpClass()
 
     @classmethod
     def tearDownClass(cls):
@@ -547,10 +550,9 @@ class NamespacedAgentd(Agentd):
 
 @unittest.skipUnless(ROOT and shutil.which("unshare"), "bind mounts need root and unshare")
 class BindMounts(Edge):
-    mnt = tempfile.mkdtemp(prefix="osmtest-bind-")
-
     @classmethod
     def make_agentd(cls):
+        cls.mnt = tempfile.mkdtemp(prefix="osmtest-bind-")
         for name in ("etc", "private"):
             os.mkdir(os.path.join(cls.mnt, name))
         return NamespacedAgentd([("/etc", os.path.join(cls.mnt, "etc")),
