@@ -1,13 +1,21 @@
 /* agentctl approvals / approve / deny: the operator's side of agentd's approval gate, over the
  * operator socket. agentd takes the decider from the socket peer (SO_PEERCRED), so these verbs
- * work only as root or as agentd's own user. */
+ * work only as root or as agentd's own user. Everything an agent could have chosen (commands,
+ * paths, file content) is printed with control characters and bidirectional overrides escaped,
+ * so that it cannot rewrite the operator's terminal. */
 #include <errno.h>
+#include <grp.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ctl.h"
 #include "ipc/http_client.h"
+#include "policy/preview.h"
+
+#define SHOWN_MAX (64 * 1024) /* bytes of one field or preview text printed */
 
 #define APPROVAL_TTL_MAX (30 * 86400)
 
@@ -38,6 +46,111 @@ static const char *str(const json_t *o, const char *key)
     return s ? s : "-";
 }
 
+/* s as printed: escaped (see the top); one line unless multiline. New string. */
+static char *shown(const char *s, bool multiline)
+{
+    _cleanup_free_ char *flat = NULL;
+    size_t n = 0;
+    bool cut;
+
+    if (!multiline) {
+        flat = malloc(2 * strlen(s) + 1);
+        if (!flat)
+            return NULL;
+        for (const char *p = s; *p; p++)
+            if (*p == '\n')
+                flat[n++] = '\\', flat[n++] = 'n';
+            else
+                flat[n++] = *p;
+        flat[n] = '\0';
+        s = flat;
+    }
+    return osm_preview_escape(s, strlen(s), SHOWN_MAX, &cut);
+}
+
+/* Prints s escaped, or "-" when missing. */
+static void put(const char *s, int width)
+{
+    _cleanup_free_ char *text = s ? shown(s, false) : NULL;
+
+    printf("%-*s", width, text ? text : "-");
+}
+
+static void put_id(const char *label, json_int_t id, bool user)
+{
+    struct passwd *pw = user ? getpwuid((uid_t)id) : NULL;
+    struct group *gr = user ? NULL : getgrgid((gid_t)id);
+    const char *name = pw ? pw->pw_name : gr ? gr->gr_name : "?";
+
+    printf(" %s %s (%" JSON_INTEGER_FORMAT ")", label, name, id);
+}
+
+/* Every line of text, escaped and indented. */
+static void put_block(const char *text)
+{
+    _cleanup_free_ char *esc = shown(text, true);
+
+    for (char *line = esc; line && *line;) {
+        char *nl = strchr(line, '\n');
+        printf("      | %.*s\n", nl ? (int)(nl - line) : (int)strlen(line), line);
+        line = nl ? nl + 1 : NULL;
+    }
+}
+
+/* What a held file call would do: target, owner, mode, sizes, then the diff or head. */
+static void print_preview(const json_t *p)
+{
+    const json_t *dirs = json_object_get(p, "create_dirs"), *d;
+    const char *error = json_string_value(json_object_get(p, "error"));
+    size_t i;
+
+    if (!json_is_object(p))
+        return;
+    printf("    ");
+    put(json_string_value(json_object_get(p, "action")), 0);
+    printf(" ");
+    put(json_string_value(json_object_get(p, "target")), 0);
+    if (error) {
+        printf(": ");
+        put(error, 0);
+        printf("\n");
+        return;
+    }
+    if (json_object_get(p, "uid")) {
+        put_id("owner", json_integer_value(json_object_get(p, "uid")), true);
+        put_id("group", json_integer_value(json_object_get(p, "gid")), false);
+        printf(" mode %s", json_string_value(json_object_get(p, "mode"))
+                               ? json_string_value(json_object_get(p, "mode"))
+                               : "-");
+    }
+    if (json_object_get(p, "size_before"))
+        printf(", %" JSON_INTEGER_FORMAT " bytes now",
+               json_integer_value(json_object_get(p, "size_before")));
+    if (json_object_get(p, "size_after"))
+        printf(", %" JSON_INTEGER_FORMAT " bytes after",
+               json_integer_value(json_object_get(p, "size_after")));
+    printf("\n");
+    json_array_foreach(dirs, i, d)
+    {
+        printf("    creates directory ");
+        put(json_string_value(d), 0);
+        printf("\n");
+    }
+    if (json_is_string(json_object_get(p, "summary"))) {
+        printf("    ");
+        put(json_string_value(json_object_get(p, "summary")), 0);
+        printf("\n");
+    }
+    if (json_is_true(json_object_get(p, "identical")))
+        printf("    (the content is unchanged)\n");
+    if (json_is_string(json_object_get(p, "diff")))
+        put_block(json_string_value(json_object_get(p, "diff")));
+    if (json_is_string(json_object_get(p, "head")))
+        put_block(json_string_value(json_object_get(p, "head")));
+    if (json_is_true(json_object_get(p, "truncated")))
+        printf("      (preview truncated)\n");
+}
+
 static int approvals_exec(const struct ctl *c, const struct ctl_args *a)
 {
     struct osm_http_reply reply = {0};
@@ -52,8 +165,17 @@ static int approvals_exec(const struct ctl *c, const struct ctl_args *a)
     else if (r == CTL_OK) {
         printf("%-36s  %-24s  %-16s  %s\n", "ID", "EXPIRES", "ACTOR", "COMMAND");
         json_array_foreach(reply.json, i, item)
-            printf("%-36s  %-24s  %-16s  %s\n", str(item, "id"), str(item, "expires_at"),
-                   str(item, "actor"), str(item, "command"));
+        {
+            put(str(item, "id"), 36);
+            printf("  ");
+            put(str(item, "expires_at"), 24);
+            printf("  ");
+            put(str(item, "actor"), 16);
+            printf("  ");
+            put(str(item, "command"), 0);
+            printf("\n");
+            print_preview(json_object_get(item, "preview"));
+        }
     }
     osm_http_reply_clear(&reply);
     return r;

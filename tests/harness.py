@@ -172,7 +172,8 @@ def check_npm_tools():
                 have = json.load(f).get("version")
         except (OSError, ValueError):
             have = None
-        if have != version:
+        want = version.rsplit("@", 1)[1] if version.startswith("npm:") else version  # alias
+        if have != want:
             bad.append("%s@%s (%s)" % (name, version, "have " + have if have else "missing"))
     return "npm tools not installed as pinned: %s; %s" % (", ".join(bad), NODE_HINT) \
         if bad else None

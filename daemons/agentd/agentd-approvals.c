@@ -19,6 +19,8 @@
 #include "agentd-util.h"
 #include "agentd.h"
 #include "common/log.h"
+#include "crypto/encoding.h"
+#include "crypto/sha256.h"
 #include "policy/policy.h"
 
 static const char schema_sql[] =
@@ -108,12 +110,29 @@ static int setup_task(struct osm_ledger *l, void *ctx)
 
 /* ---- rows ------------------------------------------------------------------------------- */
 
-/* One row (ROW_COLUMNS) as osModa's approval object plus our fields. New reference. */
-static json_t *row_json(sqlite3_stmt *st)
+/* What only the operator sees of a preview: the content of the target. */
+static const char *const preview_content_keys[] = {"diff", "head"};
+
+/* The stored preview; without full (the agent asking) the target's content is left out. */
+static json_t *preview_json(sqlite3_stmt *st, bool full)
+{
+    const char *text = (const char *)sqlite3_column_text(st, 17);
+    json_t *p = text ? agentd_payload_parse(text) : NULL;
+
+    if (!p)
+        return json_null();
+    for (size_t i = 0; !full && json_is_object(p) && i < ELEMENTSOF(preview_content_keys); i++)
+        if (json_object_get(p, preview_content_keys[i]))
+            json_object_set_new(p, preview_content_keys[i], json_string("[shown to the operator]"));
+    return p;
+}
+
+/* One row (ROW_COLUMNS) as osModa's approval object plus our fields; full for the operator (or
+ * agentd itself), else the preview's content is left out. New reference. */
+static json_t *row_json(sqlite3_stmt *st, bool full)
 {
     const char *command = (const char *)sqlite3_column_text(st, 1);
     const char *args = (const char *)sqlite3_column_text(st, 10);
-    const char *preview = (const char *)sqlite3_column_text(st, 17);
     json_t *o = json_pack(
         "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b}", "id", agentd_column_json(st, 0),
         "command", agentd_column_json(st, 1), "actor", agentd_column_json(st, 2), "reason",
@@ -136,7 +155,7 @@ static json_t *row_json(sqlite3_stmt *st)
         json_object_set_new(o, "ttl_secs", json_integer(sqlite3_column_int64(st, 14)));
     json_object_set_new(o, "args_hash", agentd_column_json(st, 15));
     json_object_set_new(o, "daemon", agentd_column_json(st, 16));
-    json_object_set_new(o, "preview", preview ? agentd_payload_parse(preview) : json_null());
+    json_object_set_new(o, "preview", preview_json(st, full));
     json_object_set_new(o, "path", agentd_column_json(st, 18));
     json_object_set_new(o, "scope", agentd_column_json(st, 19));
     json_object_set_new(o, "grant_expires_at", agentd_column_json(st, 20));
@@ -144,7 +163,8 @@ static json_t *row_json(sqlite3_stmt *st)
 }
 
 /* Rows matching id (or all when NULL) and status (or any when NULL), newest first. */
-static int rows_query(struct agentd *ad, const char *id, const char *status, json_t *out)
+static int rows_query(struct agentd *ad, const char *id, const char *status, bool full,
+                      json_t *out)
 {
     _cleanup_reader_ struct agentd_reader rd = {0};
     _cleanup_stmt_ sqlite3_stmt *st = NULL;
@@ -162,7 +182,7 @@ static int rows_query(struct agentd *ad, const char *id, const char *status, jso
     sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 3, AGENTD_APPROVAL_LIST_MAX);
     while ((r = sqlite3_step(st)) == SQLITE_ROW)
-        if (json_array_append_new(out, row_json(st)) < 0)
+        if (json_array_append_new(out, row_json(st, full)) < 0)
             return -ENOMEM;
     return r == SQLITE_DONE ? 0 : -EIO;
 }
@@ -171,7 +191,7 @@ json_t *agentd_approval_row(struct agentd *ad, const char *id, int *ret_r)
 {
     json_auto_t *list = json_array();
 
-    *ret_r = list ? rows_query(ad, id, NULL, list) : -ENOMEM;
+    *ret_r = list ? rows_query(ad, id, NULL, true, list) : -ENOMEM;
     if (*ret_r == 0 && json_array_size(list) == 0)
         *ret_r = -ENOENT;
     return *ret_r == 0 ? json_incref(json_array_get(list, 0)) : NULL;
@@ -308,7 +328,8 @@ int agentd_approval_open(struct agentd *ad, const char *daemon,
 {
     _cleanup_free_ char *command = call_summary(req->tool, req->arguments);
     _cleanup_free_ char *args = json_dumps(req->arguments, JSON_COMPACT | JSON_SORT_KEYS);
-    _cleanup_free_ char *preview = req->preview ? json_dumps(req->preview, JSON_COMPACT) : NULL;
+    _cleanup_free_ char *preview =
+        req->preview ? json_dumps(req->preview, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     char expires[OSM_TS_LEN + 1];
     struct approval_change c = {.id = req->id,
                                 .actor = req->actor,
@@ -335,11 +356,27 @@ int agentd_approval_open(struct agentd *ad, const char *daemon,
                         "daemon", daemon, "tool", req->tool, "arguments", req->arguments,
                         "job_id", req->job_id, "call_id", (json_int_t)req->call_id, "command",
                         command, "reason", req->reason, "expires_at", expires, "path", req->path);
-    if (payload && req->preview)
-        json_object_set(payload, "preview", (json_t *)req->preview);
+    if (payload && preview) {
+        /* the ledger binds what the approver was shown without holding the content */
+        uint8_t h[OSM_SHA256_LEN];
+        char hex[2 * OSM_SHA256_LEN + 1];
+        if (osm_sha256(preview, strlen(preview), h) < 0)
+            return -EIO;
+        osm_hex_encode(h, sizeof(h), hex);
+        json_object_set_new(payload, "preview_sha256", json_string(hex));
+    }
     return payload ? agentd_record(ad, "approval.requested", req->actor, payload, apply_insert,
                                    &c, NULL)
                    : -ENOMEM;
+}
+
+json_t *agentd_approval_preview(struct agentd *ad, const char *id)
+{
+    int r;
+    json_auto_t *row = agentd_approval_row(ad, id, &r);
+    json_t *p = json_object_get(row, "preview");
+
+    return json_is_object(p) ? json_incref(p) : NULL;
 }
 
 int agentd_grant_find(struct agentd *ad, const char *tool, const char *args_hash,
@@ -561,11 +598,16 @@ static json_t *not_ready(struct osm_request *req)
     return osm_error(req, 503, "not_enabled", NULL, "approval gate not enabled");
 }
 
+/* The approval as the caller may see it: the operator all of it, the agent without the
+ * preview's content. */
 static json_t *approval_reply(struct osm_request *req, const char *id)
 {
-    int r;
-    json_t *row = agentd_approval_row(AGENTD(req), id, &r);
+    json_auto_t *list = json_array();
+    int r = list ? rows_query(AGENTD(req), id, NULL, req->operator, list) : -ENOMEM;
+    json_t *row = r == 0 ? json_incref(json_array_get(list, 0)) : NULL;
 
+    if (r == 0 && !row)
+        r = -ENOENT;
     if (r == -ENOENT)
         return osm_error(req, 404, "not_found", NULL, "approval not found");
     if (r < 0)
@@ -649,7 +691,7 @@ json_t *agentd_approval_pending(struct osm_request *req)
         return not_ready(req);
     if ((r = agentd_approvals_expire(ad)) < 0)
         return agentd_read_error(req, r, "approvals");
-    if ((r = rows_query(ad, NULL, "pending", list)) < 0)
+    if ((r = rows_query(ad, NULL, "pending", req->operator, list)) < 0)
         return agentd_read_error(req, r, "approvals");
     return json_incref(list);
 }

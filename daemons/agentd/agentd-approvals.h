@@ -53,6 +53,8 @@ int agentd_grant_find(struct agentd *ad, const char *tool, const char *args_hash
 int agentd_approval_cancel(struct agentd *ad, const char *daemon, const char *id);
 /* daemon's approval id as a signed decision (new reference): 0, -EAGAIN while pending, -ENOENT. */
 int agentd_approval_decision(struct agentd *ad, const char *daemon, const char *id, json_t **ret);
+/* The preview stored with approval id (new reference), or NULL. */
+json_t *agentd_approval_preview(struct agentd *ad, const char *id);
 /* Waits up to wait_ms until one of ids (daemon's) is decided: the decisions found, [] on time
  * out. Woken by each decision, never by polling. */
 int agentd_approvals_wait(struct agentd *ad, const char *daemon, const json_t *ids,

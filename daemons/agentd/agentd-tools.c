@@ -278,7 +278,8 @@ static int start_exec(struct agentd *ad)
         log_error(strncmp(err, "policy:", 7) == 0 ? "policy.load" : "tools.init",
                   "path=%s error=%d reason=\"%s\"", policy, r, err);
     else
-        log_info("policy.load", "path=%s rules=%zu", policy, osm_exec_policy_rules(ad->exec));
+        log_info("policy.load", "path=%s rules=%zu secrets=%zu", policy,
+                 osm_exec_policy_rules(ad->exec), osm_exec_policy_secrets(ad->exec));
 out:
     free(tools);
     free_list(protected);
@@ -319,7 +320,8 @@ int agentd_tools_reload(struct agentd *ad)
         log_warn("policy.reload", "error=%d reason=\"%s\" note=\"kept the previous policy\"", r,
                  err[0] ? err : strerror(-r));
     else
-        log_info("policy.load", "rules=%zu", osm_exec_policy_rules(ad->exec));
+        log_info("policy.load", "rules=%zu secrets=%zu", osm_exec_policy_rules(ad->exec),
+                 osm_exec_policy_secrets(ad->exec));
     return r;
 }
 

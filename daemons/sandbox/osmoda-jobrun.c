@@ -39,6 +39,7 @@ struct runner {
     struct osm_sandbox_spec spec;
     const char *fs_read[OSM_SANDBOX_BINDS_MAX], *fs_write[OSM_SANDBOX_BINDS_MAX];
     const char *hide[8];
+    const char *mask_files[OSM_SANDBOX_MASKS_MAX], *mask_dirs[OSM_SANDBOX_MASKS_MAX];
     struct osm_cgroup_limits lim;
     enum cgroup_mode cg_mode;
     int64_t activity_ms;
@@ -57,11 +58,13 @@ struct runner {
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: osmoda-jobrun --id ID --jobs-dir DIR --ring 1|2 --workspace DIR "
-                    "--init PATH [--bwrap PATH] [--hide DIR]... [--ro P]... [--rw P]... "
-                    "[--network] [--egress HOST:PORT] [--activity-timeout S] [--memory-mb N] "
-                    "[--pids N] [--cpu-percent N] [--cgroups required|optional|off] "
-                    "[--cgroup-root DIR] [--ready-fd FD] -- COMMAND\n");
+    fprintf(stderr,
+            "usage: osmoda-jobrun --id ID --jobs-dir DIR --ring 1|2 --workspace DIR "
+            "--init PATH [--bwrap PATH] [--hide DIR]... [--mask-file P]... [--mask-dir P]... "
+            "[--ro P]... [--rw P]... "
+            "[--network] [--egress HOST:PORT] [--activity-timeout S] [--memory-mb N] "
+            "[--pids N] [--cpu-percent N] [--cgroups required|optional|off] "
+            "[--cgroup-root DIR] [--ready-fd FD] -- COMMAND\n");
     return 2;
 }
 
@@ -107,6 +110,12 @@ static int parse_opt(struct runner *r, const char *a, const char *v)
         return push(r->fs_write, &r->spec.n_fs_write, OSM_SANDBOX_BINDS_MAX, v);
     else if (strcmp(a, "--hide") == 0)
         return push(r->hide, &r->spec.n_hide, ELEMENTSOF(r->hide), v);
+    else if (strcmp(a, "--mask-file") == 0)
+        return v[0] == '/' ? push(r->mask_files, &r->spec.n_mask_files, OSM_SANDBOX_MASKS_MAX, v)
+                           : -EINVAL;
+    else if (strcmp(a, "--mask-dir") == 0)
+        return v[0] == '/' ? push(r->mask_dirs, &r->spec.n_mask_dirs, OSM_SANDBOX_MASKS_MAX, v)
+                           : -EINVAL;
     else if (strcmp(a, "--cgroups") == 0) {
         if (strcmp(v, "required") == 0)
             r->cg_mode = CG_REQUIRED;
@@ -135,6 +144,8 @@ static int parse(int argc, char **argv, struct runner *r)
     r->spec.fs_read = r->fs_read;
     r->spec.fs_write = r->fs_write;
     r->spec.hide = r->hide;
+    r->spec.mask_files = r->mask_files;
+    r->spec.mask_dirs = r->mask_dirs;
     for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
         if (strcmp(argv[i], "--network") == 0) {
             r->spec.network = true;

@@ -93,8 +93,11 @@ static void refuse(struct exec_call *c, const char *rule, const char *code, cons
 
 static void policy_decide(struct exec_call *c)
 {
-    struct osm_policy_query q = {
-        .tool = c->et->tool->name, .cls = c->et->tool->cls, .ring = c->ring, .args = c->args};
+    struct osm_policy_query q = {.tool = c->et->tool->name,
+                                 .cls = c->et->tool->cls,
+                                 .ring = c->ring,
+                                 .args = c->args,
+                                 .workspace = osm_jobs_workspace(c->e->jobs)};
     char rule[sizeof(c->verdict.rule)];
 
     pthread_rwlock_rdlock(&c->e->policy_lock);

@@ -79,6 +79,10 @@ void exec_rates_free(struct exec_rates *r);
 bool exec_rate_ok(struct exec_rates *r, const struct osm_tool *tool, uid_t caller,
                   const struct osm_exec_rate **ret_rule);
 
+/* exec-policy.c: the jobs layer's hooks (struct osm_jobs_config) */
+int exec_check_bind(void *ctx, const char *key, const char *path, char *why, size_t why_len);
+int exec_masks(void *ctx, int (*fn)(const char *path, bool dir, void *ud), void *ud);
+
 /* exec-token.c */
 /* Checks a presented capability token. 0 when the call may go on; else -EINVAL (malformed),
  * -EKEYREJECTED (signature), -ETIME (expired), -EACCES (tool not permitted or wrong holder) with

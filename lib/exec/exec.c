@@ -115,6 +115,9 @@ static int open_jobs(struct osm_exec *e, const struct osm_exec_config *cfg)
     jc.store = &e->jobs_store;
     jc.run_call = exec_run_released;
     jc.run_ctx = e;
+    jc.check_bind = exec_check_bind;
+    jc.masks = exec_masks;
+    jc.policy_ctx = e;
     return osm_jobs_open(&jc, &e->jobs);
 }
 
@@ -164,6 +167,16 @@ void osm_exec_free(struct osm_exec *e)
 struct osm_jobs *osm_exec_jobs(struct osm_exec *e)
 {
     return e->jobs;
+}
+
+size_t osm_exec_policy_secrets(struct osm_exec *e)
+{
+    size_t n;
+
+    pthread_rwlock_rdlock(&e->policy_lock);
+    n = osm_policy_n_secrets(e->policy);
+    pthread_rwlock_unlock(&e->policy_lock);
+    return n;
 }
 
 size_t osm_exec_policy_rules(struct osm_exec *e)

@@ -19,6 +19,8 @@
 
 #include "ipc/http_server.h"
 #include "jobs/jobs.h"
+#include "policy/policy.h"
+#include "policy/resolve.h"
 #include "tools/registry.h"
 
 #define OSM_EXEC_ID_LEN OSM_JOB_ID_LEN    /* approval and job ids: uuid v4 text */
@@ -140,8 +142,15 @@ void osm_exec_free(struct osm_exec *e);
 /* SIGHUP: loads the policy again; a bad file keeps the old one. */
 int osm_exec_reload(struct osm_exec *e, char *err, size_t errlen);
 struct osm_jobs *osm_exec_jobs(struct osm_exec *e);
-/* Number of rules in the loaded policy file (0: the built-in defaults). */
+/* The policy's decision on one resolved target of a call (the run-time check a handler makes on
+ * what it is about to open; q->workspace is the caller's). */
+void osm_exec_decide_resolved(struct osm_exec *e, const struct osm_policy_query *q,
+                              const char *key, const struct osm_resolved *r,
+                              struct osm_policy_verdict *ret);
+/* Number of rules in the loaded policy file (0: the built-in defaults) and of secrets entries
+ * (built-in and the file's). */
 size_t osm_exec_policy_rules(struct osm_exec *e);
+size_t osm_exec_policy_secrets(struct osm_exec *e);
 
 /* POST /tools/call (route flag OSM_ROUTE_BODY): a daemon's handler for its agent socket calls
  * this with its executor; the answer is a new reference. */

@@ -15,11 +15,13 @@ struct osm_jobs {
     char *init;   /* osmoda-sandbox-init */
     char *bwrap;
     char **protected_dirs; /* canonical; NULL-terminated */
-    char **masked;         /* NULL-terminated */
     bool cgroups_optional;
     int64_t activity_s;
     osm_job_run_fn run_call;
     void *run_ctx;
+    int (*check_bind)(void *ctx, const char *key, const char *path, char *why, size_t why_len);
+    int (*masks)(void *ctx, int (*fn)(const char *path, bool dir, void *ud), void *ud);
+    void *policy_ctx;
 
     pthread_mutex_t lock;
     pthread_cond_t changed; /* broadcast on every state change; generation counts them */

@@ -20,8 +20,7 @@
 #include "sandbox/sandbox.h"
 
 #define RUNNER_READY_TIMEOUT_MS 35000 /* the runner's own set-up timeout is 30 s */
-#define RUNNER_MASK_MAX 64
-#define RUNNER_ARGV_MAX (64 + 4 * OSM_SANDBOX_BINDS_MAX + 2 * RUNNER_MASK_MAX)
+#define RUNNER_ARGV_MAX (64 + 4 * OSM_SANDBOX_BINDS_MAX + 2 * OSM_SANDBOX_MASKS_MAX)
 #define READY_LINE_MAX 600
 #define RUN_FILE_MAX 65536
 
@@ -29,8 +28,8 @@ extern char **environ;
 
 struct spawn_argv {
     const char *v[RUNNER_ARGV_MAX];
-    char *owned[2 * OSM_SANDBOX_BINDS_MAX + 4];
-    size_t n, n_owned;
+    char *owned[2 * OSM_SANDBOX_BINDS_MAX + OSM_SANDBOX_MASKS_MAX + 4];
+    size_t n, n_owned, n_masks;
 };
 
 static void push(struct spawn_argv *a, const char *s)
@@ -73,11 +72,20 @@ static int add_binds(struct osm_jobs *j, struct spawn_argv *a, const json_t *lis
         return -EINVAL;
     json_array_foreach(list, i, v)
     {
-        char *canon = NULL;
+        char *canon = NULL, why[256] = "";
         int r = json_is_string(v) ? osm_sandbox_bind_check(json_string_value(v),
                                                            (const char *const *)j->protected_dirs,
                                                            n_forbidden, &canon)
                                   : -EINVAL;
+        /* judged again now: the call may have waited for a person meanwhile */
+        if (r == 0 && j->check_bind &&
+            (r = j->check_bind(j->policy_ctx, key, canon, why, sizeof(why))) < 0) {
+            free(canon);
+            if (asprintf(ret_message, "%s[%zu] %s: %s", key, i, json_string_value(v),
+                         r == -EPERM ? why : strerror(-r)) < 0)
+                *ret_message = NULL;
+            return r == -EPERM ? r : -EINVAL;
+        }
         if (r < 0) {
             if (asprintf(ret_message, "%s[%zu] %s: %s", key, i,
                          json_is_string(v) ? json_string_value(v) : "(not a string)",
@@ -99,10 +107,33 @@ static void push_ring1(struct osm_jobs *j, struct spawn_argv *a)
             push(a, "--hide");
             push(a, j->protected_dirs[i]);
         }
-    for (size_t i = 0; j->masked[i] && i < RUNNER_MASK_MAX; i++) {
-        push(a, "--mask");
-        push(a, j->masked[i]);
-    }
+}
+
+static int push_mask(const char *path, bool dir, void *userdata)
+{
+    struct spawn_argv *a = userdata;
+    const char *copy;
+
+    if (a->n_masks == OSM_SANDBOX_MASKS_MAX)
+        return -E2BIG;
+    if (!(copy = own(a, strdup(path))))
+        return -ENOMEM;
+    push(a, dir ? "--mask-dir" : "--mask-file");
+    push(a, copy);
+    a->n_masks++;
+    return 0;
+}
+
+/* Every secret is masked in the job's sandbox (the sandbox decides which its ring can see); when
+ * they cannot all be, the job does not run. */
+static int push_masks(struct osm_jobs *j, struct spawn_argv *a, char **ret_message)
+{
+    int r = j->masks ? j->masks(j->policy_ctx, push_mask, a) : 0;
+
+    if (r < 0 && asprintf(ret_message, "the secrets cannot be masked in the sandbox: %s",
+                          r == -E2BIG ? "too many of them" : strerror(-r)) < 0)
+        *ret_message = NULL;
+    return r < 0 ? -EHOSTDOWN : 0;
 }
 
 static int build_argv(struct osm_jobs *j, struct spawn_argv *a, const char *id,
@@ -139,6 +170,8 @@ static int build_argv(struct osm_jobs *j, struct spawn_argv *a, const char *id,
         if (p->network)
             push(a, "--network");
     }
+    if ((r = push_masks(j, a, ret_message)) < 0)
+        return r;
     push(a, "--");
     push(a, p->command);
     return a->n + 1 < RUNNER_ARGV_MAX ? 0 : -E2BIG;
@@ -281,8 +314,11 @@ int jobs_spawn_runner(struct osm_jobs *j, const char *id, const struct osm_job_p
         close(ready[0]);
         close(ready[1]);
         spawn_argv_free(&a);
-        return fail(ret_error, r == -E2BIG ? "invalid_arguments" : "invalid_bind", ret_message,
-                    "invalid arguments", r);
+        return fail(ret_error,
+                    r == -EHOSTDOWN ? "sandbox_unavailable"
+                    : r == -E2BIG   ? "invalid_arguments"
+                                    : "invalid_bind",
+                    ret_message, "invalid arguments", r);
     }
     r = start_runner(&a, ready, line, sizeof(line));
     spawn_argv_free(&a);

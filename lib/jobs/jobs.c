@@ -382,13 +382,14 @@ static int make_workspace(const char *ws)
     return 0;
 }
 
-static char **copy_list(const char *const *list, size_t n, bool canonical)
+/* The list, each path made canonical where it exists. */
+static char **copy_list(const char *const *list, size_t n)
 {
     char **out = calloc(n + 1, sizeof(char *));
     size_t k = 0;
 
     for (size_t i = 0; out && i < n; i++) {
-        char *c = canonical ? realpath(list[i], NULL) : NULL;
+        char *c = realpath(list[i], NULL);
         if (!c)
             c = strdup(list[i]);
         if (c)
@@ -411,10 +412,9 @@ static int setup(struct osm_jobs *j, const struct osm_jobs_config *cfg)
 
     j->jobs_dir = strdup(cfg->jobs_dir);
     j->workspace = strdup(cfg->workspace);
-    j->protected_dirs = copy_list(cfg->protected_dirs, cfg->n_protected, true);
-    j->masked = copy_list(cfg->masked, cfg->n_masked, false);
+    j->protected_dirs = copy_list(cfg->protected_dirs, cfg->n_protected);
     j->bwrap = strdup(bwrap && *bwrap ? bwrap : "/usr/bin/bwrap");
-    if (!j->jobs_dir || !j->workspace || !j->protected_dirs || !j->masked || !j->bwrap)
+    if (!j->jobs_dir || !j->workspace || !j->protected_dirs || !j->bwrap)
         return -ENOMEM;
     if ((r = osm_mkdir_p(j->jobs_dir, 0700)) < 0 || (r = make_workspace(j->workspace)) < 0)
         return r;
@@ -437,6 +437,9 @@ int osm_jobs_open(const struct osm_jobs_config *cfg, struct osm_jobs **ret)
     j->activity_s = cfg->activity_s > 0 ? cfg->activity_s : OSM_JOB_ACTIVITY_TIMEOUT_S;
     j->run_call = cfg->run_call;
     j->run_ctx = cfg->run_ctx;
+    j->check_bind = cfg->check_bind;
+    j->masks = cfg->masks;
+    j->policy_ctx = cfg->policy_ctx;
     r = setup(j, cfg);
     if (r == 0)
         r = jobs_monitor_start(j);
@@ -466,7 +469,6 @@ void osm_jobs_close(struct osm_jobs *j)
     free(j->init);
     free(j->bwrap);
     free_list(j->protected_dirs);
-    free_list(j->masked);
     pthread_mutex_destroy(&j->lock);
     pthread_cond_destroy(&j->changed);
     free(j);

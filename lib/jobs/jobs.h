@@ -68,12 +68,17 @@ struct osm_jobs_config {
     const char *workspace; /* ring 2's /workspace (created 0700; owned by the sandbox uid as root) */
     const char *const *protected_dirs; /* never bound into a sandbox, hidden in ring 1 */
     size_t n_protected;
-    const char *const *masked; /* secrets masked in ring 1 (files and directories) */
-    size_t n_masked;
     bool cgroups_optional;   /* run without cgroup limits when they cannot be set (said so) */
     int64_t activity_s;      /* a process silent this long is killed; 0: the default */
     osm_job_run_fn run_call; /* runs a released call job on its thread */
     void *run_ctx;
+    /* The run-time policy check of a sandbox_exec bind (key "fs_read" or "fs_write", canonical
+     * path): 0, or -EPERM with why. NULL: none. */
+    int (*check_bind)(void *ctx, const char *key, const char *path, char *why, size_t why_len);
+    /* Calls fn for every secret a sandbox must mask (canonical path, a directory or not); stops
+     * at fn's first non-zero return. NULL: none. */
+    int (*masks)(void *ctx, int (*fn)(const char *path, bool dir, void *ud), void *ud);
+    void *policy_ctx;
 };
 
 /* A sandboxed command (ring 2 unless ring is 1: the host filesystem, after an approval). */

@@ -1,5 +1,5 @@
-/* The tool policy: loading policy.json, protected paths, first-match rules and the defaults
- * (contract in policy.h). */
+/* The tool policy: loading policy.json, protected paths, secrets, first-match rules and the
+ * defaults (contract in policy.h; the path arguments are resolved and checked in paths.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -11,32 +11,12 @@
 #include <unistd.h>
 
 #include "common/macro.h"
-#include "policy.h"
+#include "common/utf8.h"
+#include "policy-internal.h"
 
 #define SYMLINK_DEPTH_MAX 40
-#define PATH_ARGS_MAX 64
-
-struct rule {
-    char *tool;            /* NULL or "*": any */
-    int cls;               /* -1: any */
-    int ring;              /* 0: any */
-    char *path_prefix;     /* normalised */
-    char *command_pattern; /* normalised */
-    bool destructive;      /* command_pattern "@destructive" */
-    enum osm_policy_decision decision;
-};
-
-struct osm_policy {
-    struct rule *rules;
-    size_t n_rules;
-    char *protected_paths[OSM_POLICY_PROTECTED_MAX];
-    bool protected_prefix[OSM_POLICY_PROTECTED_MAX]; /* entry ended in '*' */
-    size_t n_protected;
-};
 
 static const char *const shell_tools[] = {"shell_exec", "run_command", "sandbox_exec"};
-static const char *const path_keys[] = {"path", "working_dir", "audio_path", "project_path"};
-static const char *const path_list_keys[] = {"fs_read", "fs_write"};
 
 static const char *const decision_names[] = {
     [OSM_POLICY_ALLOW] = "allow",
@@ -180,86 +160,41 @@ static bool path_under(const char *path, const char *prefix)
     return strncmp(path, prefix, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
-static bool path_protected(const struct osm_policy *p, const char *path, const char **ret_entry)
-{
-    for (size_t i = 0; i < p->n_protected; i++) {
-        const char *e = p->protected_paths[i];
-        bool hit = p->protected_prefix[i] ? strncmp(path, e, strlen(e)) == 0 : path_under(path, e);
-        if (hit) {
-            *ret_entry = e;
-            return true;
-        }
-    }
-    return false;
-}
-
-/* ---- path-like arguments ---------------------------------------------------------------- */
-
-struct path_args {
-    char *paths[PATH_ARGS_MAX];
-    size_t n;
-    bool unresolvable; /* a path argument that could not be normalised (or too many) */
-};
-
-static void path_args_clear(struct path_args *a)
-{
-    for (size_t i = 0; i < a->n; i++)
-        free(a->paths[i]);
-    a->n = 0;
-}
-
-static void path_args_add(struct path_args *a, const json_t *v)
-{
-    char *norm;
-
-    if (!json_is_string(v))
-        return;
-    if (a->n == PATH_ARGS_MAX || !(norm = osm_policy_normalize_path(json_string_value(v)))) {
-        a->unresolvable = true;
-        return;
-    }
-    a->paths[a->n++] = norm;
-}
-
-static void path_args_collect(const json_t *args, struct path_args *a)
-{
-    size_t i;
-    json_t *item;
-
-    for (size_t k = 0; k < ELEMENTSOF(path_keys); k++)
-        path_args_add(a, json_object_get(args, path_keys[k]));
-    for (size_t k = 0; k < ELEMENTSOF(path_list_keys); k++)
-        json_array_foreach(json_object_get(args, path_list_keys[k]), i, item)
-            path_args_add(a, item);
-}
-
 /* ---- deciding --------------------------------------------------------------------------- */
 
-static void verdict(struct osm_policy_verdict *v, enum osm_policy_decision d, const char *rule,
+void policy_verdict(struct osm_policy_verdict *v, enum osm_policy_decision d, const char *rule,
                     const char *detail)
 {
     v->decision = d;
     snprintf(v->rule, sizeof(v->rule), "%s", rule);
     snprintf(v->detail, sizeof(v->detail), "%s", detail ? detail : "");
+    osm_utf8_scrub(v->detail, strlen(v->detail)); /* paths are bytes; the detail is JSON text */
+}
+
+/* path_prefix: an allow rule needs every path argument under it, the others any. */
+static bool prefix_matches(const struct rule *r, const struct policy_paths *pp)
+{
+    size_t under = 0;
+
+    for (size_t i = 0; i < pp->n; i++)
+        under += path_under(pp->items[i].path, r->path_prefix);
+    if (r->decision == OSM_POLICY_ALLOW)
+        return pp->n > 0 && under == pp->n;
+    return under > 0;
 }
 
 static bool rule_matches(const struct rule *r, const struct osm_policy_query *q,
-                         const struct path_args *pa, const char *command, const char *norm_cmd)
+                         const struct policy_paths *pp, const char *command,
+                         const char *norm_cmd)
 {
-    bool hit = false;
-
     if (r->tool && strcmp(r->tool, "*") != 0 && strcmp(r->tool, q->tool) != 0)
         return false;
     if (r->cls >= 0 && r->cls != (int)q->cls)
         return false;
     if (r->ring && r->ring != q->ring)
         return false;
-    if (r->path_prefix) {
-        for (size_t i = 0; i < pa->n && !hit; i++)
-            hit = path_under(pa->paths[i], r->path_prefix);
-        if (!hit)
-            return false;
-    }
+    if (r->path_prefix && !prefix_matches(r, pp))
+        return false;
     if (r->destructive && !(command && osm_policy_destructive(command, NULL)))
         return false;
     if (r->command_pattern && !(norm_cmd && strstr(norm_cmd, r->command_pattern)))
@@ -267,24 +202,24 @@ static bool rule_matches(const struct rule *r, const struct osm_policy_query *q,
     return true;
 }
 
-/* The protected-path check: arguments and, as an early warning, the command text. */
-static bool decide_protected(const struct osm_policy *p, const struct path_args *pa,
-                             const char *command, struct osm_policy_verdict *ret)
+/* The command text naming a protected path: an early warning (the sandbox hides them). */
+static bool decide_command_protected(const struct osm_policy *p, const char *command,
+                                     struct osm_policy_verdict *ret)
 {
-    const char *entry;
-
-    if (pa->unresolvable) {
-        verdict(ret, OSM_POLICY_DENY, "protected", "a path argument could not be resolved");
-        return true;
-    }
-    for (size_t i = 0; i < pa->n; i++)
-        if (path_protected(p, pa->paths[i], &entry)) {
-            verdict(ret, OSM_POLICY_DENY, "protected", entry);
-            return true;
-        }
     for (size_t i = 0; command && i < p->n_protected; i++)
         if (strstr(command, p->protected_paths[i])) {
-            verdict(ret, OSM_POLICY_DENY, "protected", p->protected_paths[i]);
+            policy_verdict(ret, OSM_POLICY_DENY, "protected", p->protected_paths[i]);
+            return true;
+        }
+    return false;
+}
+
+/* A write to a host path outside the workspace is privileged: a person approves it. */
+static bool decide_host_write(const struct policy_paths *pp, struct osm_policy_verdict *ret)
+{
+    for (size_t i = 0; i < pp->n; i++)
+        if (pp->items[i].use == POLICY_PATH_WRITE && !pp->items[i].in_workspace) {
+            policy_verdict(ret, OSM_POLICY_APPROVE, "default:host-write", pp->items[i].path);
             return true;
         }
     return false;
@@ -297,58 +232,84 @@ static void decide_default(const struct osm_policy_query *q, const char *command
 
     if (osm_policy_is_shell_tool(q->tool)) {
         if (q->ring == 1)
-            verdict(ret, OSM_POLICY_APPROVE, "default:shell-ring1", NULL);
+            policy_verdict(ret, OSM_POLICY_APPROVE, "default:shell-ring1", NULL);
         else if (command && osm_policy_destructive(command, &pattern))
-            verdict(ret, OSM_POLICY_APPROVE, "default:destructive-command", pattern);
+            policy_verdict(ret, OSM_POLICY_APPROVE, "default:destructive-command", pattern);
         else
-            verdict(ret, OSM_POLICY_ALLOW, "default:shell-ring2", NULL);
+            policy_verdict(ret, OSM_POLICY_ALLOW, "default:shell-ring2", NULL);
         return;
     }
     switch (q->cls) {
     case OSM_CLASS_READ:
-        verdict(ret, OSM_POLICY_ALLOW, "default:read", NULL);
+        policy_verdict(ret, OSM_POLICY_ALLOW, "default:read", NULL);
         break;
     case OSM_CLASS_REVERSIBLE:
-        verdict(ret, OSM_POLICY_ALLOW, "default:reversible", NULL);
+        policy_verdict(ret, OSM_POLICY_ALLOW, "default:reversible", NULL);
         break;
     case OSM_CLASS_IRREVERSIBLE:
-        verdict(ret, OSM_POLICY_APPROVE, "default:irreversible", NULL);
+        policy_verdict(ret, OSM_POLICY_APPROVE, "default:irreversible", NULL);
         break;
     case OSM_CLASS_PRIVILEGED:
-        verdict(ret, OSM_POLICY_APPROVE, "default:privileged", NULL);
+        policy_verdict(ret, OSM_POLICY_APPROVE, "default:privileged", NULL);
         break;
     default:
-        verdict(ret, OSM_POLICY_DENY, "default:unknown-class", NULL);
+        policy_verdict(ret, OSM_POLICY_DENY, "default:unknown-class", NULL);
         break;
     }
+}
+
+static void decide(const struct osm_policy *p, const struct osm_policy_query *q, const char *key,
+                   const struct osm_resolved *override, struct osm_policy_verdict *ret)
+{
+    const char *command = json_string_value(json_object_get(q->args, "command"));
+    _cleanup_free_ char *norm_cmd = command ? osm_policy_normalize_command(command) : NULL;
+    _cleanup_free_ struct policy_paths *pp = calloc(1, sizeof(*pp));
+    char name[32];
+
+    if (!p || !pp || (command && !norm_cmd)) {
+        policy_verdict(ret, OSM_POLICY_DENY, "no-policy", NULL);
+        return;
+    }
+    if (policy_paths_collect(p, q, key, override, pp, ret) ||
+        decide_command_protected(p, command, ret))
+        goto done;
+    for (size_t i = 0; i < p->n_rules; i++)
+        if (rule_matches(&p->rules[i], q, pp, command, norm_cmd)) {
+            snprintf(name, sizeof(name), "rule:%zu", i);
+            policy_verdict(ret, p->rules[i].decision, name,
+                           p->rules[i].path_prefix ? p->rules[i].path_prefix
+                                                   : p->rules[i].command_pattern);
+            goto done;
+        }
+    if (!decide_host_write(pp, ret))
+        decide_default(q, command, ret);
+done:
+    policy_paths_clear(pp);
 }
 
 void osm_policy_decide(const struct osm_policy *p, const struct osm_policy_query *q,
                        struct osm_policy_verdict *ret)
 {
-    const char *command = json_string_value(json_object_get(q->args, "command"));
-    _cleanup_free_ char *norm_cmd = command ? osm_policy_normalize_command(command) : NULL;
-    struct path_args pa = {0};
-    char name[32];
+    decide(p, q, NULL, NULL, ret);
+}
 
-    if (!p || (command && !norm_cmd)) {
-        verdict(ret, OSM_POLICY_DENY, "no-policy", NULL);
-        return;
-    }
-    path_args_collect(q->args, &pa);
-    if (decide_protected(p, &pa, command, ret))
-        goto done;
-    for (size_t i = 0; i < p->n_rules; i++)
-        if (rule_matches(&p->rules[i], q, &pa, command, norm_cmd)) {
-            snprintf(name, sizeof(name), "rule:%zu", i);
-            verdict(ret, p->rules[i].decision, name,
-                    p->rules[i].path_prefix ? p->rules[i].path_prefix
-                                            : p->rules[i].command_pattern);
-            goto done;
-        }
-    decide_default(q, command, ret);
-done:
-    path_args_clear(&pa);
+void osm_policy_decide_resolved(const struct osm_policy *p, const struct osm_policy_query *q,
+                                const char *key, const struct osm_resolved *r,
+                                struct osm_policy_verdict *ret)
+{
+    decide(p, q, key, r, ret);
+}
+
+size_t osm_policy_n_secrets(const struct osm_policy *p)
+{
+    return p ? osm_pathset_size(p->secrets) : 0;
+}
+
+int osm_policy_secrets_expand(const struct osm_policy *p,
+                              int (*fn)(const char *path, const struct stat *st, void *userdata),
+                              void *userdata)
+{
+    return p ? osm_pathset_expand(p->secrets, fn, userdata) : -EINVAL;
 }
 
 /* ---- loading ---------------------------------------------------------------------------- */
@@ -414,17 +375,12 @@ static int parse_rule(const json_t *j, size_t i, struct rule *r, char *err, size
     return 0;
 }
 
-static int parse_rules(struct osm_policy *p, const json_t *doc, char *err, size_t errlen)
+static int parse_rules(struct osm_policy *p, const json_t *rules, char *err, size_t errlen)
 {
-    json_t *rules;
-    json_error_t jerr;
     size_t i;
     json_t *item;
     int r;
 
-    if (json_unpack_ex((json_t *)doc, &jerr, JSON_STRICT, "{s:o, s?s}", "rules", &rules, "comment",
-                       &(const char *){NULL}) < 0)
-        return fail(err, errlen, -EINVAL, "%s", jerr.text);
     if (!json_is_array(rules) || json_array_size(rules) > OSM_POLICY_RULES_MAX)
         return fail(err, errlen, -EINVAL, "rules must be an array of at most %d rules",
                     OSM_POLICY_RULES_MAX);
@@ -439,6 +395,23 @@ static int parse_rules(struct osm_policy *p, const json_t *doc, char *err, size_
         if ((r = parse_rule(item, i, &p->rules[i], err, errlen)) < 0)
             return r;
     }
+    return 0;
+}
+
+/* {"rules": [...], "secrets": [...], "comment": "..."}, each key optional. */
+static int parse_file(struct osm_policy *p, const json_t *doc, char *err, size_t errlen)
+{
+    json_t *rules = NULL, *secrets = NULL;
+    json_error_t jerr;
+    int r;
+
+    if (json_unpack_ex((json_t *)doc, &jerr, JSON_STRICT, "{s?o, s?o, s?s}", "rules", &rules,
+                       "secrets", &secrets, "comment", &(const char *){NULL}) < 0)
+        return fail(err, errlen, -EINVAL, "%s", jerr.text);
+    if (rules && (r = parse_rules(p, rules, err, errlen)) < 0)
+        return r;
+    if (secrets && (r = osm_pathset_add_json(p->secrets, secrets, err, errlen)) < 0)
+        return r;
     return 0;
 }
 
@@ -480,7 +453,7 @@ static int read_rules(struct osm_policy *p, const char *path, uid_t owner_uid, c
     doc = json_loadfd(fd, JSON_REJECT_DUPLICATES, &jerr);
     if (!doc)
         return fail(err, errlen, -EINVAL, "%s:%d: %s", path, jerr.line, jerr.text);
-    r = parse_rules(p, doc, err, errlen);
+    r = parse_file(p, doc, err, errlen);
     json_decref(doc);
     return r;
 }
@@ -490,18 +463,34 @@ static int add_protected(struct osm_policy *p, const char *entry)
     size_t len = strlen(entry);
     _cleanup_free_ char *copy = strdup(entry);
     bool prefix = len > 0 && entry[len - 1] == '*';
+    int r;
 
     if (!copy)
         return -ENOMEM;
     if (p->n_protected == OSM_POLICY_PROTECTED_MAX || entry[0] != '/')
         return -EINVAL;
+    if ((r = osm_pathset_add(p->protected_set, entry, NULL, 0, OSM_PATHSET_LITERAL)) < 0)
+        return r;
     if (prefix)
         copy[len - 1] = '\0';
     p->protected_paths[p->n_protected] = osm_policy_normalize_path(copy);
     if (!p->protected_paths[p->n_protected])
         return -EINVAL;
-    p->protected_prefix[p->n_protected++] = prefix;
+    p->n_protected++;
     return 0;
+}
+
+/* The built-in secrets, with "~/" standing for the homes in /etc/passwd. */
+static int secrets_new(struct osm_policy *p, char *err, size_t errlen)
+{
+    int r = osm_pathset_new(&p->secrets);
+
+    if (r == 0 && (r = osm_pathset_read_homes(p->secrets, NULL)) < 0)
+        return fail(err, errlen, r, "cannot read the home directories in /etc/passwd: %s",
+                    strerror(-r));
+    if (r == 0 && (r = osm_pathset_add_defaults(p->secrets)) < 0)
+        return fail(err, errlen, r, "bad built-in secrets list");
+    return r;
 }
 
 int osm_policy_load(const char *path, const char *const *protected_paths, uid_t owner_uid,
@@ -514,11 +503,15 @@ int osm_policy_load(const char *path, const char *const *protected_paths, uid_t 
         return -ENOMEM;
     if (err && errlen)
         err[0] = '\0';
-    r = add_protected(p, path);
+    r = osm_pathset_new(&p->protected_set);
+    if (r == 0)
+        r = add_protected(p, path);
     for (size_t i = 0; r == 0 && protected_paths && protected_paths[i]; i++)
         r = add_protected(p, protected_paths[i]);
     if (r < 0)
         r = fail(err, errlen, r, "bad protected path list");
+    if (r == 0)
+        r = secrets_new(p, err, errlen);
     if (r == 0)
         r = read_rules(p, path, owner_uid, err, errlen);
     if (r < 0) {
@@ -546,5 +539,7 @@ void osm_policy_free(struct osm_policy *p)
     free(p->rules);
     for (size_t i = 0; i < p->n_protected; i++)
         free(p->protected_paths[i]);
+    osm_pathset_free(p->protected_set);
+    osm_pathset_free(p->secrets);
     free(p);
 }

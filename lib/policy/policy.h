@@ -1,21 +1,32 @@
 /* The tool policy every executing daemon shares: a first-match list of rules that maps
- * (ring, class, tool, arguments) to allow / approve / deny, built-in defaults behind it, and a
- * set of protected paths that no rule can open (DESIGN §6).
+ * (ring, class, tool, arguments) to allow / approve / deny, built-in defaults behind it, a set
+ * of protected paths that no rule can open, and a list of secrets no tool may read (DESIGN §6;
+ * docs/policy.md is the operator's description).
  *
- * The file (<state>/policy.json) is {"rules": [rule, ...]}, each rule an object with optional
- * match keys and a decision:
+ * The file (<state>/policy.json) is {"rules": [rule, ...], "secrets": [entry, ...]}, both
+ * optional. A rule is an object with optional match keys and a decision:
  *   {"tool": "file_write" | "*", "class": "read|reversible|irreversible|privileged",
  *    "ring": 1|2, "path_prefix": "/srv/www", "command_pattern": "apt-get remove" | "@destructive",
  *    "decision": "allow|approve|deny", "comment": "..."}
- * A rule matches when every key it has matches. path_prefix matches when any path-like argument
- * (path, working_dir, audio_path, project_path, fs_read[], fs_write[]) lies at or under it after
- * normalisation (absolute, `.`/`..` resolved, symlinks of the existing part resolved).
- * A literal command_pattern is a substring of the command argument after osModa's normalisation
- * (lower case, \ ' " removed, whitespace collapsed; see osm_policy_normalize_command), so a rule
- * for "passwd" matches `cat /etc/passwd` too. "@destructive" is instead the destructive blocklist
- * of osm_policy_destructive, matched per command by the shell-command analyser (shellcmd.h).
+ * A rule matches when every key it has matches. path_prefix looks at the path-like arguments
+ * (path, working_dir, audio_path, project_path, fs_read[], fs_write[]) as resolved (below): an
+ * allow rule matches when every one of them lies at or under the prefix, an approve or deny rule
+ * when any does. A literal command_pattern is a substring of the command argument after osModa's
+ * normalisation (lower case, \ ' " removed, whitespace collapsed; see
+ * osm_policy_normalize_command), so a rule for "passwd" matches `cat /etc/passwd` too.
+ * "@destructive" is instead the destructive blocklist of osm_policy_destructive, matched per
+ * command by the shell-command analyser (shellcmd.h). A secrets entry adds to the built-in list
+ * (secrets.h has the syntax).
  *
- * Order of evaluation: protected paths (deny, always) → the file's rules → defaults:
+ * Every path-like argument is resolved before anything is decided (resolve.h: openat2, `..` and
+ * symlinks followed, magic links refused); "path" and "project_path" that are relative, under
+ * /workspace or under the workspace's host path resolve beneath the agent workspace. A path
+ * that cannot be resolved is denied.
+ *
+ * Order of evaluation: unresolvable paths, protected paths, secrets (deny, always; a directory
+ * that holds secrets may still be listed) → the file's rules → defaults:
+ *   a write to a host path outside the workspace (file_write's path, fs_write[]) → approve
+ *   ("default:host-write");
  *   shell_exec / run_command / sandbox_exec: ring 1 → approve; ring 2 → allow, unless the command
  *   runs something on the destructive blocklist or cannot be analysed (→ approve, rule
  *   "default:destructive-command": the early warning escalates to a person);
@@ -29,6 +40,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "policy/resolve.h"
 #include "tools/registry.h"
 
 enum osm_policy_decision {
@@ -41,14 +53,16 @@ enum osm_policy_decision {
 struct osm_policy_query {
     const char *tool; /* canonical tool name */
     enum osm_tool_class cls;
-    int ring;           /* 1 or 2 */
-    const json_t *args; /* the call's arguments (lent) */
+    int ring;              /* 1 or 2 */
+    const json_t *args;    /* the call's arguments (lent) */
+    const char *workspace; /* host path of the agent workspace; NULL: none (then relative
+                              paths are refused) */
 };
 
 /* The answer, with what decided it (for the ledger and the operator). */
 struct osm_policy_verdict {
     enum osm_policy_decision decision;
-    char rule[64];    /* "protected", "rule:<n>", "default:<what>" */
+    char rule[64];    /* "unresolvable", "protected", "secret", "rule:<n>", "default:<what>" */
     char detail[256]; /* the path or blocklist pattern that matched, "" otherwise */
 };
 
@@ -58,6 +72,7 @@ struct osm_policy;
 #define OSM_POLICY_FILE_MAX (256 * 1024)
 #define OSM_POLICY_RULES_MAX 1024
 #define OSM_POLICY_PROTECTED_MAX 64
+#define OSM_POLICY_PATH_ARGS_MAX 64 /* path-like arguments of one call */
 
 /* Loads path, or the built-in defaults when it does not exist. protected is a NULL-terminated
  * list of paths that are always denied (normalised here; an entry ending in '*' protects every
@@ -71,9 +86,26 @@ void osm_policy_free(struct osm_policy *p);
 /* Number of rules read from the file (0 for the defaults). */
 size_t osm_policy_n_rules(const struct osm_policy *p);
 
-/* Decides q. Never fails: anything it cannot judge (a path it cannot normalise) is denied. */
+/* Decides q. Never fails: anything it cannot judge (a path it cannot resolve) is denied. */
 void osm_policy_decide(const struct osm_policy *p, const struct osm_policy_query *q,
                        struct osm_policy_verdict *ret);
+/* Decides q as osm_policy_decide does, but takes the argument key as the target r that the
+ * caller resolved and will act on, instead of resolving it again: the check a tool makes at run
+ * time, on exactly what it is about to open. */
+void osm_policy_decide_resolved(const struct osm_policy *p, const struct osm_policy_query *q,
+                                const char *key, const struct osm_resolved *r,
+                                struct osm_policy_verdict *ret);
+/* The part of path that lies in the agent workspace as the file tools read it (a relative
+ * path, /workspace/..., or under the workspace's host path; "." for the workspace itself), or
+ * NULL for a host path. Points into path. */
+const char *osm_policy_workspace_rel(const char *workspace, const char *path);
+/* Number of secrets entries in force (built-in and from the file). */
+size_t osm_policy_n_secrets(const struct osm_policy *p);
+/* Calls fn for every existing secret outside /proc and /dev (canonical path and stat), e.g. to
+ * mask it in a sandbox; stops at fn's first non-zero return and returns it. */
+int osm_policy_secrets_expand(const struct osm_policy *p,
+                              int (*fn)(const char *path, const struct stat *st, void *userdata),
+                              void *userdata);
 
 const char *osm_policy_decision_name(enum osm_policy_decision d);
 /* True for the tools that run a shell command (shell_exec, run_command, sandbox_exec). */

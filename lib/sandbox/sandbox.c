@@ -10,7 +10,7 @@
 #include "common/macro.h"
 #include "sandbox.h"
 
-#define ARGV_MAX 512
+#define ARGV_MAX 1024
 
 /* What ring 2 sees of /etc: names, DNS, TLS roots, the dynamic linker's cache, Debian's
  * alternatives symlinks. Never shadow, sudoers or osModa's own configuration. */
@@ -93,6 +93,9 @@ static void add_system(struct argv_buf *a)
             add3(a, "--ro-bind", usr_links[i], usr_links[i]);
         }
     }
+    /* bwrap would make /etc 0700 on the way to its binds: unreadable for the sandbox uid */
+    add2(a, "--perms", "0755");
+    add2(a, "--dir", "/etc");
     for (size_t i = 0; i < ELEMENTSOF(etc_binds); i++)
         add3(a, "--ro-bind-try", etc_binds[i], etc_binds[i]);
     add3(a, "--ro-bind-try", "/nix/store", "/nix/store");
@@ -114,6 +117,41 @@ static void add_env(struct argv_buf *a, const struct osm_sandbox_spec *s)
         add3(a, "--setenv", "HTTPS_PROXY", url);
         add3(a, "--setenv", "http_proxy", url);
         add3(a, "--setenv", "https_proxy", url);
+    }
+}
+
+/* Whether ring 2 sees path: it lies under something bound into the sandbox. */
+static bool ring2_exposes(const struct osm_sandbox_spec *s, const char *path)
+{
+    if (osm_path_is_under(path, "/usr") || osm_path_is_under(path, "/nix/store"))
+        return true;
+    for (size_t i = 0; i < ELEMENTSOF(etc_binds); i++)
+        if (osm_path_is_under(path, etc_binds[i]))
+            return true;
+    for (size_t i = 0; i < ELEMENTSOF(usr_links); i++)
+        if (osm_path_is_under(path, usr_links[i]))
+            return true;
+    for (size_t i = 0; i < s->n_fs_read; i++)
+        if (osm_path_is_under(path, s->fs_read[i]))
+            return true;
+    for (size_t i = 0; i < s->n_fs_write; i++)
+        if (osm_path_is_under(path, s->fs_write[i]))
+            return true;
+    return false;
+}
+
+/* Secrets out of sight: directories first, then the files not already under one of them. */
+static void add_masks(struct argv_buf *a, const struct osm_sandbox_spec *s)
+{
+    for (size_t i = 0; i < s->n_mask_dirs; i++)
+        if (s->ring == 1 || ring2_exposes(s, s->mask_dirs[i]))
+            add2(a, "--tmpfs", s->mask_dirs[i]);
+    for (size_t i = 0; i < s->n_mask_files; i++) {
+        bool under_dir = false;
+        for (size_t k = 0; k < s->n_mask_dirs && !under_dir; k++)
+            under_dir = osm_path_is_under(s->mask_files[i], s->mask_dirs[k]);
+        if (!under_dir && (s->ring == 1 || ring2_exposes(s, s->mask_files[i])))
+            add3(a, "--ro-bind", "/dev/null", s->mask_files[i]);
     }
 }
 
@@ -153,13 +191,15 @@ static void add_ring2(struct argv_buf *a, const struct osm_sandbox_spec *s, bool
         add3(a, "--ro-bind", s->fs_read[i], s->fs_read[i]);
     for (size_t i = 0; i < s->n_fs_write; i++)
         add3(a, "--bind", s->fs_write[i], s->fs_write[i]);
+    add_masks(a, s);
     add3(a, "--ro-bind", s->init, OSM_SANDBOX_INSIDE_INIT);
     if (!root)
         add2(a, "--chdir", OSM_SANDBOX_INSIDE_WORKSPACE);
 }
 
 /* Ring 1: the host's filesystem read-write, but a fresh /proc, /dev and pid namespace, the
- * state and run directories hidden under empty tmpfs, and the init's seccomp filter. */
+ * state and run directories hidden under empty tmpfs, the secrets masked, and the init's
+ * seccomp filter. */
 static void add_ring1(struct argv_buf *a, const struct osm_sandbox_spec *s)
 {
     add(a, "--unshare-ipc");
@@ -168,8 +208,13 @@ static void add_ring1(struct argv_buf *a, const struct osm_sandbox_spec *s)
     add3(a, "--bind", "/", "/");
     add2(a, "--proc", "/proc");
     add2(a, "--dev", "/dev");
-    for (size_t i = 0; i < s->n_hide; i++)
+    for (size_t i = 0; i < s->n_hide; i++) {
         add2(a, "--tmpfs", s->hide[i]);
+        /* the workspace usually lives in the hidden state dir: it stays the agent's */
+        if (s->workspace && osm_path_is_under(s->workspace, s->hide[i]))
+            add3(a, "--bind", s->workspace, s->workspace);
+    }
+    add_masks(a, s);
     add3(a, "--ro-bind", s->init, OSM_SANDBOX_INSIDE_INIT);
     if (s->workspace) {
         /* the workspace may live in a hidden directory (the state dir): bring it back */

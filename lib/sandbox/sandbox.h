@@ -18,8 +18,9 @@
 #define OSM_SANDBOX_UID 65534       /* nobody: ring 2 runs unprivileged */
 #define OSM_SANDBOX_EGRESS_PROXY "127.0.0.1:19999"
 #define OSM_SANDBOX_EGRESS_PORT 19999
-#define OSM_SANDBOX_BINDS_MAX 32                        /* fs_read + fs_write entries */
-#define OSM_SANDBOX_COMMAND_MAX 65536                   /* bytes of one command line */
+#define OSM_SANDBOX_BINDS_MAX 32      /* fs_read + fs_write entries */
+#define OSM_SANDBOX_MASKS_MAX 128     /* secrets masked in one sandbox (files + directories) */
+#define OSM_SANDBOX_COMMAND_MAX 65536 /* bytes of one command line */
 #define OSM_SANDBOX_INSIDE_INIT "/.osmoda-sandbox-init" /* where ring 2 sees the init */
 #define OSM_SANDBOX_INSIDE_WORKSPACE "/workspace"
 #define OSM_JOB_ACTIVITY_TIMEOUT_S 300 /* no output for this long → the job is killed */
@@ -56,6 +57,12 @@ struct osm_sandbox_spec {
     size_t n_fs_write;
     const char *const *hide; /* directories replaced by an empty tmpfs (ring 1) */
     size_t n_hide;
+    /* Secrets: /dev/null bound over each file, an empty tmpfs over each directory; in ring 1
+     * all of them, in ring 2 those a bind exposes (canonical host paths) */
+    const char *const *mask_files;
+    size_t n_mask_files;
+    const char *const *mask_dirs;
+    size_t n_mask_dirs;
     bool network;             /* egress granted: share the net namespace, proxy env */
     const char *egress_proxy; /* NULL → OSM_SANDBOX_EGRESS_PROXY */
     int egress_port;          /* the one TCP port Landlock lets it connect to; 0 → default */

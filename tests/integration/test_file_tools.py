@@ -1,7 +1,8 @@
 """file_read / file_write / directory_list: inside the workspace they act without asking and
-cannot be led out of it (.., symlinks, /workspace/.. ); outside it they follow the policy, and the
-state dir, run dir and /run/osmoda are refused by the tools themselves; files written for the
-agent belong to the sandbox user so ring 2 can use them."""
+cannot be led out of it (.., symlinks, /workspace/.. ); outside it they follow the policy (a host
+write waits for a person), and the state dir, run dir and /run/osmoda are refused by the tools
+themselves; files written for the agent belong to the sandbox user so ring 2 can use them.
+tests/integration/test_host_edge.py covers the host edge (secrets, host writes, previews)."""
 import json
 import os
 import shutil
@@ -69,14 +70,14 @@ class FileTools(unittest.TestCase):
         for path in ("to-outside", "root-link/etc/hostname", "../policy.json",
                      "/workspace/../ledger.db", "x/../../ledger.key",
                      os.path.join(self.ws, "..", "ledger.key")):
-            st, r = self.call("file_read", {"path": path})
-            self.assertNotEqual(r.get("status"), "ok", (path, r))
-            st, r = self.call("file_write", {"path": path, "content": "pwned"})
-            self.assertNotEqual(r.get("status"), "ok", (path, r))
-        st, r = self.call("file_write", {"path": "to-outside", "content": "pwned"})
-        self.assertEqual(r["error"], "path_escapes_workspace", r)
+            for tool, args in (("file_read", {"path": path}),
+                               ("file_write", {"path": path, "content": "pwned"})):
+                st, r = self.call(tool, args)
+                self.assertEqual((st, r["status"], r["result"]["rule"]),
+                                 (403, "denied", "unresolvable"), (path, r))
+                self.assertIn("leaves the workspace", r["message"])
         st, r = self.call("directory_list", {"path": "root-link"})
-        self.assertEqual(r["error"], "path_escapes_workspace", r)
+        self.assertEqual((r["status"], r["result"]["rule"]), ("denied", "unresolvable"), r)
         with open(secret) as f:
             self.assertEqual(f.read(), "outside\n")
 
@@ -97,12 +98,29 @@ class FileTools(unittest.TestCase):
 
     def test_outside_write_waits_for_approval(self):
         target = os.path.join(self.agentd.tmp, "elsewhere.txt")
-        st, r = self.call("file_write", {"path": target, "content": "x"})
-        if r.get("status") == "ok":
-            self.assertTrue(os.path.exists(target))  # the policy allowed it: it was written
-        else:
-            self.assertIn(r.get("status"), ("pending", "denied"), r)
-            self.assertFalse(os.path.exists(target))
+        st, r = self.call("file_write", {"path": target, "content": "x\n"})
+        self.assertEqual((st, r["status"]), (202, "pending"), r)
+        self.assertFalse(os.path.exists(target))
+        st, a = self.agentd.request("POST", "/approval/%s/approve" % r["approval_id"], {})
+        self.assertEqual(st, 200, a)
+        st, j = self.call("job_wait", {"job_id": r["job_id"], "timeout_ms": 20000})
+        self.assertEqual(j["result"]["status"], "exited", j)
+        with open(target) as f:
+            self.assertEqual(f.read(), "x\n")
+        self.assertEqual(os.stat(target).st_mode & 0o7777, 0o644)
+
+    def test_write_through_a_symlink_in_the_workspace_stays_inside(self):
+        self.ok("file_write", {"path": "real.txt", "content": "one\n"})
+        os.symlink("real.txt", os.path.join(self.ws, "alias.txt"))
+        r = self.ok("file_write", {"path": "alias.txt", "content": "two\n"})
+        self.assertTrue(r["in_workspace"])
+        with open(os.path.join(self.ws, "real.txt")) as f:
+            self.assertEqual(f.read(), "two\n")
+        # a dangling link is not a way to create a file somewhere: refused
+        os.symlink("nowhere/new.txt", os.path.join(self.ws, "dangling"))
+        st, r = self.call("file_write", {"path": "dangling", "content": "x"})
+        self.assertEqual((r["status"], r["result"]["rule"]), ("denied", "unresolvable"), r)
+        self.assertFalse(os.path.exists(os.path.join(self.ws, "nowhere")))
 
     def test_read_caps(self):
         self.ok("file_write", {"path": "big.txt", "content": "x\n" * 2000})

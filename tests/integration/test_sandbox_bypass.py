@@ -249,12 +249,12 @@ class Bypass(unittest.TestCase):
                            % self.canary)
         self.assertIn("end", out["output"])
         self.assertTrue(os.path.islink(os.path.join(self.workspace, "link")))
-        # the file tools resolve beneath the workspace: the link cannot lead out either
+        # paths resolve beneath the workspace: the link cannot lead out, the policy refuses it
         st, r = self.agentd.call_tool("file_write", {"path": "link", "content": "pwned\n"})
-        self.assertEqual(r["status"], "error", r)
-        self.assertEqual(r["error"], "path_escapes_workspace", r)
+        self.assertEqual((r["status"], r["result"]["rule"]), ("denied", "unresolvable"), r)
+        self.assertIn("leaves the workspace", r["message"])
         st, r = self.agentd.call_tool("file_read", {"path": "/workspace/link"})
-        self.assertEqual(r["error"], "path_escapes_workspace", r)
+        self.assertEqual((r["status"], r["result"]["rule"]), ("denied", "unresolvable"), r)
         self.assert_contained("ln -sf")
 
     def test_dotdot_traversal(self):
@@ -263,7 +263,7 @@ class Bypass(unittest.TestCase):
                      "rm -f /workspace/%s; echo end" % (self.canary, rel, rel), "cd ../../../..")
         for path in (rel, "/workspace/" + rel, os.path.join(self.workspace, rel)):
             st, r = self.agentd.call_tool("file_write", {"path": path, "content": "pwned\n"})
-            self.assertEqual(r["status"], "error", (path, r))
+            self.assertEqual(r["status"], "denied", (path, r))
             st, r = self.agentd.call_tool("file_read", {"path": path})
             self.assertNotEqual(r["status"], "ok", (path, r))
         self.assert_contained("cd ../../../..")

@@ -129,6 +129,17 @@ class Executor(AgentdTestCase):
         self.assertIn(mode, (0o600, 0o660))
 
 
+class Ring2View(AgentdTestCase):
+    def test_ring2_reads_what_names_and_tls_need(self):
+        """The system files bound into ring 2 are readable by its unprivileged uid (a directory
+        bwrap creates on the way defaults to 0700)."""
+        st, r = self.agentd.call_tool("shell_exec", {
+            "command": "test -r /etc/hosts && test -r /etc/passwd && ls /etc/ssl/certs >/dev/null"
+                       " && test ! -e /etc/shadow && echo readable"})
+        self.assertEqual(st, 200, r)
+        self.assertEqual((r["result"]["exit_code"], r["result"]["output"]), (0, "readable\n"), r)
+
+
 class PolicyFile(unittest.TestCase):
     def setUp(self):
         self.agentd = Agentd()

@@ -1,7 +1,9 @@
 /* lib/policy: defaults, protected paths (with `..` and symlinks), the destructive blocklist,
- * first-match rules from a file, and refusal of files others could have written. */
+ * first-match rules from a file, refusal of files others could have written, secrets (built-in
+ * and from the file), host writes that wait for a person, and paths resolved before deciding. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +14,7 @@
 #include "common/limits.h"
 #include "policy/policy.h"
 #include "policy/redact.h"
+#include "policy/secrets.h"
 
 static char dir[PATH_MAX];
 static char state[PATH_MAX + 16];
@@ -62,12 +65,15 @@ static struct osm_policy *load(void)
     return p;
 }
 
+static const char *workspace; /* the query's workspace (NULL: none) */
+
 static enum osm_policy_decision decide(struct osm_policy *p, const char *tool,
                                        enum osm_tool_class cls, int ring, const char *args_json,
                                        struct osm_policy_verdict *ret)
 {
     json_t *args = json_loads(args_json, 0, NULL);
-    struct osm_policy_query q = {.tool = tool, .cls = cls, .ring = ring, .args = args};
+    struct osm_policy_query q = {
+        .tool = tool, .cls = cls, .ring = ring, .args = args, .workspace = workspace};
 
     cr_assert_not_null(args, "bad test JSON %s", args_json);
     osm_policy_decide(p, &q, ret);
@@ -259,6 +265,263 @@ Test(policy, normalize_path)
     cr_expect_str_eq(s, "/");
     free(s);
     cr_expect_null(osm_policy_normalize_path(""));
+}
+
+/* ---- secrets, host writes, resolution ---- */
+
+static char ws[PATH_MAX + 16];
+
+/* A workspace, an outside directory and an operator's secret directory under dir. */
+static void host_setup(void)
+{
+    char p[PATH_MAX + 32];
+
+    setup();
+    snprintf(ws, sizeof(ws), "%s/ws", dir);
+    workspace = ws;
+    cr_assert_eq(mkdir(ws, 0700), 0);
+    snprintf(p, sizeof(p), "%s/out", dir);
+    cr_assert_eq(mkdir(p, 0755), 0);
+    snprintf(p, sizeof(p), "%s/vault", dir);
+    cr_assert_eq(mkdir(p, 0700), 0);
+    snprintf(p, sizeof(p), "%s/vault/k", dir);
+    fclose(fopen(p, "w"));
+}
+
+static void host_teardown(void)
+{
+    workspace = NULL;
+    teardown();
+}
+
+TestSuite(host, .init = host_setup, .fini = host_teardown);
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+/* decide() with the arguments as a format (every %s is dir). */
+static enum osm_policy_decision decide_f(struct osm_policy *p, const char *tool,
+                                         enum osm_tool_class cls, const char *fmt,
+                                         struct osm_policy_verdict *v)
+{
+    char args[8 * PATH_MAX];
+
+    snprintf(args, sizeof(args), fmt, dir, dir, dir, dir);
+    return decide(p, tool, cls, 2, args, v);
+}
+
+static struct osm_policy *load_with(const char *fmt)
+{
+    char text[4 * PATH_MAX];
+
+    snprintf(text, sizeof(text), fmt, dir, dir, dir, dir);
+    write_policy(text, 0600);
+    return load();
+}
+#pragma GCC diagnostic pop
+
+Test(host, builtin_secrets_denied_for_every_path_argument)
+{
+    struct osm_policy *p = load();
+    struct osm_policy_verdict v;
+
+    cr_expect_eq(decide(p, "file_read", OSM_CLASS_READ, 2, "{\"path\":\"/etc/shadow\"}", &v),
+                 OSM_POLICY_DENY);
+    cr_expect_str_eq(v.rule, "secret");
+    cr_expect_eq(
+        decide(p, "file_read", OSM_CLASS_READ, 2, "{\"path\":\"/etc/../etc//shadow\"}", &v),
+        OSM_POLICY_DENY);
+    cr_expect_eq(decide(p, "file_read", OSM_CLASS_READ, 2, "{\"path\":\"/proc/self/environ\"}", &v),
+                 OSM_POLICY_DENY);
+    cr_expect_str_eq(v.rule, "secret");
+    cr_expect_eq(decide(p, "sandbox_exec", OSM_CLASS_PRIVILEGED, 2,
+                        "{\"command\":\"ls\",\"fs_read\":[\"/tmp\",\"/etc/shadow\"]}", &v),
+                 OSM_POLICY_DENY);
+    cr_expect_str_eq(v.rule, "secret");
+    cr_expect_eq(decide(p, "file_read", OSM_CLASS_READ, 2, "{\"path\":\"/etc/hostname\"}", &v),
+                 OSM_POLICY_ALLOW);
+    cr_expect_eq(
+        decide(p, "directory_list", OSM_CLASS_READ, 2, "{\"path\":\"/etc/ssl/private\"}", &v),
+        OSM_POLICY_ALLOW, "a directory of secrets may be listed");
+    cr_expect_eq(
+        decide(p, "file_read", OSM_CLASS_READ, 2, "{\"path\":\"/etc/ssl/private/any.key\"}", &v),
+        OSM_POLICY_DENY, "even one that does not exist");
+    cr_expect_gt(osm_policy_n_secrets(p), osm_secrets_n_defaults - 1);
+    osm_policy_free(p);
+}
+
+Test(host, magic_links_and_escapes_are_unresolvable)
+{
+    struct osm_policy *p = load();
+    struct osm_policy_verdict v;
+    const char *paths[] = {"/proc/self/root/etc/hostname",
+                           "/proc/self/cwd/x",
+                           "/proc/self/fd/0",
+                           "../x",
+                           "/workspace/../x",
+                           "a/../../x"};
+    char args[PATH_MAX];
+
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        snprintf(args, sizeof(args), "{\"path\":\"%s\"}", paths[i]);
+        cr_expect_eq(decide(p, "file_read", OSM_CLASS_READ, 2, args, &v), OSM_POLICY_DENY, "%s",
+                     paths[i]);
+        cr_expect_str_eq(v.rule, "unresolvable", "%s", paths[i]);
+    }
+    workspace = NULL; /* no workspace: a relative path names nothing */
+    cr_expect_eq(decide(p, "file_read", OSM_CLASS_READ, 2, "{\"path\":\"notes.txt\"}", &v),
+                 OSM_POLICY_DENY);
+    cr_expect_str_eq(v.rule, "unresolvable");
+    osm_policy_free(p);
+}
+
+Test(host, writes_outside_the_workspace_wait_for_a_person)
+{
+    struct osm_policy *p = load();
+    struct osm_policy_verdict v;
+    char want[PATH_MAX + 32];
+
+    cr_expect_eq(decide_f(p, "file_write", OSM_CLASS_REVERSIBLE,
+                          "{\"path\":\"notes/a.txt\",\"content\":\"\"}", &v),
+                 OSM_POLICY_ALLOW);
+    cr_expect_eq(decide_f(p, "file_write", OSM_CLASS_REVERSIBLE,
+                          "{\"path\":\"/workspace/b\",\"content\":\"\"}", &v),
+                 OSM_POLICY_ALLOW);
+    cr_expect_eq(decide_f(p, "file_write", OSM_CLASS_REVERSIBLE,
+                          "{\"path\":\"%s/ws/c\",\"content\":\"\"}", &v),
+                 OSM_POLICY_ALLOW);
+    cr_expect_eq(decide_f(p, "file_write", OSM_CLASS_REVERSIBLE,
+                          "{\"path\":\"%s/out/new/x.conf\",\"content\":\"\"}", &v),
+                 OSM_POLICY_APPROVE);
+    cr_expect_str_eq(v.rule, "default:host-write");
+    snprintf(want, sizeof(want), "%s/out/new/x.conf", dir);
+    cr_expect_str_eq(v.detail, want);
+    cr_expect_eq(decide_f(p, "file_read", OSM_CLASS_READ, "{\"path\":\"%s/out\"}", &v),
+                 OSM_POLICY_ALLOW, "reading is not writing");
+    cr_expect_eq(decide_f(p, "sandbox_exec", OSM_CLASS_PRIVILEGED,
+                          "{\"command\":\"ls\",\"fs_write\":[\"%s/out\"]}", &v),
+                 OSM_POLICY_APPROVE);
+    cr_expect_str_eq(v.rule, "default:host-write");
+    cr_expect_eq(decide_f(p, "sandbox_exec", OSM_CLASS_PRIVILEGED,
+                          "{\"command\":\"ls\",\"fs_write\":[\"%s/ws\"]}", &v),
+                 OSM_POLICY_ALLOW, "the workspace's own host path");
+    osm_policy_free(p);
+}
+
+Test(host, allow_rules_need_every_path_deny_rules_any)
+{
+    struct osm_policy *p = load_with("{\"rules\":["
+                                     "{\"path_prefix\":\"%s/vault/k\",\"decision\":\"deny\"},"
+                                     "{\"tool\":\"*\",\"path_prefix\":\"%s/out\","
+                                     "\"decision\":\"allow\"}]}");
+    struct osm_policy_verdict v;
+
+    cr_expect_eq(decide_f(p, "file_write", OSM_CLASS_REVERSIBLE,
+                          "{\"path\":\"%s/out/site/index.html\",\"content\":\"\"}", &v),
+                 OSM_POLICY_ALLOW, "a rule allows this prefix");
+    cr_expect_str_eq(v.rule, "rule:1");
+    cr_expect_eq(decide_f(p, "sandbox_exec", OSM_CLASS_PRIVILEGED,
+                          "{\"command\":\"x\",\"fs_write\":[\"%s/out\",\"%s\"]}", &v),
+                 OSM_POLICY_APPROVE, "one bind outside the prefix: the allow rule does not match");
+    cr_expect_str_eq(v.rule, "default:host-write");
+    cr_expect_eq(decide_f(p, "sandbox_exec", OSM_CLASS_PRIVILEGED,
+                          "{\"command\":\"x\",\"fs_read\":[\"%s/out\",\"%s/vault/k\"]}", &v),
+                 OSM_POLICY_DENY, "one bind under the deny prefix is enough");
+    cr_expect_str_eq(v.rule, "rule:0");
+    osm_policy_free(p);
+}
+
+Test(host, secrets_from_the_file_by_path_and_identity)
+{
+    struct osm_policy *p = load_with("{\"secrets\":[\"%s/vault/\", {\"path\":\"%s/out/*.key\","
+                                     "\"except\":[\"public.key\"]}],\"comment\":\"x\"}");
+    struct osm_policy_verdict v;
+    char link_path[PATH_MAX + 32], target[PATH_MAX + 32];
+
+    cr_expect_eq(osm_policy_n_rules(p), 0);
+    cr_expect_eq(decide_f(p, "file_read", OSM_CLASS_READ, "{\"path\":\"%s/vault/k\"}", &v),
+                 OSM_POLICY_DENY);
+    cr_expect_str_eq(v.rule, "secret");
+    cr_expect_eq(decide_f(p, "directory_list", OSM_CLASS_READ, "{\"path\":\"%s/vault\"}", &v),
+                 OSM_POLICY_ALLOW);
+    cr_expect_eq(decide_f(p, "file_read", OSM_CLASS_READ, "{\"path\":\"%s/out/a.key\"}", &v),
+                 OSM_POLICY_DENY);
+    cr_expect_eq(decide_f(p, "file_read", OSM_CLASS_READ, "{\"path\":\"%s/out/public.key\"}", &v),
+                 OSM_POLICY_ALLOW);
+    /* a hard link of the secret and a symlink to it */
+    snprintf(target, sizeof(target), "%s/vault/k", dir);
+    snprintf(link_path, sizeof(link_path), "%s/out/innocent.txt", dir);
+    cr_assert_eq(link(target, link_path), 0);
+    cr_expect_eq(decide_f(p, "file_read", OSM_CLASS_READ, "{\"path\":\"%s/out/innocent.txt\"}", &v),
+                 OSM_POLICY_DENY);
+    cr_expect_str_eq(v.rule, "secret");
+    snprintf(link_path, sizeof(link_path), "%s/out/sym", dir);
+    cr_assert_eq(symlink(target, link_path), 0);
+    cr_expect_eq(decide_f(p, "file_read", OSM_CLASS_READ, "{\"path\":\"%s/out/sym\"}", &v),
+                 OSM_POLICY_DENY);
+    osm_policy_free(p);
+}
+
+static int count_paths(const char *path, const struct stat *st, void *userdata)
+{
+    if (strstr(path, "/vault") && S_ISDIR(st->st_mode))
+        (*(int *)userdata)++;
+    return 0;
+}
+
+Test(host, bad_secrets_sections_refused_and_expansion)
+{
+    const char *bad[] = {"{\"secrets\":\"/x\"}", "{\"secrets\":[\"x\"]}",
+                         "{\"secrets\":[{\"path\":\"/x\",\"except\":[\"a/b\"]}]}",
+                         "{\"secret\":[\"/x\"]}"};
+    struct osm_policy *p = NULL;
+    char err[256], text[PATH_MAX + 64];
+    int n = 0;
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        write_policy(bad[i], 0600);
+        err[0] = '\0';
+        cr_expect_eq(osm_policy_load(policy_path, NULL, geteuid(), &p, err, sizeof(err)), -EINVAL,
+                     "%s", bad[i]);
+        cr_expect_neq(err[0], '\0', "%s", bad[i]);
+        cr_expect_null(p);
+    }
+    snprintf(text, sizeof(text), "{\"secrets\":[\"%s/vault/\"]}", dir);
+    write_policy(text, 0600);
+    p = load();
+    cr_expect_eq(osm_policy_secrets_expand(p, count_paths, &n), 0);
+    cr_expect_eq(n, 1);
+    osm_policy_free(p);
+}
+
+Test(host, decide_resolved_judges_what_the_tool_will_open)
+{
+    struct osm_policy *p = load();
+    struct osm_policy_verdict v;
+    struct osm_resolved r;
+    char path[PATH_MAX + 32];
+    json_t *args = json_pack("{s:s, s:s}", "path", "notes.txt", "content", "x");
+    struct osm_policy_query q = {.tool = "file_write",
+                                 .cls = OSM_CLASS_REVERSIBLE,
+                                 .ring = 2,
+                                 .args = args,
+                                 .workspace = ws};
+
+    /* the argument names a workspace file, but the target the tool resolved is elsewhere */
+    snprintf(path, sizeof(path), "%s/out/x", dir);
+    cr_assert_eq(osm_resolve(AT_FDCWD, path, 0, &r), 0);
+    osm_policy_decide_resolved(p, &q, "path", &r, &v);
+    cr_expect_eq(v.decision, OSM_POLICY_APPROVE);
+    cr_expect_str_eq(v.rule, "default:host-write");
+    osm_resolved_clear(&r);
+    cr_assert_eq(osm_resolve(AT_FDCWD, "/etc/shadow", 0, &r), 0);
+    osm_policy_decide_resolved(p, &q, "path", &r, &v);
+    cr_expect_eq(v.decision, OSM_POLICY_DENY);
+    cr_expect_str_eq(v.rule, "secret");
+    osm_resolved_clear(&r);
+    osm_policy_decide(p, &q, &v);
+    cr_expect_eq(v.decision, OSM_POLICY_ALLOW);
+    json_decref(args);
+    osm_policy_free(p);
 }
 
 /* ---- redaction of recorded arguments ---- */

@@ -112,6 +112,53 @@ Test(sandbox, ring1_hides_state_and_run)
     osm_sandbox_argv_free(argv);
 }
 
+Test(sandbox, secrets_masked_ring1_all_ring2_where_exposed)
+{
+    const char *files[] = {"/etc/shadow", "/etc/ssl/private/k.pem", "/srv/data/token"};
+    const char *dirs[] = {"/etc/ssl/private", "/root/.ssh"};
+    const char *reads[] = {"/srv/data"};
+    struct osm_sandbox_spec s = {.ring = 1,
+                                 .init = "/x/init",
+                                 .workspace = "/state/workspace",
+                                 .workspace_fd = -1,
+                                 .ready_fd = -1,
+                                 .command = "id",
+                                 .hide = (const char *[]){"/state"},
+                                 .n_hide = 1,
+                                 .mask_files = files,
+                                 .n_mask_files = 3,
+                                 .mask_dirs = dirs,
+                                 .n_mask_dirs = 2};
+    char **argv = NULL;
+
+    cr_assert_eq(osm_sandbox_argv(&s, &argv), 0);
+    cr_expect(has_seq(argv, "--ro-bind", "/dev/null", "/etc/shadow"));
+    cr_expect(has_seq(argv, "--ro-bind", "/dev/null", "/srv/data/token"));
+    cr_expect(has_seq(argv, "--tmpfs", "/etc/ssl/private", NULL));
+    cr_expect(has_seq(argv, "--tmpfs", "/root/.ssh", NULL));
+    cr_expect_not(has_seq(argv, "--ro-bind", "/dev/null", "/etc/ssl/private/k.pem"),
+                  "already under a masked directory");
+    cr_expect_gt(index_of(argv, "/etc/shadow"), index_of(argv, "/"), "after the host bind");
+    /* the workspace lives in the hidden state dir: bound back, so ring 1 can start there */
+    cr_expect(has_seq(argv, "--bind", "/state/workspace", "/state/workspace"));
+    cr_expect_gt(index_of(argv, "/state/workspace"), index_of(argv, "/state"));
+    osm_sandbox_argv_free(argv);
+    /* ring 2: only what a bind exposes (/etc/ssl is bound, /etc/shadow and /root are not) */
+    s.ring = 2;
+    s.hide = NULL;
+    s.n_hide = 0;
+    s.fs_read = reads;
+    s.n_fs_read = 1;
+    cr_assert_eq(osm_sandbox_argv(&s, &argv), 0);
+    cr_expect(has_seq(argv, "--tmpfs", "/etc/ssl/private", NULL));
+    cr_expect(has_seq(argv, "--ro-bind", "/dev/null", "/srv/data/token"));
+    cr_expect_gt(index_of(argv, "/srv/data/token"), index_of(argv, "/srv/data"),
+                 "the mask comes after the bind it covers");
+    cr_expect_not(has_seq(argv, "--ro-bind", "/dev/null", "/etc/shadow"));
+    cr_expect_not(has_seq(argv, "--tmpfs", "/root/.ssh", NULL));
+    osm_sandbox_argv_free(argv);
+}
+
 Test(sandbox, argv_refuses_bad_specs)
 {
     struct osm_sandbox_spec s = {.ring = 3,
