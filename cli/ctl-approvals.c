@@ -181,34 +181,65 @@ static int approvals_exec(const struct ctl *c, const struct ctl_args *a)
     return r;
 }
 
-/* approve and deny share the request; mode "always" and ttl only for approve. */
+/* approve's options: opt[0] --always, opt[1] --ttl, opt[2] --path, opt[3] --prefix. */
+enum { OPT_ALWAYS, OPT_TTL, OPT_PATH, OPT_PREFIX };
+
+/* The body of an approval: mode, and for --always its TTL and what the grant covers. */
+static int approve_body(const struct ctl_verb *v, const struct ctl_args *a, json_t *body)
+{
+    int64_t ttl = 0;
+    int r;
+
+    if (!a->opt[OPT_ALWAYS] && (a->opt[OPT_TTL] || a->opt[OPT_PATH] || a->opt[OPT_PREFIX]))
+        return ctl_usage(v, "--ttl, --path and --prefix apply only with --always");
+    if (a->opt[OPT_PATH] && a->opt[OPT_PREFIX])
+        return ctl_usage(v, "--path and --prefix exclude each other");
+    if (a->opt[OPT_TTL] &&
+        (r = ctl_parse_int(v, "--ttl", a->opt[OPT_TTL], 1, APPROVAL_TTL_MAX, &ttl)) != CTL_OK)
+        return r;
+    json_object_set_new(body, "mode", json_string(a->opt[OPT_ALWAYS] ? "always" : "once"));
+    if (ttl > 0)
+        json_object_set_new(body, "ttl_secs", json_integer(ttl));
+    if (a->opt[OPT_PATH])
+        json_object_set_new(body, "scope", json_string("path"));
+    if (a->opt[OPT_PREFIX]) {
+        json_object_set_new(body, "scope", json_string("prefix"));
+        json_object_set_new(body, "prefix", json_string(a->opt[OPT_PREFIX]));
+    }
+    return CTL_OK;
+}
+
+static const char *grant_words(const struct ctl_args *a)
+{
+    if (!a->opt[OPT_ALWAYS])
+        return "";
+    if (a->opt[OPT_PATH])
+        return " (always, for this tool on this path)";
+    if (a->opt[OPT_PREFIX])
+        return " (always, for this tool under the prefix)";
+    return " (always, for identical calls)";
+}
+
+/* approve and deny share the request; the grant options only for approve. */
 static int decide(const struct ctl *c, const struct ctl_args *a, const struct ctl_verb *v,
                   bool approve)
 {
     struct osm_http_reply reply = {0};
     json_auto_t *body = json_object();
     char path[256];
-    int64_t ttl = 0;
     int r;
 
     if (strlen(a->pos[0]) > 64 || strpbrk(a->pos[0], "/?#% "))
         return ctl_usage(v, "'%s' is not an approval id", a->pos[0]);
-    if (approve && a->opt[1] && !a->opt[0])
-        return ctl_usage(v, "--ttl applies only with --always");
-    if (approve && a->opt[1] &&
-        (r = ctl_parse_int(v, "--ttl", a->opt[1], 1, APPROVAL_TTL_MAX, &ttl)) != CTL_OK)
+    if (approve && (r = approve_body(v, a, body)) != CTL_OK)
         return r;
-    if (approve)
-        json_object_set_new(body, "mode", json_string(a->opt[0] ? "always" : "once"));
-    if (ttl > 0)
-        json_object_set_new(body, "ttl_secs", json_integer(ttl));
     snprintf(path, sizeof(path), "/approval/%s/%s", a->pos[0], approve ? "approve" : "deny");
     r = call(c, "POST", path, body, &reply);
     if (r == CTL_OK && c->json)
         r = ctl_print_json(reply.json);
     else if (r == CTL_OK)
         printf("%s %s%s%s\n", approve ? "Approved" : "Denied", str(reply.json, "id"),
-               approve && a->opt[0] ? " (always, for identical calls)" : "",
+               approve ? grant_words(a) : "",
                json_object_get(reply.json, "job_error") ? " — but its job could not be updated"
                                                         : "");
     osm_http_reply_clear(&reply);
@@ -226,8 +257,13 @@ static int deny_exec(const struct ctl *c, const struct ctl_args *a)
 }
 
 static const struct ctl_opt approve_opts[] = {
-    {"always", NULL, "also allow identical later calls (same tool and arguments) until --ttl"},
-    {"ttl", "S", "lifetime of an --always grant in seconds (default 3600)"},
+    [OPT_ALWAYS] = {"always", NULL,
+                    "also allow identical later calls (same tool and arguments) until --ttl"},
+    [OPT_TTL] = {"ttl", "S", "lifetime of an --always grant in seconds (default 3600)"},
+    [OPT_PATH] = {"path", NULL, "with --always: the same tool on the held call's path"},
+    [OPT_PREFIX] = {"prefix", "DIR",
+                    "with --always: the same tool on any path under DIR (which must hold the "
+                    "held call's path)"},
     {NULL, NULL, NULL},
 };
 

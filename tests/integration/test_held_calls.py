@@ -9,7 +9,7 @@ import tempfile
 import time
 import unittest
 
-from osmtest import Agentd, AgentdTestCase
+from osmtest import Agentd, AgentdTestCase, run_ctl
 from pyledger import PyLedger
 
 MINT_ARGS = {"granted_to": "helper", "permissions": ["system_health"]}
@@ -154,6 +154,21 @@ class Grants(AgentdTestCase):
         self.assertEqual((st, r2["status"]), (200, "ok"), r2)
         st, r3 = self.write(app + "lication.conf")  # a sibling sharing the prefix's letters
         self.assertEqual(st, 202, r3)
+
+    def test_agentctl_grants_a_prefix(self):
+        app = os.path.join(self.target, "etc-app")
+        os.makedirs(app)
+        st, r = self.write(os.path.join(app, "a.conf"))
+        ctl = lambda *a: run_ctl(*a, sock=self.agentd.sock, state_dir=self.agentd.state_dir)
+        out = ctl("approve", "--path", r["approval_id"])
+        self.assertEqual(out.returncode, 2, out.stderr)  # a grant's scope needs --always
+        out = ctl("approve", "--always", "--path", "--prefix", app, r["approval_id"])
+        self.assertEqual(out.returncode, 2, out.stderr)
+        out = ctl("approve", "--always", "--prefix", app, "--ttl", "60", r["approval_id"])
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("under the prefix", out.stdout)
+        st, r2 = self.write(os.path.join(app, "b.conf"))
+        self.assertEqual((st, r2["status"]), (200, "ok"), r2)
 
     def test_call_grant_covers_the_identical_call_only(self):
         p = os.path.join(self.target, "c.conf")
