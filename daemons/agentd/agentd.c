@@ -2,7 +2,6 @@
  * parts together and waits for a signal. */
 #include <errno.h>
 #include <getopt.h>
-#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,34 +51,35 @@ static const struct option long_options[] = {
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "Usage: agentd [OPTIONS]\n"
-            "The osModa system bridge: ledger, memory, incidents, backups.\n\n"
-            "  --socket PATH             unix socket (default $OSMODA_RUN_DIR/agentd.sock,\n"
-            "                            else /run/osmoda/agentd.sock)\n"
-            "  --agent-socket PATH       the agent socket: tool calls only, every request is the\n"
-            "                            agent principal (default agentd-agent.sock beside the\n"
-            "                            socket)\n"
-            "  --daemons-socket PATH     the other daemons' socket: events and approvals, the\n"
-            "                            daemon named by its credentials (default\n"
-            "                            agentd-daemons.sock beside the socket)\n"
-            "  --rate-limit TOOL=N/S     at most N calls per S seconds per caller of TOOL (a name,\n"
-            "                            @shell, @irreversible, @privileged or *); repeatable\n"
-            "  --approval-ttl S          seconds a tool call waits for approval (default %d)\n"
-            "  --state-dir DIR           state (default $OSMODA_STATE_DIR, else /var/lib/osmoda)\n"
-            "  --backup-dir DIR          backups (default $OSMODA_BACKUP_DIR, else "
-            "/var/backups/osmoda)\n"
-            "  --checkpoint-every N      sign a ledger checkpoint every N events (default %d)\n"
-            "  --checkpoint-interval S   ... or S seconds after the first unsigned event "
-            "(default %d)\n"
-            "  --log-level LEVEL         error, warn, info (default) or debug\n"
-            "  --ready-fd FD             write READY=1 to FD once serving\n"
-            "  --workspace DIR           the agent workspace (default <state>/workspace)\n"
-            "  --sandbox-cgroups MODE    required (default: no limits, no run) or optional\n"
-            "  --job-activity-timeout S  kill a job silent for S seconds (default %d)\n"
-            "  --help, --version\n",
-            AGENTD_APPROVAL_TTL_S, OSM_CHECKPOINT_EVERY_EVENTS, OSM_CHECKPOINT_EVERY_SECONDS,
-            OSM_JOB_ACTIVITY_TIMEOUT_S);
+    fprintf(
+        f,
+        "Usage: agentd [OPTIONS]\n"
+        "The osModa system bridge: ledger, memory, incidents, backups.\n\n"
+        "  --socket PATH             unix socket (default $OSMODA_RUN_DIR/agentd.sock,\n"
+        "                            else /run/osmoda/agentd.sock)\n"
+        "  --agent-socket PATH       the agent socket: tool calls only, every request is the\n"
+        "                            agent principal (default agentd-agent.sock beside the\n"
+        "                            socket)\n"
+        "  --daemons-socket PATH     the other daemons' socket: events and approvals, the\n"
+        "                            daemon named by its credentials (default\n"
+        "                            agentd-daemons.sock beside the socket)\n"
+        "  --rate-limit TOOL=N/S     at most N calls per S seconds per caller of TOOL (a name,\n"
+        "                            @shell, @irreversible, @privileged or *); repeatable\n"
+        "  --approval-ttl S          seconds a tool call waits for approval (default %d)\n"
+        "  --state-dir DIR           state (default $OSMODA_STATE_DIR, else /var/lib/osmoda)\n"
+        "  --backup-dir DIR          backups (default $OSMODA_BACKUP_DIR, else "
+        "/var/backups/osmoda)\n"
+        "  --checkpoint-every N      sign a ledger checkpoint every N events (default %d)\n"
+        "  --checkpoint-interval S   ... or S seconds after the first unsigned event "
+        "(default %d)\n"
+        "  --log-level LEVEL         error, warn, info (default) or debug\n"
+        "  --ready-fd FD             write READY=1 to FD once serving\n"
+        "  --workspace DIR           the agent workspace (default <state>/workspace)\n"
+        "  --sandbox-cgroups MODE    required (default: no limits, no run) or optional\n"
+        "  --job-activity-timeout S  kill a job silent for S seconds (default %d)\n"
+        "  --help, --version\n",
+        AGENTD_APPROVAL_TTL_S, OSM_CHECKPOINT_EVERY_EVENTS, OSM_CHECKPOINT_EVERY_SECONDS,
+        OSM_JOB_ACTIVITY_TIMEOUT_S);
 }
 
 static int parse_positive(const char *s, int64_t *ret)
@@ -171,38 +171,20 @@ static int parse_args(int argc, char **argv, struct options *o)
     return optind == argc ? 0 : -EINVAL;
 }
 
-/* A group's gid from /etc/group, where packaging creates it (groupadd --system). Read directly
- * rather than through NSS, which would map its modules into the daemon for good. */
-static bool group_gid(const char *name, gid_t *ret)
-{
-    _cleanup_fclose_ FILE *f = fopen("/etc/group", "re");
-    struct group *g;
-
-    while (f && (g = fgetgrent(f)))
-        if (strcmp(g->gr_name, name) == 0) {
-            *ret = g->gr_gid;
-            return true;
-        }
-    return false;
-}
-
 /* A socket for group: 0660 and that group when it exists, else 0600 (dev mode runs everything
  * as one user). */
 static int listen_group(const struct osm_route *routes, size_t n, struct agentd *ad,
                         const char *path, const char *group, struct osm_http_server **ret)
 {
     struct osm_http_server_config cfg = {.routes = routes, .n_routes = n, .userdata = ad};
-    gid_t gid = 0;
-    bool g = group_gid(group, &gid);
-    int r = osm_http_server_start_unix(&cfg, path, 0600, ret);
+    int r = osm_http_server_start_unix(&cfg, path, 0600, ret), g;
 
     if (r < 0)
         return r;
-    if (g && (chown(path, (uid_t)-1, gid) < 0 || chmod(path, 0660) < 0)) {
-        r = -errno;
+    if ((g = osm_daemon_socket_group(path, group)) < 0) {
         osm_http_server_stop(*ret);
         *ret = NULL;
-        return r;
+        return g;
     }
     log_info("daemon.listen", "socket=%s group=%s", path, g ? group : "-");
     return 0;
@@ -214,7 +196,7 @@ static char *beside(struct agentd *ad, const char *flag, const char *name)
 }
 
 struct servers {
-    struct osm_http_server *operator, *agent, *daemons;
+    struct osm_http_server *operator, * agent, *daemons;
 };
 
 static void servers_stop(struct servers *s)
@@ -236,8 +218,8 @@ static int listen_all(struct agentd *ad, struct servers *s)
     if (!agent || !daemons)
         return -ENOMEM;
     r = osm_http_server_start_unix(&cfg, ad->paths.socket, 0600, &s->operator);
-    if (r == 0 && (failed = agent, r = listen_group(agentd_agent_routes, agentd_n_agent_routes,
-                                                    ad, agent, AGENTD_AGENT_GROUP, &s->agent)) == 0)
+    if (r == 0 && (failed = agent, r = listen_group(agentd_agent_routes, agentd_n_agent_routes, ad,
+                                                    agent, AGENTD_AGENT_GROUP, &s->agent)) == 0)
         failed = daemons, r = listen_group(agentd_daemons_routes, agentd_n_daemons_routes, ad,
                                            daemons, AGENTD_DAEMONS_GROUP, &s->daemons);
     if (r < 0) {

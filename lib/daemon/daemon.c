@@ -1,6 +1,10 @@
 /* Daemon skeleton: paths, signals, readiness notification. */
 #include <errno.h>
+#include <grp.h>
 #include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <stddef.h>
 #include <libgen.h>
 #include <stdlib.h>
@@ -57,6 +61,30 @@ void osm_daemon_paths_clear(struct osm_daemon_paths *p)
     free(p->run_dir);
     free(p->socket);
     memset(p, 0, sizeof(*p));
+}
+
+static bool group_gid(const char *name, gid_t *ret)
+{
+    _cleanup_fclose_ FILE *f = fopen("/etc/group", "re");
+    struct group *g;
+
+    while (f && (g = fgetgrent(f)))
+        if (strcmp(g->gr_name, name) == 0) {
+            *ret = g->gr_gid;
+            return true;
+        }
+    return false;
+}
+
+int osm_daemon_socket_group(const char *path, const char *group)
+{
+    gid_t gid = 0;
+
+    if (!group_gid(group, &gid))
+        return 0;
+    if (chown(path, (uid_t)-1, gid) < 0 || chmod(path, 0660) < 0)
+        return -errno;
+    return 1;
 }
 
 void osm_daemon_block_signals(sigset_t *ret_set)

@@ -20,6 +20,12 @@ int osm_daemon_paths_resolve(const char *name, const char *state_flag, const cha
                              struct osm_daemon_paths *ret);
 void osm_daemon_paths_clear(struct osm_daemon_paths *p);
 
+/* Gives the unix socket at path to group, mode 0660, when that group exists (packaging creates
+ * it with groupadd --system; /etc/group is read directly, not through NSS, which would map its
+ * modules into the daemon for good). 1 when it did, 0 when there is no such group (dev mode
+ * runs everything as one user: the socket stays 0600), -errno. */
+int osm_daemon_socket_group(const char *path, const char *group);
+
 /* Blocks SIGINT, SIGTERM and SIGHUP in the calling thread (call before starting threads, so
  * they inherit the mask) and ignores SIGPIPE. */
 void osm_daemon_block_signals(sigset_t *ret_set);

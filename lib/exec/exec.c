@@ -1,7 +1,6 @@
 /* The executor's life: configuration, the policy and its reload, the jobs layer, the agent
  * socket. */
 #include <errno.h>
-#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +8,7 @@
 #include <unistd.h>
 
 #include "common/macro.h"
+#include "daemon/daemon.h"
 #include "exec-internal.h"
 
 /* The jobs layer's store is the executor's sink, with the daemon as the actor of job events. */
@@ -169,24 +169,24 @@ struct osm_jobs *osm_exec_jobs(struct osm_exec *e)
     return e->jobs;
 }
 
-size_t osm_exec_policy_secrets(struct osm_exec *e)
+static size_t policy_count(struct osm_exec *e, size_t (*count)(const struct osm_policy *p))
 {
     size_t n;
 
     pthread_rwlock_rdlock(&e->policy_lock);
-    n = osm_policy_n_secrets(e->policy);
+    n = count(e->policy);
     pthread_rwlock_unlock(&e->policy_lock);
     return n;
 }
 
+size_t osm_exec_policy_secrets(struct osm_exec *e)
+{
+    return policy_count(e, osm_policy_n_secrets);
+}
+
 size_t osm_exec_policy_rules(struct osm_exec *e)
 {
-    size_t n;
-
-    pthread_rwlock_rdlock(&e->policy_lock);
-    n = osm_policy_n_rules(e->policy);
-    pthread_rwlock_unlock(&e->policy_lock);
-    return n;
+    return policy_count(e, osm_policy_n_rules);
 }
 
 /* ---- the agent socket ------------------------------------------------------------------- */
@@ -200,35 +200,15 @@ static const struct osm_route agent_routes[] = {
     {"POST", "/tools/call", tools_call, OSM_ROUTE_BODY},
 };
 
-/* The agent group's gid from /etc/group, where packaging creates it (groupadd --system). Read
- * directly rather than through NSS, which would map its modules into the daemon for good. */
-static bool agent_group(gid_t *ret)
-{
-    _cleanup_fclose_ FILE *f = fopen("/etc/group", "re");
-    struct group *g;
-
-    while (f && (g = fgetgrent(f)))
-        if (strcmp(g->gr_name, OSM_EXEC_AGENT_GROUP) == 0) {
-            *ret = g->gr_gid;
-            return true;
-        }
-    return false;
-}
-
 int osm_exec_serve_agent(struct osm_exec *e, const char *path, struct osm_http_server **ret)
 {
     struct osm_http_server_config cfg = {
         .routes = agent_routes, .n_routes = ELEMENTSOF(agent_routes), .userdata = e};
-    gid_t gid = 0;
-    bool g = agent_group(&gid);
     int r = osm_http_server_start_unix(&cfg, path, 0600, ret);
 
-    if (r < 0)
-        return r;
-    if (g && (chown(path, (uid_t)-1, gid) < 0 || chmod(path, 0660) < 0)) {
-        r = -errno;
+    if (r == 0 && (r = osm_daemon_socket_group(path, OSM_EXEC_AGENT_GROUP)) < 0) {
         osm_http_server_stop(*ret);
         *ret = NULL;
     }
-    return r;
+    return r < 0 ? r : 0;
 }
