@@ -37,7 +37,7 @@ struct agentd_config {
     int64_t checkpoint_interval;    /* --checkpoint-interval (seconds) */
     bool unsafe_no_fsync;           /* fuzzing only: synchronous=OFF */
     bool no_listen;                 /* fuzzing only: no socket */
-    const char *workspace_flag;     /* --workspace, else <state>/workspace (agentd-jobs.c) */
+    const char *workspace_flag;     /* --workspace, else <state>/workspace (agentd-tools.c) */
     bool sandbox_cgroups_optional;  /* --sandbox-cgroups=optional (else $OSMODA_SANDBOX_CGROUPS):
                                      run without cgroup limits when they cannot be set, and say
                                      so in the job record and result; default fail closed */

@@ -1,6 +1,6 @@
 /* The job tools (not in osModa): follow, wait for and kill the long operations that shell_exec,
- * sandbox_exec and approved calls run as jobs. agentd executes them directly (agentd-jobs.c).
- * They come after osModa's 92 tools in the registry's order. */
+ * sandbox_exec and approved calls run as jobs (lib/jobs; lib/exec implements the tools). They
+ * come after osModa's 92 tools in the registry's order. */
 #include "tools/tools-table.h"
 
 // clang-format off

@@ -16,8 +16,6 @@ class FileTools(unittest.TestCase):
     def setUpClass(cls):
         cls.agentd = Agentd().start()
         cls.ws = os.path.join(cls.agentd.state_dir, "workspace")
-        # until agentd_init calls agentd_jobs_init, the first tool call creates the workspace
-        cls.agentd.call_tool("directory_list", {"path": "/workspace"})
 
     @classmethod
     def tearDownClass(cls):
