@@ -9,7 +9,10 @@
 #define OSM_HTTP_CLIENT_TIMEOUT_MS 30000 /* bridge/daemon client timeout (osModa 30 s) */
 #define OSM_HTTP_MAX_PATH_PARAMS 4
 #define OSM_HTTP_MAX_QUERY_ARGS 16
-#define OSM_JSON_MAX_DEPTH 64 /* deeper request bodies are refused */
+#define OSM_HTTP_PATH_MAX 4096             /* longer request paths get 414 */
+#define OSM_HTTP_POOL_THREADS 2            /* event threads per route server */
+#define OSM_HTTP_THREAD_STACK (256 * 1024) /* server and blocking-handler thread stacks */
+#define OSM_JSON_MAX_DEPTH 64              /* deeper request bodies are refused */
 
 /* Ledger */
 #define OSM_LEDGER_NAME_MAX 128 /* type and actor length */

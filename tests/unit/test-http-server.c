@@ -1,7 +1,9 @@
 /* The HTTP server and client over a real unix socket: permissions, stale sockets, body cap,
- * peer credentials, query arguments, keep-alive reuse. */
+ * peer credentials, query arguments, keep-alive reuse; blocking routes on their own threads,
+ * deferred answers, and a stop that waits for both. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,9 +27,80 @@ static json_t *echo(struct osm_request *req)
     return json_incref(req->body);
 }
 
+/* A gate the blocking and deferred handlers wait behind until the test opens it. */
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    int entered; /* handlers that reached the gate */
+    bool open;
+    struct osm_deferred *deferred[8];
+    int n_deferred;
+    bool inline_answer; /* osm_request_defer() returned NULL */
+} gate = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+
+static void gate_reset(void)
+{
+    pthread_mutex_lock(&gate.mu);
+    gate.entered = 0;
+    gate.open = false;
+    gate.n_deferred = 0;
+    gate.inline_answer = false;
+    pthread_mutex_unlock(&gate.mu);
+}
+
+static void gate_wait_entered(int n)
+{
+    pthread_mutex_lock(&gate.mu);
+    while (gate.entered < n)
+        pthread_cond_wait(&gate.cond, &gate.mu);
+    pthread_mutex_unlock(&gate.mu);
+}
+
+static void gate_open(void)
+{
+    pthread_mutex_lock(&gate.mu);
+    gate.open = true;
+    pthread_cond_broadcast(&gate.cond);
+    pthread_mutex_unlock(&gate.mu);
+}
+
+/* Waits behind the gate: on the server's event threads this would stall them. */
+static json_t *slow(struct osm_request *req)
+{
+    pthread_mutex_lock(&gate.mu);
+    gate.entered++;
+    pthread_cond_broadcast(&gate.cond);
+    while (!gate.open)
+        pthread_cond_wait(&gate.cond, &gate.mu);
+    pthread_mutex_unlock(&gate.mu);
+    return json_pack("{s:b}", "slow", 1);
+}
+
+/* Hands its answer to the test, which sends it from another thread. */
+static json_t *later(struct osm_request *req)
+{
+    struct osm_deferred *d = osm_request_defer(req);
+
+    pthread_mutex_lock(&gate.mu);
+    if (d)
+        gate.deferred[gate.n_deferred++] = d;
+    else
+        gate.inline_answer = true;
+    gate.entered++;
+    pthread_cond_broadcast(&gate.cond);
+    pthread_mutex_unlock(&gate.mu);
+    if (!d) {
+        req->status = 202;
+        return json_pack("{s:b}", "inline", 1);
+    }
+    return NULL;
+}
+
 static const struct osm_route routes[] = {
     {"GET", "/whoami", whoami, 0},
     {"POST", "/echo", echo, OSM_ROUTE_BODY},
+    {"GET", "/slow", slow, OSM_ROUTE_BLOCKING},
+    {"GET", "/later", later, 0},
 };
 
 static char dir[64], sock[128];
@@ -35,7 +108,10 @@ static struct osm_http_server *server;
 
 static void start(void)
 {
-    struct osm_http_server_config cfg = {.routes = routes, .n_routes = 2, .body_max = 1024};
+    struct osm_http_server_config cfg = {
+        .routes = routes, .n_routes = ELEMENTSOF(routes), .body_max = 1024};
+
+    gate_reset();
 
     strcpy(dir, "/tmp/osm-http-XXXXXX");
     cr_assert_not_null(mkdtemp(dir));
@@ -105,7 +181,7 @@ Test(http, oversized_body_is_413_and_server_stays_up)
 
 Test(http, refuses_second_server_on_live_socket)
 {
-    struct osm_http_server_config cfg = {.routes = routes, .n_routes = 2};
+    struct osm_http_server_config cfg = {.routes = routes, .n_routes = ELEMENTSOF(routes)};
     struct osm_http_server *other = NULL;
 
     cr_assert_eq(osm_http_server_start_unix(&cfg, sock, 0600, &other), -EADDRINUSE);
@@ -120,7 +196,7 @@ Test(http, missing_socket_is_enoent)
 
 Test(http_stale, removes_stale_socket_but_not_other_files)
 {
-    struct osm_http_server_config cfg = {.routes = routes, .n_routes = 2};
+    struct osm_http_server_config cfg = {.routes = routes, .n_routes = ELEMENTSOF(routes)};
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     struct osm_http_server *s = NULL;
     char d[] = "/tmp/osm-stale-XXXXXX", path[128];
@@ -142,5 +218,149 @@ Test(http_stale, removes_stale_socket_but_not_other_files)
     cr_assert_eq(osm_http_server_start_unix(&cfg, path, 0600, &s), -EEXIST);
     cr_assert_eq(access(path, F_OK), 0, "a regular file is never removed");
     unlink(path);
+    rmdir(d);
+}
+
+struct call {
+    pthread_t thread;
+    const char *path;
+    const char *sock;
+    int r;
+    struct osm_http_reply reply;
+};
+
+static void *call_main(void *arg)
+{
+    struct call *c = arg;
+
+    c->r = osm_http_call(c->sock, "GET", c->path, NULL, 0, &c->reply);
+    return NULL;
+}
+
+static void call_start(struct call *c, const char *sock_path, const char *path)
+{
+    c->sock = sock_path;
+    c->path = path;
+    cr_assert_eq(pthread_create(&c->thread, NULL, call_main, c), 0);
+}
+
+static void call_expect(struct call *c, long status)
+{
+    pthread_join(c->thread, NULL);
+    cr_assert_eq(c->r, 0);
+    cr_assert_eq(c->reply.status, status, "%s answered %ld", c->path, c->reply.status);
+    osm_http_reply_clear(&c->reply);
+}
+
+/* More blocking requests than the server has event threads wait at once, and the server still
+ * answers others meanwhile: each runs on its own thread. */
+Test(http, blocking_routes_do_not_stall_the_event_threads)
+{
+    struct call c[OSM_HTTP_POOL_THREADS + 2];
+    struct osm_http_reply r;
+    size_t n = ELEMENTSOF(c);
+
+    for (size_t i = 0; i < n; i++)
+        call_start(&c[i], sock, "/slow");
+    gate_wait_entered((int)n);
+    cr_assert_eq(osm_http_call(sock, "GET", "/whoami", NULL, 10000, &r), 0);
+    cr_assert_eq(r.status, 200);
+    osm_http_reply_clear(&r);
+    gate_open();
+    for (size_t i = 0; i < n; i++)
+        call_expect(&c[i], 200);
+}
+
+/* A deferred request is answered from another thread, with its status and body; the server
+ * keeps answering while it waits. */
+Test(http, deferred_answer_comes_from_another_thread)
+{
+    struct call c[OSM_HTTP_POOL_THREADS + 2];
+    struct osm_http_reply r;
+    size_t n = ELEMENTSOF(c);
+
+    for (size_t i = 0; i < n; i++)
+        call_start(&c[i], sock, "/later");
+    gate_wait_entered((int)n);
+    cr_assert_not(gate.inline_answer);
+    cr_assert_eq(osm_http_call(sock, "GET", "/whoami", NULL, 10000, &r), 0);
+    cr_assert_eq(r.status, 200);
+    osm_http_reply_clear(&r);
+    for (int i = 0; i < gate.n_deferred; i++)
+        osm_deferred_answer(gate.deferred[i], 201, json_pack("{s:i}", "n", i));
+    for (size_t i = 0; i < n; i++) {
+        pthread_join(c[i].thread, NULL);
+        cr_assert_eq(c[i].r, 0);
+        cr_assert_eq(c[i].reply.status, 201);
+        cr_assert(json_is_integer(json_object_get(c[i].reply.json, "n")));
+        osm_http_reply_clear(&c[i].reply);
+    }
+}
+
+/* A deferred answer without a body still gets a JSON envelope. */
+Test(http, deferred_answer_without_body_is_an_envelope)
+{
+    struct call c;
+
+    call_start(&c, sock, "/later");
+    gate_wait_entered(1);
+    osm_deferred_answer(gate.deferred[0], 503, NULL);
+    pthread_join(c.thread, NULL);
+    cr_assert_eq(c.r, 0);
+    cr_assert_eq(c.reply.status, 503);
+    cr_assert_str_eq(json_string_value(json_object_get(c.reply.json, "error")), "internal_error");
+    osm_http_reply_clear(&c.reply);
+}
+
+/* In-process dispatch (the tool executor, fuzzing) cannot suspend: the handler answers inline. */
+Test(http_dispatch, defer_without_a_connection_answers_inline)
+{
+    struct osm_http_server_config cfg = {.routes = routes, .n_routes = ELEMENTSOF(routes)};
+    struct osm_request req = {.method = "GET", .path = "/later"};
+    char *out = NULL;
+    size_t len;
+
+    gate_reset();
+    cr_assert_eq(osm_http_dispatch(&cfg, &req, NULL, "", 0, &out, &len), 202);
+    cr_assert(gate.inline_answer);
+    cr_assert_str_eq(out, "{\"inline\":true}");
+    free(out);
+}
+
+struct stopper {
+    pthread_t thread;
+    struct osm_http_server *s;
+};
+
+static void *stop_main(void *arg)
+{
+    struct stopper *st = arg;
+
+    osm_http_server_stop(st->s);
+    return NULL;
+}
+
+/* Stopping the server lets a blocking and a deferred request finish and be answered first. */
+Test(http_stop, stop_waits_for_blocking_and_deferred_requests)
+{
+    struct osm_http_server_config cfg = {.routes = routes, .n_routes = ELEMENTSOF(routes)};
+    char d[] = "/tmp/osm-stop-XXXXXX", path[128];
+    struct call slow_call, later_call;
+    struct stopper st;
+
+    gate_reset();
+    cr_assert_not_null(mkdtemp(d));
+    snprintf(path, sizeof(path), "%s/s.sock", d);
+    cr_assert_eq(osm_http_server_start_unix(&cfg, path, 0600, &st.s), 0);
+    call_start(&slow_call, path, "/slow");
+    call_start(&later_call, path, "/later");
+    gate_wait_entered(2);
+    cr_assert_eq(pthread_create(&st.thread, NULL, stop_main, &st), 0);
+    gate_open();
+    osm_deferred_answer(gate.deferred[0], 200, json_object());
+    call_expect(&slow_call, 200);
+    call_expect(&later_call, 200);
+    pthread_join(st.thread, NULL);
+    cr_assert_eq(access(path, F_OK), -1, "socket removed on stop");
     rmdir(d);
 }
