@@ -7,13 +7,61 @@
 #include "agentd-api.h"
 #include "agentd.h"
 #include "common/limits.h"
+#include "ipc/errors.h"
+#include "ipc/json_util.h"
+
+static json_t *appended(const struct agentd_recorded *rec)
+{
+    return json_pack("{s:I, s:s, s:s}", "id", (json_int_t)rec->id, "ts", rec->ts, "hash",
+                     rec->hash);
+}
+
+static json_t *not_recorded(struct osm_request *req, int r)
+{
+    return osm_error_errno(req, r, "the event could not be recorded");
+}
+
+/* The writer's callback: answers the suspended request. */
+static void append_done(void *ctx, int r, const struct agentd_recorded *rec)
+{
+    const char *code;
+
+    if (r < 0)
+        osm_deferred_answer(ctx, osm_errno_to_status(r, &code), not_recorded(NULL, r));
+    else
+        osm_deferred_answer(ctx, 201, appended(rec));
+}
+
+/* Queues the event and suspends the request until it is durable, so that no server thread
+ * waits for the fsync; inline (waiting) when the request cannot be suspended. */
+static json_t *append(struct osm_request *req, const char *type, const char *actor,
+                      const json_t *payload)
+{
+    _cleanup_free_ char *s = osm_json_dumps_sorted(payload);
+    struct osm_deferred *d;
+    struct agentd_recorded rec;
+    int r;
+
+    if (!s)
+        return not_recorded(req, -ENOMEM);
+    d = osm_request_defer(req);
+    if (!d) {
+        r = agentd_record_raw(AGENTD(req), type, actor, s, NULL, NULL, &rec);
+        if (r < 0)
+            return not_recorded(req, r);
+        req->status = 201;
+        return appended(&rec);
+    }
+    r = agentd_record_async(AGENTD(req), type, actor, s, strlen(s), append_done, d);
+    if (r < 0)
+        append_done(d, r, NULL);
+    return NULL;
+}
 
 json_t *agentd_events_append(struct osm_request *req)
 {
     const char *type, *actor;
     json_t *payload, *err;
-    struct agentd_recorded rec;
-    int r;
 
     err = osm_request_unpack(req, "{s:s, s:s, s:o}", "type", &type, "actor", &actor, "payload",
                              &payload);
@@ -24,11 +72,7 @@ json_t *agentd_events_append(struct osm_request *req)
             req, 422, "invalid_field",
             json_pack("{s:s}", "field", osm_ledger_name_valid(type) ? "actor" : "type"),
             "type and actor must be 1-%d characters of [a-z0-9_.:-]", OSM_LEDGER_NAME_MAX);
-    r = agentd_record(AGENTD(req), type, actor, payload, NULL, NULL, &rec);
-    if (r < 0)
-        return osm_error_errno(req, r, "the event could not be recorded");
-    req->status = 201;
-    return json_pack("{s:I, s:s, s:s}", "id", (json_int_t)rec.id, "ts", rec.ts, "hash", rec.hash);
+    return append(req, type, actor, payload);
 }
 
 static json_t *event_row(sqlite3_stmt *st)
