@@ -49,6 +49,19 @@ struct pending {
     size_t out_len;
 };
 
+/* Open connections served by the calling event thread (each connection stays on the thread that
+ * accepted it). */
+static __thread unsigned conns_on_thread;
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+        conns_on_thread++;
+    else if (conns_on_thread > 0)
+        conns_on_thread--;
+}
+
 static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const char *key,
                                      const char *value)
 {
@@ -227,6 +240,13 @@ static enum MHD_Result dispatch(struct osm_http_server *s, struct pending *p, co
     return send_body(p->conn, status, out, out_len);
 }
 
+bool osm_request_may_wait(const struct osm_request *req)
+{
+    const struct pending *p = req->conn_;
+
+    return !p || conns_on_thread <= 1;
+}
+
 struct osm_deferred *osm_request_defer(struct osm_request *req)
 {
     struct pending *p = req->conn_;
@@ -392,8 +412,8 @@ static int start_mhd(struct osm_http_server *s, int listen_fd)
         flags |= MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
     s->mhd = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, listen_fd,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_LIMIT,
-        s->cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+        s, MHD_OPTION_CONNECTION_LIMIT, s->cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)OSM_HTTP_CONNECTION_TIMEOUT_S, MHD_OPTION_THREAD_STACK_SIZE,
         (size_t)OSM_HTTP_THREAD_STACK, pool > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
         pool, MHD_OPTION_END);

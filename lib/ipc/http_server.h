@@ -68,6 +68,11 @@ struct osm_deferred;
  * cannot wait this way (in-process dispatch, a raw or blocking handler's own thread): the handler
  * then answers inline as usual. */
 struct osm_deferred *osm_request_defer(struct osm_request *req);
+/* True when the handler may wait inline without delaying anyone else: it runs on its own thread
+ * (blocking route, in-process dispatch), or no other connection shares its event thread. A
+ * handler that would wait for someone else's work can then skip the hand-off of a deferred
+ * answer, which costs two thread wake-ups. */
+bool osm_request_may_wait(const struct osm_request *req);
 /* Sends the answer of a deferred request, exactly once: status and body (stolen; NULL gives a
  * 500 envelope). Never blocks. */
 void osm_deferred_answer(struct osm_deferred *d, int status, json_t *body);

@@ -96,7 +96,13 @@ static json_t *later(struct osm_request *req)
     return NULL;
 }
 
+static json_t *may_wait(struct osm_request *req)
+{
+    return json_pack("{s:b}", "may_wait", osm_request_may_wait(req));
+}
+
 static const struct osm_route routes[] = {
+    {"GET", "/maywait", may_wait, 0},
     {"GET", "/whoami", whoami, 0},
     {"POST", "/echo", echo, OSM_ROUTE_BODY},
     {"GET", "/slow", slow, OSM_ROUTE_BLOCKING},
@@ -363,4 +369,62 @@ Test(http_stop, stop_waits_for_blocking_and_deferred_requests)
     pthread_join(st.thread, NULL);
     cr_assert_eq(access(path, F_OK), -1, "socket removed on stop");
     rmdir(d);
+}
+
+/* One raw keep-alive connection: sends GET path and returns whether the answer says may_wait. */
+static int raw_connect(const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+    strcpy(sa.sun_path, path);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    return fd;
+}
+
+static bool raw_may_wait(int fd)
+{
+    static const char req[] = "GET /maywait HTTP/1.1\r\nHost: x\r\n\r\n";
+    char buf[1024];
+    size_t len = 0;
+    ssize_t n;
+
+    cr_assert_eq(write(fd, req, sizeof(req) - 1), (ssize_t)sizeof(req) - 1);
+    while (!memmem(buf, len, "}", 1) && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+        len += (size_t)n;
+    buf[len] = '\0';
+    cr_assert(strstr(buf, "200 OK"), "%s", buf);
+    return strstr(buf, "\"may_wait\":true") != NULL;
+}
+
+/* A handler may wait inline when its connection is alone on its event thread, and not when more
+ * connections than event threads are open (two of them then share a thread). */
+Test(http, may_wait_only_when_alone_on_the_event_thread)
+{
+    int fd[OSM_HTTP_POOL_THREADS + 1];
+    size_t n = ELEMENTSOF(fd), waiting = 0;
+
+    fd[0] = raw_connect(sock);
+    cr_assert(raw_may_wait(fd[0]), "a lone connection may wait");
+    for (size_t i = 1; i < n; i++) {
+        fd[i] = raw_connect(sock);
+        raw_may_wait(fd[i]); /* accepted by now */
+    }
+    for (size_t i = 0; i < n; i++)
+        waiting += raw_may_wait(fd[i]);
+    cr_assert_lt(waiting, n, "some connections share an event thread");
+    for (size_t i = 0; i < n; i++)
+        close(fd[i]);
+}
+
+Test(http_dispatch, in_process_dispatch_may_wait)
+{
+    struct osm_http_server_config cfg = {.routes = routes, .n_routes = ELEMENTSOF(routes)};
+    struct osm_request req = {.method = "GET", .path = "/maywait"};
+    char *out = NULL;
+    size_t len;
+
+    cr_assert_eq(osm_http_dispatch(&cfg, &req, NULL, "", 0, &out, &len), 200);
+    cr_assert_str_eq(out, "{\"may_wait\":true}");
+    free(out);
 }
