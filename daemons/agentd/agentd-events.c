@@ -33,7 +33,8 @@ static void append_done(void *ctx, int r, const struct agentd_recorded *rec)
 }
 
 /* Queues the event and suspends the request until it is durable, so that no server thread
- * waits for the fsync; inline (waiting) when the request cannot be suspended. */
+ * waits for the fsync while other connections need it; inline (leading the commit itself when
+ * the ledger is free) when nobody else would wait, or when the request cannot be suspended. */
 static json_t *append(struct osm_request *req, const char *type, const char *actor,
                       const json_t *payload)
 {
@@ -44,7 +45,7 @@ static json_t *append(struct osm_request *req, const char *type, const char *act
 
     if (!s)
         return not_recorded(req, -ENOMEM);
-    d = osm_request_defer(req);
+    d = osm_request_may_wait(req) ? NULL : osm_request_defer(req);
     if (!d) {
         r = agentd_record_raw(AGENTD(req), type, actor, s, NULL, NULL, &rec);
         if (r < 0)

@@ -37,7 +37,6 @@ struct agentd_writer {
     size_t queued;
     bool busy; /* a leader or the maintenance thread holds the ledger */
     bool stopping;
-    bool spinning;    /* the writer thread polls the queue: no need to signal it */
     pthread_t thread; /* leads asynchronous appends; maintenance when idle */
     struct osm_ledger *ledger;
     struct agentd *ad;
@@ -154,7 +153,7 @@ int agentd_record_async(struct agentd *ad, const char *type, const char *actor, 
     rq->done_ctx = ctx;
     pthread_mutex_lock(&w->mu);
     r = enqueue(w, rq);
-    if (r == 0 && !w->busy && !w->spinning)
+    if (r == 0 && !w->busy)
         pthread_cond_signal(&w->wake); /* a busy leader wakes it when its batch is done */
     pthread_mutex_unlock(&w->mu);
     if (r < 0)
@@ -352,54 +351,16 @@ static void release_ledger(struct agentd_writer *w)
     pthread_cond_broadcast(&w->idle);
 }
 
-static int64_t now_us(void)
-{
-    struct timespec t;
-
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
-}
-
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#else
-    __asm__ __volatile__("" ::: "memory");
-#endif
-}
-
-/* Polls the queue for a short while before the writer thread sleeps: with one client the next
- * append arrives within a round trip, sooner than a sleeping thread can be woken. Called with
- * mu held; true when work arrived. */
-static bool spin_for_work(struct agentd_writer *w)
-{
-    int64_t until = now_us() + OSM_WRITER_SPIN_US;
-
-    w->spinning = true;
-    pthread_mutex_unlock(&w->mu);
-    while (!__atomic_load_n(&w->head, __ATOMIC_RELAXED) && now_us() < until)
-        cpu_relax();
-    pthread_mutex_lock(&w->mu);
-    w->spinning = false;
-    return w->head != NULL;
-}
-
 static void *writer_main(void *arg)
 {
     struct agentd_writer *w = arg;
-    bool led = false;
 
     pthread_mutex_lock(&w->mu);
     while (!w->stopping) {
         if (w->head && !w->busy) {
             lead(w);
-            led = true;
             continue;
         }
-        if (led && !w->busy && spin_for_work(w))
-            continue;
-        led = false;
         maintenance_wait(w);
         if (w->stopping || w->busy || w->head)
             continue; /* appends first: indexing waits for a pause */

@@ -22,7 +22,6 @@
 #define OSM_CHECKPOINT_EVERY_EVENTS 1000 /* sign a checkpoint after this many new events */
 #define OSM_CHECKPOINT_EVERY_SECONDS 60  /* ... or this long after the first unsigned one */
 #define OSM_READ_POOL_MAX 16             /* read-only SQLite connections per daemon */
-#define OSM_WRITER_SPIN_US 150           /* the writer polls for the next append before sleeping */
 #define OSM_INDEX_IDLE_MS 20             /* search indexing starts after this long idle */
 #define OSM_INDEX_CHUNK 512              /* events indexed per idle step */
 
