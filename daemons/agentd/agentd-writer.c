@@ -41,6 +41,7 @@ struct agentd_writer {
     struct osm_ledger *ledger;
     struct agentd *ad;
     int64_t first_unsigned_ms; /* monotonic time of the oldest event not under a checkpoint */
+    int64_t last_batch_ms;     /* monotonic time the last batch was committed */
     int64_t index_lag;         /* events not yet searchable, as last seen by the ledger's holder;
                                   the connection itself is touched only by whoever is busy */
 };
@@ -296,6 +297,7 @@ static void lead(struct agentd_writer *w)
     lag = osm_ledger_index_lag(w->ledger);
     pthread_mutex_lock(&w->mu);
     w->index_lag = lag;
+    w->last_batch_ms = osm_monotonic_ms();
     w->busy = false;
     finish_batch(batch);
     pthread_cond_broadcast(&w->idle);
@@ -351,6 +353,15 @@ static void release_ledger(struct agentd_writer *w)
     pthread_cond_broadcast(&w->idle);
 }
 
+/* Maintenance (search indexing, the time-based checkpoint) waits until appends pause for
+ * OSM_INDEX_IDLE_MS, so it never holds the ledger between two appends of a steady stream;
+ * indexing that fell OSM_INDEX_MAX_LAG events behind runs anyway, to bound a search's catch-up. */
+static bool maintenance_due(const struct agentd_writer *w)
+{
+    return w->index_lag >= OSM_INDEX_MAX_LAG ||
+           osm_monotonic_ms() - w->last_batch_ms >= OSM_INDEX_IDLE_MS;
+}
+
 static void *writer_main(void *arg)
 {
     struct agentd_writer *w = arg;
@@ -362,7 +373,7 @@ static void *writer_main(void *arg)
             continue;
         }
         maintenance_wait(w);
-        if (w->stopping || w->busy || w->head)
+        if (w->stopping || w->busy || w->head || !maintenance_due(w))
             continue; /* appends first: indexing waits for a pause */
         w->busy = true;
         pthread_mutex_unlock(&w->mu);

@@ -24,6 +24,7 @@
 #define OSM_READ_POOL_MAX 16             /* read-only SQLite connections per daemon */
 #define OSM_INDEX_IDLE_MS 20             /* search indexing starts after this long idle */
 #define OSM_INDEX_CHUNK 512              /* events indexed per idle step */
+#define OSM_INDEX_MAX_LAG 10000          /* ... or, under steady load, once this far behind */
 
 /* agentd endpoints (osModa §1.1) */
 #define OSM_EVENTS_LOG_DEFAULT 50
