@@ -270,6 +270,17 @@ void osm_deferred_answer(struct osm_deferred *d, int status, json_t *body)
     MHD_resume_connection(p->conn);
 }
 
+void osm_deferred_answer_text(struct osm_deferred *d, int status, char *text)
+{
+    struct pending *p = (struct pending *)d;
+
+    p->req.status = status;
+    p->out = text;
+    p->out_len = text ? strlen(text) : 0;
+    p->state = PENDING_ANSWERED;
+    MHD_resume_connection(p->conn);
+}
+
 /* Sends the answer of a resumed request (blocking or deferred). */
 static enum MHD_Result send_resumed(struct pending *p)
 {

@@ -59,7 +59,13 @@ struct osm_request {
     int status;        /* response status, 200 unless the handler changes it */
     void *conn_;       /* internal: the transport's state, for osm_request_defer() */
     bool deferred_;    /* internal: the handler deferred its answer */
+    char *text_;       /* internal: an answer serialized by the handler */
 };
+
+/* For hot paths: answers with JSON text the handler built itself, skipping the encoder. Takes
+ * text (NUL-terminated, valid JSON, e.g. from asprintf over values that need no escaping) and
+ * sets status; the handler then returns NULL. */
+void osm_request_answer_text(struct osm_request *req, int status, char *text);
 
 struct osm_deferred;
 
@@ -76,6 +82,8 @@ bool osm_request_may_wait(const struct osm_request *req);
 /* Sends the answer of a deferred request, exactly once: status and body (stolen; NULL gives a
  * 500 envelope). Never blocks. */
 void osm_deferred_answer(struct osm_deferred *d, int status, json_t *body);
+/* The same with serialized JSON text (taken over), as for osm_request_answer_text(). */
+void osm_deferred_answer_text(struct osm_deferred *d, int status, char *text);
 
 /* The value of query argument key, or NULL. */
 const char *osm_request_query(const struct osm_request *req, const char *key);

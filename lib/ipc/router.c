@@ -203,6 +203,13 @@ int osm_http_serialize(struct osm_request *req, json_t *resp, char **ret_body, s
     return req->status;
 }
 
+void osm_request_answer_text(struct osm_request *req, int status, char *text)
+{
+    free(req->text_);
+    req->text_ = text;
+    req->status = status;
+}
+
 int osm_http_dispatch(const struct osm_http_server_config *cfg, struct osm_request *req,
                       const char *content_type, const char *body, size_t body_len, char **ret_body,
                       size_t *ret_len)
@@ -211,6 +218,7 @@ int osm_http_dispatch(const struct osm_http_server_config *cfg, struct osm_reque
 
     req->status = 200;
     req->deferred_ = false;
+    req->text_ = NULL;
     resp = route_request(cfg, req, content_type, body, body_len);
     if (req->deferred_) { /* the answer comes later, through osm_deferred_answer() */
         json_decref(resp);
@@ -218,5 +226,11 @@ int osm_http_dispatch(const struct osm_http_server_config *cfg, struct osm_reque
         *ret_len = 0;
         return 0;
     }
+    if (req->text_ && !resp) {
+        *ret_body = TAKE_PTR(req->text_);
+        *ret_len = strlen(*ret_body);
+        return req->status;
+    }
+    free(TAKE_PTR(req->text_));
     return osm_http_serialize(req, resp, ret_body, ret_len);
 }

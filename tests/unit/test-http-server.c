@@ -101,7 +101,14 @@ static json_t *may_wait(struct osm_request *req)
     return json_pack("{s:b}", "may_wait", osm_request_may_wait(req));
 }
 
+static json_t *text(struct osm_request *req)
+{
+    osm_request_answer_text(req, 201, strdup("{\"pre\":\"serialized\"}"));
+    return NULL;
+}
+
 static const struct osm_route routes[] = {
+    {"GET", "/text", text, 0},
     {"GET", "/maywait", may_wait, 0},
     {"GET", "/whoami", whoami, 0},
     {"POST", "/echo", echo, OSM_ROUTE_BODY},
@@ -427,4 +434,24 @@ Test(http_dispatch, in_process_dispatch_may_wait)
     cr_assert_eq(osm_http_dispatch(&cfg, &req, NULL, "", 0, &out, &len), 200);
     cr_assert_str_eq(out, "{\"may_wait\":true}");
     free(out);
+}
+
+/* A handler's own JSON text is sent as it is, with its status. */
+Test(http, answer_text_is_sent_as_is)
+{
+    struct osm_http_reply r;
+    struct call c;
+
+    cr_assert_eq(osm_http_call(sock, "GET", "/text", NULL, 0, &r), 0);
+    cr_assert_eq(r.status, 201);
+    cr_assert_str_eq(r.body, "{\"pre\":\"serialized\"}");
+    osm_http_reply_clear(&r);
+    call_start(&c, sock, "/later");
+    gate_wait_entered(1);
+    osm_deferred_answer_text(gate.deferred[0], 202, strdup("[1,2]"));
+    pthread_join(c.thread, NULL);
+    cr_assert_eq(c.r, 0);
+    cr_assert_eq(c.reply.status, 202);
+    cr_assert_str_eq(c.reply.body, "[1,2]");
+    osm_http_reply_clear(&c.reply);
 }
