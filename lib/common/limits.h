@@ -10,8 +10,9 @@
 #define OSM_HTTP_MAX_PATH_PARAMS 4
 #define OSM_HTTP_MAX_QUERY_ARGS 16
 #define OSM_HTTP_PATH_MAX 4096             /* longer request paths get 414 */
-#define OSM_HTTP_POOL_THREADS 2            /* event threads per route server */
+#define OSM_HTTP_POOL_THREADS_MAX 4        /* event threads per route server (one per CPU) */
 #define OSM_HTTP_THREAD_STACK (256 * 1024) /* server and blocking-handler thread stacks */
+#define OSM_HTTP_WORKER_IDLE_S 30          /* an idle blocking-handler thread exits after this */
 #define OSM_JSON_MAX_DEPTH 64              /* deeper request bodies are refused */
 
 /* Ledger */

@@ -24,6 +24,13 @@ struct osm_http_server {
     pthread_mutex_t mu;
     pthread_cond_t drained;
     unsigned held; /* requests suspended for a blocking handler or a deferred answer, until done */
+    /* Blocking requests waiting for a worker, and the workers (see run_blocking). */
+    struct pending *work_head, *work_tail;
+    unsigned queued;
+    unsigned workers;
+    unsigned idle_workers;
+    bool stopping;
+    pthread_cond_t work;
 };
 
 enum pending_state {
@@ -47,6 +54,7 @@ struct pending {
     json_t *answer; /* a deferred answer, serialized on the event thread */
     char *out;      /* a blocking handler's serialized answer */
     size_t out_len;
+    struct pending *next_work; /* in the server's queue of blocking requests */
 };
 
 /* Open connections served by the calling event thread (each connection stays on the thread that
@@ -175,19 +183,57 @@ static void unhold(struct pending *p)
     pthread_mutex_unlock(&p->s->mu);
 }
 
-/* A blocking route's own thread: routes, runs the handler, and resumes the connection. */
-static void *blocking_main(void *arg)
+/* Blocking requests run on worker threads: an idle worker takes the next one, and a new worker
+ * starts whenever none is idle, so every blocking request has a thread of its own and none
+ * waits behind another. A worker idle for OSM_HTTP_WORKER_IDLE_S exits; reusing them saves a
+ * thread creation per request. */
+static void run_blocking(struct pending *p)
 {
-    struct pending *p = arg;
-
     osm_http_dispatch(&p->s->cfg, &p->req, p->content_type, p->body ? p->body : "", p->len, &p->out,
                       &p->out_len);
     p->state = PENDING_ANSWERED;
     MHD_resume_connection(p->conn);
+}
+
+/* Waits as an idle worker; false when the worker should exit (idle too long, or the server
+ * stops). Called with mu held. */
+static bool worker_wait(struct osm_http_server *s)
+{
+    struct timespec deadline;
+    int r = 0;
+
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += OSM_HTTP_WORKER_IDLE_S;
+    s->idle_workers++;
+    while (!s->work_head && !s->stopping && r != ETIMEDOUT)
+        r = pthread_cond_timedwait(&s->work, &s->mu, &deadline);
+    s->idle_workers--;
+    return s->work_head != NULL;
+}
+
+static void *worker_main(void *arg)
+{
+    struct osm_http_server *s = arg;
+    struct pending *p;
+
+    pthread_mutex_lock(&s->mu);
+    while (s->work_head || worker_wait(s)) {
+        p = s->work_head;
+        s->work_head = p->next_work;
+        if (!s->work_head)
+            s->work_tail = NULL;
+        s->queued--;
+        pthread_mutex_unlock(&s->mu);
+        run_blocking(p);
+        pthread_mutex_lock(&s->mu);
+    }
+    if (--s->workers == 0)
+        pthread_cond_broadcast(&s->drained);
+    pthread_mutex_unlock(&s->mu);
     return NULL;
 }
 
-static int spawn_blocking(struct pending *p)
+static int worker_spawn(struct osm_http_server *s)
 {
     pthread_attr_t attr;
     pthread_t t;
@@ -196,18 +242,50 @@ static int spawn_blocking(struct pending *p)
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, OSM_HTTP_THREAD_STACK);
-    r = -pthread_create(&t, &attr, blocking_main, p);
+    r = -pthread_create(&t, &attr, worker_main, s);
     pthread_attr_destroy(&attr);
     return r;
 }
 
-/* Suspends the connection and hands the request to a thread of its own. */
+/* Queues p for a worker, starting one when none is idle for it. Called with mu held; fails only
+ * when no worker exists to take p (then p is not queued). */
+static int worker_queue(struct osm_http_server *s, struct pending *p)
+{
+    p->next_work = NULL;
+    if (s->work_tail)
+        s->work_tail->next_work = p;
+    else
+        s->work_head = p;
+    s->work_tail = p;
+    s->queued++;
+    if (s->idle_workers >= s->queued) {
+        pthread_cond_signal(&s->work);
+        return 0;
+    }
+    if (worker_spawn(s) == 0) {
+        s->workers++;
+        return 0;
+    }
+    if (s->workers > 0)
+        return 0; /* no thread to spare: the next free worker takes it */
+    s->work_head = s->work_tail = NULL;
+    s->queued = 0;
+    return -EAGAIN;
+}
+
+/* Suspends the connection and hands the request to a worker thread. */
 static enum MHD_Result dispatch_blocking(struct pending *p)
 {
+    struct osm_http_server *s = p->s;
+    int r;
+
     hold(p);
     p->state = PENDING_WAITING;
     MHD_suspend_connection(p->conn);
-    if (spawn_blocking(p) < 0) {
+    pthread_mutex_lock(&s->mu);
+    r = worker_queue(s, p);
+    pthread_mutex_unlock(&s->mu);
+    if (r < 0) {
         p->req.status = 503;
         p->answer = osm_error(&p->req, 503, "unavailable", NULL, "no thread for the request");
         p->state = PENDING_ANSWERED;
@@ -410,16 +488,19 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
-/* Routes: OSM_HTTP_POOL_THREADS epoll threads, connections suspended while a blocking handler
- * runs or an answer is deferred. Raw handlers (streams that block): one thread per connection. */
+/* Routes: one epoll thread per CPU (at most OSM_HTTP_POOL_THREADS_MAX), connections suspended while
+ * a blocking handler runs or an answer is deferred. Raw handlers (streams that block): one thread
+ * per connection. */
 static int start_mhd(struct osm_http_server *s, int listen_fd)
 {
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC;
-    unsigned pool = s->pool ? OSM_HTTP_POOL_THREADS : 0;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned pool = 0;
 
-    if (s->pool)
+    if (s->pool) {
         flags |= MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
-    else
+        pool = cpus < 1 ? 1 : cpus > OSM_HTTP_POOL_THREADS_MAX ? OSM_HTTP_POOL_THREADS_MAX : cpus;
+    } else
         flags |= MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
     s->mhd = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, listen_fd,
@@ -438,9 +519,10 @@ static struct osm_http_server *server_new(const struct osm_http_server_config *c
     if (!s)
         return NULL;
     s->cfg = *cfg;
-    s->pool = !cfg->raw;
+    s->pool = !cfg->raw && !cfg->per_connection;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->drained, NULL);
+    pthread_cond_init(&s->work, NULL);
     if (!s->cfg.body_max)
         s->cfg.body_max = OSM_BODY_MAX;
     if (!s->cfg.max_connections)
@@ -452,6 +534,7 @@ static void server_free(struct osm_http_server *s)
 {
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->drained);
+    pthread_cond_destroy(&s->work);
     free(s->unix_path);
     free(s);
 }
@@ -590,6 +673,10 @@ void osm_http_server_stop(struct osm_http_server *s)
     fd = MHD_quiesce_daemon(s->mhd); /* stop accepting; running requests finish below */
     pthread_mutex_lock(&s->mu);      /* suspended connections must be resumed and answered first */
     while (s->held > 0)
+        pthread_cond_wait(&s->drained, &s->mu);
+    s->stopping = true; /* idle workers exit */
+    pthread_cond_broadcast(&s->work);
+    while (s->workers > 0)
         pthread_cond_wait(&s->drained, &s->mu);
     pthread_mutex_unlock(&s->mu);
     MHD_stop_daemon(s->mhd);

@@ -144,12 +144,15 @@ struct osm_http_server_config {
     size_t body_max;          /* 0 = OSM_BODY_MAX */
     unsigned max_connections; /* 0 = OSM_HTTP_MAX_CONNECTIONS */
     bool operator;            /* this listener is the operator socket */
+    bool per_connection;      /* one thread per connection instead of event threads: for a
+                                 socket whose requests nearly all block (each then runs on its
+                                 connection's thread, with no hand-off) */
 };
 
 struct osm_http_server;
 
 /* Creates the socket (umask 077, removes a stale socket, chmod mode) and serves it on its own
- * threads: OSM_HTTP_POOL_THREADS event threads for routes (see the top of this file), one thread
+ * threads: one event thread per CPU for routes (see the top of this file), one thread
  * per connection for a raw handler. */
 int osm_http_server_start_unix(const struct osm_http_server_config *cfg, const char *path,
                                mode_t mode, struct osm_http_server **ret);

@@ -107,7 +107,13 @@ static json_t *text(struct osm_request *req)
     return NULL;
 }
 
+static json_t *tid(struct osm_request *req)
+{
+    return json_pack("{s:i}", "tid", (int)gettid());
+}
+
 static const struct osm_route routes[] = {
+    {"GET", "/tid", tid, OSM_ROUTE_BLOCKING},
     {"GET", "/text", text, 0},
     {"GET", "/maywait", may_wait, 0},
     {"GET", "/whoami", whoami, 0},
@@ -269,7 +275,7 @@ static void call_expect(struct call *c, long status)
  * answers others meanwhile: each runs on its own thread. */
 Test(http, blocking_routes_do_not_stall_the_event_threads)
 {
-    struct call c[OSM_HTTP_POOL_THREADS + 2];
+    struct call c[OSM_HTTP_POOL_THREADS_MAX + 2];
     struct osm_http_reply r;
     size_t n = ELEMENTSOF(c);
 
@@ -288,7 +294,7 @@ Test(http, blocking_routes_do_not_stall_the_event_threads)
  * keeps answering while it waits. */
 Test(http, deferred_answer_comes_from_another_thread)
 {
-    struct call c[OSM_HTTP_POOL_THREADS + 2];
+    struct call c[OSM_HTTP_POOL_THREADS_MAX + 2];
     struct osm_http_reply r;
     size_t n = ELEMENTSOF(c);
 
@@ -408,7 +414,7 @@ static bool raw_may_wait(int fd)
  * connections than event threads are open (two of them then share a thread). */
 Test(http, may_wait_only_when_alone_on_the_event_thread)
 {
-    int fd[OSM_HTTP_POOL_THREADS + 1];
+    int fd[OSM_HTTP_POOL_THREADS_MAX + 1];
     size_t n = ELEMENTSOF(fd), waiting = 0;
 
     fd[0] = raw_connect(sock);
@@ -454,4 +460,48 @@ Test(http, answer_text_is_sent_as_is)
     cr_assert_eq(c.reply.status, 202);
     cr_assert_str_eq(c.reply.body, "[1,2]");
     osm_http_reply_clear(&c.reply);
+}
+
+static int blocking_tid(void)
+{
+    struct osm_http_reply r;
+    int t;
+
+    cr_assert_eq(osm_http_call(sock, "GET", "/tid", NULL, 0, &r), 0);
+    cr_assert_eq(r.status, 200);
+    t = (int)json_integer_value(json_object_get(r.json, "tid"));
+    osm_http_reply_clear(&r);
+    return t;
+}
+
+/* A blocking request runs off the event threads, on a worker that the next one reuses. */
+Test(http, blocking_workers_are_reused)
+{
+    int first = blocking_tid();
+
+    cr_assert_neq(first, 0);
+    cr_assert_neq(first, getpid());
+    cr_assert_eq(blocking_tid(), first, "the idle worker took the second request");
+}
+
+/* A per-connection server gives every connection its own thread: handlers may always wait. */
+Test(http_per_connection, handlers_may_wait_on_their_own_thread)
+{
+    struct osm_http_server_config cfg = {
+        .routes = routes, .n_routes = ELEMENTSOF(routes), .per_connection = true};
+    char d[] = "/tmp/osm-tpc-XXXXXX", path[128];
+    int fd[OSM_HTTP_POOL_THREADS_MAX + 1];
+    struct osm_http_server *s;
+
+    cr_assert_not_null(mkdtemp(d));
+    snprintf(path, sizeof(path), "%s/s.sock", d);
+    cr_assert_eq(osm_http_server_start_unix(&cfg, path, 0600, &s), 0);
+    for (size_t i = 0; i < ELEMENTSOF(fd); i++)
+        fd[i] = raw_connect(path);
+    for (size_t i = 0; i < ELEMENTSOF(fd); i++)
+        cr_assert(raw_may_wait(fd[i]));
+    for (size_t i = 0; i < ELEMENTSOF(fd); i++)
+        close(fd[i]);
+    osm_http_server_stop(s);
+    rmdir(d);
 }
