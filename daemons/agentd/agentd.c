@@ -171,11 +171,14 @@ static bool agent_group(gid_t *ret)
 }
 
 /* The agent socket: group "osmoda-agent" and 0660 when that group exists, else 0600 (dev mode
- * runs everything as one user). */
+ * runs everything as one user). Nearly every request there is a tool call, which blocks: one
+ * thread per connection serves it without a hand-off. */
 static int listen_agent(struct agentd *ad, const char *path, struct osm_http_server **ret)
 {
-    struct osm_http_server_config cfg = {
-        .routes = agentd_agent_routes, .n_routes = agentd_n_agent_routes, .userdata = ad};
+    struct osm_http_server_config cfg = {.routes = agentd_agent_routes,
+                                         .n_routes = agentd_n_agent_routes,
+                                         .userdata = ad,
+                                         .per_connection = true};
     gid_t gid;
     bool g = agent_group(&gid);
     int r = osm_http_server_start_unix(&cfg, path, 0600, ret);
