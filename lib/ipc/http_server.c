@@ -20,7 +20,7 @@ struct osm_http_server {
     struct MHD_Daemon *mhd;
     struct osm_http_server_config cfg;
     char *unix_path;
-    bool pool; /* event threads (routes) rather than one thread per connection (raw) */
+    bool pool; /* event threads, rather than one thread per connection (raw, per_connection) */
     pthread_mutex_t mu;
     pthread_cond_t drained;
     unsigned held; /* requests suspended for a blocking handler or a deferred answer, until done */

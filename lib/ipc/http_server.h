@@ -6,7 +6,8 @@
  * not wait there: a route that may wait (a job, an approval, a slow command, an fsync) says so
  * with OSM_ROUTE_BLOCKING and runs on a thread of its own while its connection is suspended; a
  * handler that waits for someone else's work (a ledger commit) defers its answer instead. A raw
- * server (streaming) keeps one thread per connection, where a handler may block. */
+ * server (streaming) and a per_connection one keep one thread per connection, where a handler
+ * may block. */
 #pragma once
 
 #include <jansson.h>
