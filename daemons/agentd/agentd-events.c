@@ -1,19 +1,100 @@
 /* POST /events/append (the typed-event door every daemon's ledger client uses) and
  * GET /events/log (osModa: exact-match filters, newest first). */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "agentd-api.h"
 #include "agentd.h"
 #include "common/limits.h"
+#include "ipc/errors.h"
+#include "ipc/json_util.h"
+
+/* {"id","ts","hash"} of a durable event, written directly: the ledger formats ts and hash
+ * itself (digits, hex, "-:.TZ"), so nothing needs escaping, and the encoder is the dearest
+ * step left on this path. NULL on allocation failure. */
+static char *appended(const struct agentd_recorded *rec)
+{
+    char *s;
+
+    return asprintf(&s, "{\"id\":%" PRId64 ",\"ts\":\"%s\",\"hash\":\"%s\"}", rec->id, rec->ts,
+                    rec->hash) < 0
+               ? NULL
+               : s;
+}
+
+static json_t *not_recorded(struct osm_request *req, int r)
+{
+    return osm_error_errno(req, r, "the event could not be recorded");
+}
+
+static json_t *no_answer(void)
+{
+    return osm_error(NULL, 500, "internal_error", NULL,
+                     "the event was recorded, but the answer could not be built");
+}
+
+/* The writer's callback: answers the suspended request. */
+static void append_done(void *ctx, int r, const struct agentd_recorded *rec)
+{
+    char *text = r < 0 ? NULL : appended(rec);
+    const char *code;
+
+    if (text)
+        osm_deferred_answer_text(ctx, 201, text);
+    else if (r < 0)
+        osm_deferred_answer(ctx, osm_errno_to_status(r, &code), not_recorded(NULL, r));
+    else
+        osm_deferred_answer(ctx, 500, no_answer());
+}
+
+/* Records the event and waits until it is durable, leading the commit when the ledger is free. */
+static json_t *append_inline(struct osm_request *req, const char *type, const char *actor,
+                             const char *payload)
+{
+    struct agentd_recorded rec;
+    char *text;
+    int r = agentd_record_raw(AGENTD(req), type, actor, payload, NULL, NULL, &rec);
+
+    if (r < 0)
+        return not_recorded(req, r);
+    text = appended(&rec);
+    if (!text) {
+        req->status = 500;
+        return no_answer();
+    }
+    osm_request_answer_text(req, 201, text);
+    return NULL;
+}
+
+/* Queues the event and suspends the request until it is durable, so that no server thread
+ * waits for the fsync while other connections need it; inline when nobody else would wait, or
+ * when the request cannot be suspended. */
+static json_t *append(struct osm_request *req, const char *type, const char *actor,
+                      const json_t *payload)
+{
+    _cleanup_free_ char *s = osm_json_dumps_sorted(payload);
+    struct osm_deferred *d;
+    int r;
+
+    if (!s)
+        return not_recorded(req, -ENOMEM);
+    d = osm_request_may_wait(req) ? NULL : osm_request_defer(req);
+    if (!d)
+        return append_inline(req, type, actor, s);
+    r = agentd_record_async(AGENTD(req), type, actor, s, strlen(s), append_done, d);
+    if (r < 0)
+        append_done(d, r, NULL);
+    return NULL;
+}
 
 json_t *agentd_events_append(struct osm_request *req)
 {
     const char *type, *actor;
     json_t *payload, *err;
-    struct agentd_recorded rec;
-    int r;
 
     err = osm_request_unpack(req, "{s:s, s:s, s:o}", "type", &type, "actor", &actor, "payload",
                              &payload);
@@ -24,11 +105,7 @@ json_t *agentd_events_append(struct osm_request *req)
             req, 422, "invalid_field",
             json_pack("{s:s}", "field", osm_ledger_name_valid(type) ? "actor" : "type"),
             "type and actor must be 1-%d characters of [a-z0-9_.:-]", OSM_LEDGER_NAME_MAX);
-    r = agentd_record(AGENTD(req), type, actor, payload, NULL, NULL, &rec);
-    if (r < 0)
-        return osm_error_errno(req, r, "the event could not be recorded");
-    req->status = 201;
-    return json_pack("{s:I, s:s, s:s}", "id", (json_int_t)rec.id, "ts", rec.ts, "hash", rec.hash);
+    return append(req, type, actor, payload);
 }
 
 static json_t *event_row(sqlite3_stmt *st)

@@ -1,10 +1,12 @@
-/* The ledger's only writer, as group commit with a leader: a caller that finds the ledger free
- * takes every waiting append, commits them in one transaction (one fsync) on its own thread and
- * only then answers them all; callers arriving meanwhile queue up, and one of them leads the next
- * batch. No thread hand-off sits between a caller and its durable answer. Leaders also sign the
- * checkpoint every N events and run tasks (prune, search catch-up) in queue order. A small
- * maintenance thread, when the ledger is idle, indexes events for full-text search and signs the
- * time-based checkpoint. */
+/* The ledger's only writer, as group commit with a leader: whoever finds the ledger free takes
+ * every waiting append, commits them in one transaction (one fsync) and only then answers them
+ * all; appends arriving meanwhile queue up for the next batch. A caller that waits (a handler on
+ * its own thread) leads on that thread, with no hand-off between it and its durable answer. An
+ * asynchronous append (POST /events/append from the server's event threads, which must not wait)
+ * is queued with a callback and led by the writer thread, which answers it through the callback.
+ * Leaders also sign the checkpoint every N events and run tasks (prune, search catch-up) in queue
+ * order. When the ledger is idle, the writer thread indexes events for full-text search and
+ * signs the time-based checkpoint. */
 #include <errno.h>
 #include <stdint.h>
 #include <pthread.h>
@@ -20,42 +22,56 @@ struct append_req {
     struct osm_ledger_entry entry;
     int (*task)(struct osm_ledger *l, void *ctx); /* instead of an entry when set */
     void *task_ctx;
+    agentd_recorded_fn done_fn; /* asynchronous: heap-allocated, answered and freed by its leader */
+    void *done_ctx;
     bool done;
     struct append_req *next;
+    char strings[]; /* asynchronous: type, actor and payload, NUL-terminated */
 };
 
 struct agentd_writer {
     pthread_mutex_t mu;
     pthread_cond_t idle; /* the ledger became free, or a batch was answered */
-    pthread_cond_t wake; /* wakes the maintenance thread at stop */
+    pthread_cond_t wake; /* wakes the writer thread: asynchronous appends queued, or stop */
     struct append_req *head, *tail;
     size_t queued;
     bool busy; /* a leader or the maintenance thread holds the ledger */
     bool stopping;
-    pthread_t thread; /* maintenance */
+    pthread_t thread; /* leads asynchronous appends; maintenance when idle */
     struct osm_ledger *ledger;
     struct agentd *ad;
     int64_t first_unsigned_ms; /* monotonic time of the oldest event not under a checkpoint */
+    int64_t last_batch_ms;     /* monotonic time the last batch was committed */
     int64_t index_lag;         /* events not yet searchable, as last seen by the ledger's holder;
                                   the connection itself is touched only by whoever is busy */
 };
 
 static void lead(struct agentd_writer *w);
 
-static int enqueue_and_wait(struct agentd_writer *w, struct append_req *rq)
+/* Queues rq; called with mu held. -ESHUTDOWN or -EAGAIN (queue full) leave it out. */
+static int enqueue(struct agentd_writer *w, struct append_req *rq)
 {
-    pthread_mutex_lock(&w->mu);
-    if (w->stopping || w->queued >= OSM_LEDGER_QUEUE_MAX) {
-        int r = w->stopping ? -ESHUTDOWN : -EAGAIN;
-        pthread_mutex_unlock(&w->mu);
-        return r;
-    }
+    if (w->stopping || w->queued >= OSM_LEDGER_QUEUE_MAX)
+        return w->stopping ? -ESHUTDOWN : -EAGAIN;
     if (w->tail)
         w->tail->next = rq;
     else
         w->head = rq;
     w->tail = rq;
     w->queued++;
+    return 0;
+}
+
+static int enqueue_and_wait(struct agentd_writer *w, struct append_req *rq)
+{
+    int r;
+
+    pthread_mutex_lock(&w->mu);
+    r = enqueue(w, rq);
+    if (r < 0) {
+        pthread_mutex_unlock(&w->mu);
+        return r;
+    }
     while (!rq->done) {
         if (!w->busy)
             lead(w); /* returns with mu held */
@@ -98,6 +114,52 @@ int agentd_record(struct agentd *ad, const char *type, const char *actor, const 
     if (!s)
         return -ENOMEM;
     return agentd_record_raw(ad, type, actor, s, apply, apply_ctx, ret);
+}
+
+/* One allocation holding the request and copies of its strings. */
+static struct append_req *async_req_new(const char *type, const char *actor, const char *payload,
+                                        size_t payload_len)
+{
+    size_t tl = strlen(type) + 1, al = strlen(actor) + 1;
+    struct append_req *rq = malloc(sizeof(*rq) + tl + al + payload_len + 1);
+    char *p;
+
+    if (!rq)
+        return NULL;
+    *rq = (struct append_req){0};
+    p = rq->strings;
+    rq->entry.type = memcpy(p, type, tl);
+    rq->entry.actor = memcpy(p + tl, actor, al);
+    p += tl + al;
+    memcpy(p, payload, payload_len);
+    p[payload_len] = '\0';
+    rq->entry.payload = p;
+    rq->entry.payload_len = payload_len;
+    return rq;
+}
+
+int agentd_record_async(struct agentd *ad, const char *type, const char *actor, const char *payload,
+                        size_t payload_len, agentd_recorded_fn done, void *ctx)
+{
+    struct agentd_writer *w = ad->writer;
+    struct append_req *rq;
+    int r;
+
+    if (!osm_ledger_name_valid(type) || !osm_ledger_name_valid(actor))
+        return -EINVAL;
+    rq = async_req_new(type, actor, payload, payload_len);
+    if (!rq)
+        return -ENOMEM;
+    rq->done_fn = done;
+    rq->done_ctx = ctx;
+    pthread_mutex_lock(&w->mu);
+    r = enqueue(w, rq);
+    if (r == 0 && !w->busy)
+        pthread_cond_signal(&w->wake); /* a busy leader wakes it when its batch is done */
+    pthread_mutex_unlock(&w->mu);
+    if (r < 0)
+        free(rq);
+    return r;
 }
 
 int agentd_writer_task(struct agentd *ad, int (*fn)(struct osm_ledger *l, void *ctx), void *ctx)
@@ -187,6 +249,30 @@ static void run_batch(struct agentd_writer *w, struct append_req *batch)
     }
 }
 
+/* Answers and frees the asynchronous requests of a committed batch (without mu: the leader owns
+ * them now) and returns the rest, whose callers wait for finish_batch. */
+static struct append_req *answer_async(struct append_req *batch)
+{
+    struct append_req *waiting = NULL, **tail = &waiting, *next;
+    struct agentd_recorded rec;
+
+    for (struct append_req *rq = batch; rq; rq = next) {
+        next = rq->next;
+        if (!rq->done_fn) {
+            *tail = rq;
+            tail = &rq->next;
+            continue;
+        }
+        rec.id = rq->entry.id;
+        memcpy(rec.ts, rq->entry.ts, sizeof(rec.ts));
+        memcpy(rec.hash, rq->entry.hash, sizeof(rec.hash));
+        rq->done_fn(rq->done_ctx, rq->entry.result, &rec);
+        free(rq);
+    }
+    *tail = NULL;
+    return waiting;
+}
+
 /* Marks a batch answered. Called with mu held: each request lives on its caller's stack, and
  * its caller cannot return before it gets mu back. */
 static void finish_batch(struct append_req *batch)
@@ -197,7 +283,7 @@ static void finish_batch(struct append_req *batch)
 
 /* Commits one batch from the head of the queue (and, every N events, signs a checkpoint).
  * Called with mu held and the ledger free; returns with mu held and the ledger free again,
- * having woken the waiters once. */
+ * having woken the waiters once (and the writer thread when more is queued). */
 static void lead(struct agentd_writer *w)
 {
     struct append_req *batch = take_batch(w);
@@ -206,13 +292,17 @@ static void lead(struct agentd_writer *w)
     w->busy = true;
     pthread_mutex_unlock(&w->mu);
     run_batch(w, batch);
+    batch = answer_async(batch);
     checkpoint_if_due(w, false);
     lag = osm_ledger_index_lag(w->ledger);
     pthread_mutex_lock(&w->mu);
     w->index_lag = lag;
-    finish_batch(batch);
+    w->last_batch_ms = osm_monotonic_ms();
     w->busy = false;
+    finish_batch(batch);
     pthread_cond_broadcast(&w->idle);
+    if (w->head)
+        pthread_cond_signal(&w->wake);
 }
 
 static void index_some(struct agentd_writer *w, int64_t max_rows)
@@ -263,14 +353,27 @@ static void release_ledger(struct agentd_writer *w)
     pthread_cond_broadcast(&w->idle);
 }
 
-static void *maintenance_main(void *arg)
+/* Maintenance (search indexing, the time-based checkpoint) waits until appends pause for
+ * OSM_INDEX_IDLE_MS, so it never holds the ledger between two appends of a steady stream;
+ * indexing that fell OSM_INDEX_MAX_LAG events behind runs anyway, to bound a search's catch-up. */
+static bool maintenance_due(const struct agentd_writer *w)
+{
+    return w->index_lag >= OSM_INDEX_MAX_LAG ||
+           osm_monotonic_ms() - w->last_batch_ms >= OSM_INDEX_IDLE_MS;
+}
+
+static void *writer_main(void *arg)
 {
     struct agentd_writer *w = arg;
 
     pthread_mutex_lock(&w->mu);
     while (!w->stopping) {
+        if (w->head && !w->busy) {
+            lead(w);
+            continue;
+        }
         maintenance_wait(w);
-        if (w->stopping || w->busy || w->head)
+        if (w->stopping || w->busy || w->head || !maintenance_due(w))
             continue; /* appends first: indexing waits for a pause */
         w->busy = true;
         pthread_mutex_unlock(&w->mu);
@@ -281,7 +384,13 @@ static void *maintenance_main(void *arg)
         w->index_lag = lag;
         release_ledger(w);
     }
-    hold_idle_ledger(w); /* the last queued callers lead their batches first */
+    while (w->head) { /* what was queued before the stop is committed and answered */
+        if (!w->busy)
+            lead(w);
+        else
+            pthread_cond_wait(&w->idle, &w->mu);
+    }
+    hold_idle_ledger(w);
     pthread_mutex_unlock(&w->mu);
     index_some(w, INT64_MAX);
     checkpoint_if_due(w, true);
@@ -300,7 +409,7 @@ int agentd_writer_start(struct agentd *ad, struct osm_ledger *ledger)
     pthread_cond_init(&w->wake, NULL);
     w->ledger = ledger;
     w->ad = ad;
-    r = -pthread_create(&w->thread, NULL, maintenance_main, w);
+    r = -pthread_create(&w->thread, NULL, writer_main, w);
     if (r < 0) {
         free(w);
         return r;

@@ -172,11 +172,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 }
 
 /* A socket for group: 0660 and that group when it exists, else 0600 (dev mode runs everything
- * as one user). */
+ * as one user). per_connection: one thread per connection, for a socket where nearly every
+ * request blocks (the agent's tool calls), so that none pays a hand-off. */
 static int listen_group(const struct osm_route *routes, size_t n, struct agentd *ad,
-                        const char *path, const char *group, struct osm_http_server **ret)
+                        const char *path, const char *group, bool per_connection,
+                        struct osm_http_server **ret)
 {
-    struct osm_http_server_config cfg = {.routes = routes, .n_routes = n, .userdata = ad};
+    struct osm_http_server_config cfg = {
+        .routes = routes, .n_routes = n, .userdata = ad, .per_connection = per_connection};
     int r = osm_http_server_start_unix(&cfg, path, 0600, ret), g;
 
     if (r < 0)
@@ -218,10 +221,16 @@ static int listen_all(struct agentd *ad, struct servers *s)
     if (!agent || !daemons)
         return -ENOMEM;
     r = osm_http_server_start_unix(&cfg, ad->paths.socket, 0600, &s->operator);
-    if (r == 0 && (failed = agent, r = listen_group(agentd_agent_routes, agentd_n_agent_routes, ad,
-                                                    agent, AGENTD_AGENT_GROUP, &s->agent)) == 0)
-        failed = daemons, r = listen_group(agentd_daemons_routes, agentd_n_daemons_routes, ad,
-                                           daemons, AGENTD_DAEMONS_GROUP, &s->daemons);
+    if (r == 0) {
+        failed = agent;
+        r = listen_group(agentd_agent_routes, agentd_n_agent_routes, ad, agent,
+                         AGENTD_AGENT_GROUP, true, &s->agent);
+    }
+    if (r == 0) {
+        failed = daemons;
+        r = listen_group(agentd_daemons_routes, agentd_n_daemons_routes, ad, daemons,
+                         AGENTD_DAEMONS_GROUP, false, &s->daemons);
+    }
     if (r < 0) {
         log_error("daemon.listen", "socket=%s error=%d reason=\"%s\"", failed, r, strerror(-r));
         servers_stop(s);

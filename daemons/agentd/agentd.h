@@ -107,6 +107,15 @@ int agentd_record(struct agentd *ad, const char *type, const char *actor, const 
 int agentd_record_raw(struct agentd *ad, const char *type, const char *actor, const char *payload,
                       int (*apply)(sqlite3 *db, void *ctx), void *apply_ctx,
                       struct agentd_recorded *ret);
+/* Called once an asynchronous append is durable (r == 0, rec filled) or failed (r < 0), on the
+ * thread that committed it; must not block. */
+typedef void (*agentd_recorded_fn)(void *ctx, int r, const struct agentd_recorded *rec);
+/* Queues one event and returns at once: 0 when queued (done(ctx, ...) follows exactly once),
+ * else -EINVAL (invalid type/actor), -ENOMEM, -EAGAIN (queue full) or -ESHUTDOWN, and done is
+ * never called. The strings are copied; payload is stored byte for byte (serialize it with
+ * osm_json_dumps_sorted, as agentd_record does). */
+int agentd_record_async(struct agentd *ad, const char *type, const char *actor, const char *payload,
+                        size_t payload_len, agentd_recorded_fn done, void *ctx);
 /* Brings full-text search up to date with every event recorded so far (recall calls it first;
  * otherwise the writer indexes when idle). */
 int agentd_index_now(struct agentd *ad);

@@ -9,7 +9,11 @@
 #define OSM_HTTP_CLIENT_TIMEOUT_MS 30000 /* bridge/daemon client timeout (osModa 30 s) */
 #define OSM_HTTP_MAX_PATH_PARAMS 4
 #define OSM_HTTP_MAX_QUERY_ARGS 16
-#define OSM_JSON_MAX_DEPTH 64 /* deeper request bodies are refused */
+#define OSM_HTTP_PATH_MAX 4096             /* longer request paths get 414 */
+#define OSM_HTTP_POOL_THREADS_MAX 4        /* event threads per route server (one per CPU) */
+#define OSM_HTTP_THREAD_STACK (256 * 1024) /* server and blocking-handler thread stacks */
+#define OSM_HTTP_WORKER_IDLE_S 30          /* an idle blocking-handler thread exits after this */
+#define OSM_JSON_MAX_DEPTH 64              /* deeper request bodies are refused */
 
 /* Ledger */
 #define OSM_LEDGER_NAME_MAX 128 /* type and actor length */
@@ -21,6 +25,7 @@
 #define OSM_READ_POOL_MAX 16             /* read-only SQLite connections per daemon */
 #define OSM_INDEX_IDLE_MS 20             /* search indexing starts after this long idle */
 #define OSM_INDEX_CHUNK 512              /* events indexed per idle step */
+#define OSM_INDEX_MAX_LAG 10000          /* ... or, under steady load, once this far behind */
 
 /* agentd endpoints (osModa §1.1) */
 #define OSM_EVENTS_LOG_DEFAULT 50

@@ -202,8 +202,11 @@ static const struct osm_route agent_routes[] = {
 
 int osm_exec_serve_agent(struct osm_exec *e, const char *path, struct osm_http_server **ret)
 {
-    struct osm_http_server_config cfg = {
-        .routes = agent_routes, .n_routes = ELEMENTSOF(agent_routes), .userdata = e};
+    /* every request is a tool call that may block: one thread per connection, no hand-off */
+    struct osm_http_server_config cfg = {.routes = agent_routes,
+                                         .n_routes = ELEMENTSOF(agent_routes),
+                                         .userdata = e,
+                                         .per_connection = true};
     int r = osm_http_server_start_unix(&cfg, path, 0600, ret);
 
     if (r == 0 && (r = osm_daemon_socket_group(path, OSM_EXEC_AGENT_GROUP)) < 0) {

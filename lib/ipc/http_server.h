@@ -1,6 +1,13 @@
 /* The one HTTP/1.1 + JSON server of every osModa-C daemon (libmicrohttpd), on a unix socket
  * (0600, stale socket removed, umask 077) or a TCP address. Routes are a table; handlers get a
- * parsed request and return a new JSON reference; bad input never reaches them. */
+ * parsed request and return a new JSON reference; bad input never reaches them.
+ *
+ * A route server runs a few event threads (epoll) shared by all connections, so a handler must
+ * not wait there: a route that may wait (a job, an approval, a slow command, an fsync) says so
+ * with OSM_ROUTE_BLOCKING and runs on a thread of its own while its connection is suspended; a
+ * handler that waits for someone else's work (a ledger commit) defers its answer instead. A raw
+ * server (streaming) and a per_connection one keep one thread per connection, where a handler
+ * may block. */
 #pragma once
 
 #include <jansson.h>
@@ -24,6 +31,7 @@ enum osm_route_flags {
     OSM_ROUTE_BODY = 1 << 0,          /* a JSON object body is required */
     OSM_ROUTE_BODY_OPTIONAL = 1 << 1, /* a JSON object body may be sent (empty body allowed) */
     OSM_ROUTE_OPERATOR = 1 << 2,      /* answered only on the operator socket */
+    OSM_ROUTE_BLOCKING = 1 << 3,      /* the handler may wait: it runs on its own thread */
 };
 
 struct osm_route {
@@ -50,7 +58,33 @@ struct osm_request {
     bool operator;     /* request arrived on the operator socket */
     void *userdata;    /* the server's userdata */
     int status;        /* response status, 200 unless the handler changes it */
+    void *conn_;       /* internal: the transport's state, for osm_request_defer() */
+    bool deferred_;    /* internal: the handler deferred its answer */
+    char *text_;       /* internal: an answer serialized by the handler */
 };
+
+/* For hot paths: answers with JSON text the handler built itself, skipping the encoder. Takes
+ * text (NUL-terminated, valid JSON, e.g. from asprintf over values that need no escaping) and
+ * sets status; the handler then returns NULL. */
+void osm_request_answer_text(struct osm_request *req, int status, char *text);
+
+struct osm_deferred;
+
+/* Takes the answer out of the handler: the handler then returns NULL at once, and the answer is
+ * sent when osm_deferred_answer() is called, from any thread. Returns NULL when the request
+ * cannot wait this way (in-process dispatch, a raw or blocking handler's own thread): the handler
+ * then answers inline as usual. */
+struct osm_deferred *osm_request_defer(struct osm_request *req);
+/* True when the handler may wait inline without delaying anyone else: it runs on its own thread
+ * (blocking route, in-process dispatch), or no other connection shares its event thread. A
+ * handler that would wait for someone else's work can then skip the hand-off of a deferred
+ * answer, which costs two thread wake-ups. */
+bool osm_request_may_wait(const struct osm_request *req);
+/* Sends the answer of a deferred request, exactly once: status and body (stolen; NULL gives a
+ * 500 envelope). Never blocks. */
+void osm_deferred_answer(struct osm_deferred *d, int status, json_t *body);
+/* The same with serialized JSON text (taken over), as for osm_request_answer_text(). */
+void osm_deferred_answer_text(struct osm_deferred *d, int status, char *text);
 
 /* The value of query argument key, or NULL. */
 const char *osm_request_query(const struct osm_request *req, const char *key);
@@ -111,18 +145,23 @@ struct osm_http_server_config {
     size_t body_max;          /* 0 = OSM_BODY_MAX */
     unsigned max_connections; /* 0 = OSM_HTTP_MAX_CONNECTIONS */
     bool operator;            /* this listener is the operator socket */
+    bool per_connection;      /* one thread per connection instead of event threads: for a
+                                 socket whose requests nearly all block (each then runs on its
+                                 connection's thread, with no hand-off) */
 };
 
 struct osm_http_server;
 
 /* Creates the socket (umask 077, removes a stale socket, chmod mode) and serves it on its own
- * threads (one per connection, so a handler may block until its ledger batch is durable). */
+ * threads: one event thread per CPU for routes (see the top of this file), one thread
+ * per connection for a raw handler. */
 int osm_http_server_start_unix(const struct osm_http_server_config *cfg, const char *path,
                                mode_t mode, struct osm_http_server **ret);
 /* Same on addr:port (numeric IPv4/IPv6). */
 int osm_http_server_start_tcp(const struct osm_http_server_config *cfg, const char *addr,
                               uint16_t port, struct osm_http_server **ret);
-/* Stops accepting, lets running requests finish, removes the unix socket. NULL-safe. */
+/* Stops accepting, lets running requests finish (blocking and deferred ones included), removes
+ * the unix socket. NULL-safe. */
 void osm_http_server_stop(struct osm_http_server *s);
 
 /* The transport-free core used by the server and by fuzz targets: routes and validates one
@@ -130,3 +169,9 @@ void osm_http_server_stop(struct osm_http_server *s);
 int osm_http_dispatch(const struct osm_http_server_config *cfg, struct osm_request *req,
                       const char *content_type, const char *body, size_t body_len, char **ret_body,
                       size_t *ret_len);
+/* For the transport: the flags of the route that answers method and path (0 when none). */
+unsigned osm_http_route_flags(const struct osm_http_server_config *cfg, const char *method,
+                              const char *path);
+/* For the transport: serializes a handler's answer (resp stolen; NULL gives an envelope) into
+ * a new string; returns the status, 500 when nothing could be built. */
+int osm_http_serialize(struct osm_request *req, json_t *resp, char **ret_body, size_t *ret_len);

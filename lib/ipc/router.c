@@ -172,15 +172,25 @@ static json_t *route_request(const struct osm_http_server_config *cfg, struct os
     return resp;
 }
 
-int osm_http_dispatch(const struct osm_http_server_config *cfg, struct osm_request *req,
-                      const char *content_type, const char *body, size_t body_len, char **ret_body,
-                      size_t *ret_len)
+unsigned osm_http_route_flags(const struct osm_http_server_config *cfg, const char *method,
+                              const char *path)
 {
-    json_t *resp;
-    char *out = NULL;
+    struct osm_request req = {.method = method, .path = path};
+    size_t path_len = strlen(path) + 1;
+    _cleanup_free_ char *copy = malloc(path_len);
+    const struct osm_route *rt;
+    bool path_known;
 
-    req->status = 200;
-    resp = route_request(cfg, req, content_type, body, body_len);
+    if (!copy)
+        return 0;
+    rt = find_route(cfg, &req, copy, path_len, &path_known);
+    return rt ? rt->flags : 0;
+}
+
+int osm_http_serialize(struct osm_request *req, json_t *resp, char **ret_body, size_t *ret_len)
+{
+    char *out;
+
     if (!resp) /* every answer is JSON: a handler that built nothing gets an envelope */
         resp = osm_error(req, req->status >= 400 ? req->status : 500, "internal_error", NULL,
                          "the request could not be answered");
@@ -191,4 +201,36 @@ int osm_http_dispatch(const struct osm_http_server_config *cfg, struct osm_reque
     *ret_body = out;
     *ret_len = out ? strlen(out) : 0;
     return req->status;
+}
+
+void osm_request_answer_text(struct osm_request *req, int status, char *text)
+{
+    free(req->text_);
+    req->text_ = text;
+    req->status = status;
+}
+
+int osm_http_dispatch(const struct osm_http_server_config *cfg, struct osm_request *req,
+                      const char *content_type, const char *body, size_t body_len, char **ret_body,
+                      size_t *ret_len)
+{
+    json_t *resp;
+
+    req->status = 200;
+    req->deferred_ = false;
+    req->text_ = NULL;
+    resp = route_request(cfg, req, content_type, body, body_len);
+    if (req->deferred_) { /* the answer comes later, through osm_deferred_answer() */
+        json_decref(resp);
+        *ret_body = NULL;
+        *ret_len = 0;
+        return 0;
+    }
+    if (req->text_ && !resp) {
+        *ret_body = TAKE_PTR(req->text_);
+        *ret_len = strlen(*ret_body);
+        return req->status;
+    }
+    free(TAKE_PTR(req->text_));
+    return osm_http_serialize(req, resp, ret_body, ret_len);
 }
