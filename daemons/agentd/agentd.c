@@ -2,6 +2,7 @@
  * parts together and waits for a signal. */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,6 +267,9 @@ int main(int argc, char **argv)
     int r;
 
     osm_log_set_ident("agentd");
+    /* One malloc arena: a dozen mostly idle threads would otherwise each keep their own heap
+     * resident; the per-thread caches take the contention off the common paths. */
+    mallopt(M_ARENA_MAX, 1);
     r = parse_args(argc, argv, &o);
     if (r != 0) {
         if (r < 0)

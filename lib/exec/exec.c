@@ -87,12 +87,11 @@ static int copy_config(struct osm_exec *e, const struct osm_exec_config *cfg)
     if (!e->schemas)
         return -ENOMEM;
     for (size_t i = 0; i < e->n_tools; i++) {
-        /* a registry tool's schema is parsed once for the process; a daemon's own here */
-        const json_t *reg = osm_tool_schema(e->tools[i].tool);
+        /* the registry parses its schemas on first use; a daemon's own tool's is parsed here */
         const char *text = e->tools[i].tool->input_schema;
-        e->schemas[i] = reg    ? json_incref((json_t *)reg)
-                        : text ? json_loads(text, JSON_REJECT_DUPLICATES, NULL)
-                               : NULL;
+        if (osm_tool_registered(e->tools[i].tool))
+            continue;
+        e->schemas[i] = text ? json_loads(text, JSON_REJECT_DUPLICATES, NULL) : NULL;
         if (!json_is_object(e->schemas[i]))
             return -EINVAL; /* a tool whose schema does not parse can never be called */
     }

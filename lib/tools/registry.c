@@ -93,8 +93,6 @@ static void index_names(void)
 static void init(void)
 {
     join_chunks();
-    for (size_t i = 0; i < n_tools; i++)
-        schemas[i] = json_loads(tools[i].input_schema, JSON_REJECT_DUPLICATES, NULL);
     index_names();
 }
 
@@ -124,12 +122,27 @@ const struct osm_tool *osm_tool_find(const char *name, const struct osm_tool_ali
     return e->tool;
 }
 
-const json_t *osm_tool_schema(const struct osm_tool *t)
+bool osm_tool_registered(const struct osm_tool *t)
 {
     pthread_once(&once, init);
-    if (!t || t < tools || t >= tools + n_tools)
+    return t && t >= tools && t < tools + n_tools;
+}
+
+/* Each schema is parsed the first time it is needed: a daemon that never sees a call of most
+ * tools never holds their parsed schemas. */
+const json_t *osm_tool_schema(const struct osm_tool *t)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    json_t *s;
+
+    if (!osm_tool_registered(t))
         return NULL;
-    return schemas[t - tools];
+    pthread_mutex_lock(&lock);
+    s = schemas[t - tools];
+    if (!s)
+        s = schemas[t - tools] = json_loads(t->input_schema, JSON_REJECT_DUPLICATES, NULL);
+    pthread_mutex_unlock(&lock);
+    return s;
 }
 
 static const char *const class_names[] = {

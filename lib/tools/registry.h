@@ -60,7 +60,9 @@ const struct osm_tool *osm_tool_find(const char *name, const struct osm_tool_ali
 /* Arguments of an alias call rewritten to the tool's argument names (new reference). */
 json_t *osm_tool_alias_args(const struct osm_tool_alias *alias, const json_t *args);
 const char *osm_tool_class_name(enum osm_tool_class cls);
-/* The parsed input schema (lent, parsed once, thread-safe). */
+/* True when t is one of the registry's entries (not a daemon's own tool). */
+bool osm_tool_registered(const struct osm_tool *t);
+/* The parsed input schema (lent, parsed once on first use, thread-safe). */
 const json_t *osm_tool_schema(const struct osm_tool *t);
 /* MCP annotations matching the class: readOnlyHint, destructiveHint, idempotentHint (new ref). */
 json_t *osm_tool_annotations(const struct osm_tool *t);
