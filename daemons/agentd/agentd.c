@@ -224,8 +224,8 @@ static int listen_all(struct agentd *ad, struct servers *s)
     r = osm_http_server_start_unix(&cfg, ad->paths.socket, 0600, &s->operator);
     if (r == 0) {
         failed = agent;
-        r = listen_group(agentd_agent_routes, agentd_n_agent_routes, ad, agent,
-                         AGENTD_AGENT_GROUP, true, &s->agent);
+        r = listen_group(agentd_agent_routes, agentd_n_agent_routes, ad, agent, AGENTD_AGENT_GROUP,
+                         true, &s->agent);
     }
     if (r == 0) {
         failed = daemons;

@@ -30,7 +30,9 @@ const struct osm_exec_tool *exec_find_tool(const struct osm_exec *e, const char 
 
 const json_t *exec_schema(const struct osm_exec *e, const struct osm_exec_tool *et)
 {
-    return e->schemas[et - e->tools];
+    const json_t *own = e->schemas[et - e->tools];
+
+    return own ? own : osm_tool_schema(et->tool);
 }
 
 int exec_record(struct osm_exec *e, const char *type, const char *actor, const json_t *payload,
@@ -284,6 +286,20 @@ static json_t *parse_tool(struct osm_request *req, struct exec_call *c, const ch
     return c->args ? NULL : osm_error_errno(req, -ENOMEM, "out of memory");
 }
 
+/* True (with the field and why) unless the arguments are an object its schema accepts; a tool
+ * without a schema accepts nothing. */
+static bool args_invalid(struct exec_call *c, char *field, size_t flen, char *reason, size_t rlen)
+{
+    const json_t *schema = exec_schema(c->e, c->et);
+
+    snprintf(field, flen, "%s", "");
+    if (!schema || !json_is_object(c->args)) {
+        snprintf(reason, rlen, "%s", schema ? "arguments must be a JSON object" : "no schema");
+        return true;
+    }
+    return osm_schema_validate(schema, c->args, field, flen, reason, rlen) < 0;
+}
+
 /* The policy's path argument, canonical, for path and prefix grants. */
 static char *target_path(const json_t *args)
 {
@@ -308,11 +324,7 @@ static json_t *parse(struct osm_request *req, struct exec_call *c)
     if (cap && !json_is_null(cap) && !(c->capability = osm_token_parse(cap)))
         return osm_error(req, 422, "invalid_field", json_pack("{s:s}", "field", "capability"),
                          "capability must be the token object or its JSON text");
-    if (!json_is_object(c->args))
-        snprintf(field, sizeof(field), "%s", ""),
-            snprintf(reason, sizeof(reason), "%s", "arguments must be a JSON object");
-    if (!json_is_object(c->args) || osm_schema_validate(exec_schema(c->e, c->et), c->args, field,
-                                                        sizeof(field), reason, sizeof(reason)) < 0)
+    if (args_invalid(c, field, sizeof(field), reason, sizeof(reason)))
         return osm_error(req, 422, "invalid_arguments",
                          json_pack("{s:s, s:s, s:s}", "tool", c->et->tool->name, "field", field,
                                    "reason", reason),
