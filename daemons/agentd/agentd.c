@@ -267,9 +267,11 @@ int main(int argc, char **argv)
     int r;
 
     osm_log_set_ident("agentd");
-    /* One malloc arena: a dozen mostly idle threads would otherwise each keep their own heap
-     * resident; the per-thread caches take the contention off the common paths. */
-    mallopt(M_ARENA_MAX, 1);
+    /* One malloc arena unless $MALLOC_ARENA_MAX says otherwise: a dozen mostly idle threads
+     * would each keep their own heap resident; the per-thread caches take the contention off the
+     * common paths. */
+    if (!getenv("MALLOC_ARENA_MAX"))
+        mallopt(M_ARENA_MAX, 1);
     r = parse_args(argc, argv, &o);
     if (r != 0) {
         if (r < 0)
