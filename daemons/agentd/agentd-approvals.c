@@ -163,8 +163,7 @@ static json_t *row_json(sqlite3_stmt *st, bool full)
 }
 
 /* Rows matching id (or all when NULL) and status (or any when NULL), newest first. */
-static int rows_query(struct agentd *ad, const char *id, const char *status, bool full,
-                      json_t *out)
+static int rows_query(struct agentd *ad, const char *id, const char *status, bool full, json_t *out)
 {
     _cleanup_reader_ struct agentd_reader rd = {0};
     _cleanup_stmt_ sqlite3_stmt *st = NULL;
@@ -353,9 +352,9 @@ int agentd_approval_open(struct agentd *ad, const char *daemon,
     osm_now_ts(c.now);
     ts_in(ad->approvals->ttl_s, expires);
     payload = json_pack("{s:s, s:s, s:s, s:O, s:s*, s:I, s:s, s:s, s:s, s:s*}", "id", req->id,
-                        "daemon", daemon, "tool", req->tool, "arguments", req->arguments,
-                        "job_id", req->job_id, "call_id", (json_int_t)req->call_id, "command",
-                        command, "reason", req->reason, "expires_at", expires, "path", req->path);
+                        "daemon", daemon, "tool", req->tool, "arguments", req->arguments, "job_id",
+                        req->job_id, "call_id", (json_int_t)req->call_id, "command", command,
+                        "reason", req->reason, "expires_at", expires, "path", req->path);
     if (payload && preview) {
         /* the ledger binds what the approver was shown without holding the content */
         uint8_t h[OSM_SHA256_LEN];
@@ -365,8 +364,8 @@ int agentd_approval_open(struct agentd *ad, const char *daemon,
         osm_hex_encode(h, sizeof(h), hex);
         json_object_set_new(payload, "preview_sha256", json_string(hex));
     }
-    return payload ? agentd_record(ad, "approval.requested", req->actor, payload, apply_insert,
-                                   &c, NULL)
+    return payload ? agentd_record(ad, "approval.requested", req->actor, payload, apply_insert, &c,
+                                   NULL)
                    : -ENOMEM;
 }
 
@@ -379,8 +378,8 @@ json_t *agentd_approval_preview(struct agentd *ad, const char *id)
     return json_is_object(p) ? json_incref(p) : NULL;
 }
 
-int agentd_grant_find(struct agentd *ad, const char *tool, const char *args_hash,
-                      const char *path, char ret_id[static OSM_EXEC_ID_LEN + 1])
+int agentd_grant_find(struct agentd *ad, const char *tool, const char *args_hash, const char *path,
+                      char ret_id[static OSM_EXEC_ID_LEN + 1])
 {
     _cleanup_reader_ struct agentd_reader rd = {0};
     _cleanup_stmt_ sqlite3_stmt *st = NULL;
@@ -533,8 +532,7 @@ static void *sweeper_main(void *arg)
     while (!a->stopping) {
         clock_gettime(CLOCK_MONOTONIC, &until);
         until.tv_sec += AGENTD_APPROVAL_SWEEP_S;
-        while (!a->stopping &&
-               pthread_cond_timedwait(&a->cond, &a->lock, &until) != ETIMEDOUT)
+        while (!a->stopping && pthread_cond_timedwait(&a->cond, &a->lock, &until) != ETIMEDOUT)
             ; /* decisions broadcast on the same condition: keep the period */
         if (a->stopping)
             break;
@@ -811,8 +809,8 @@ static int decision_record(struct agentd *ad, const json_t *row, struct approval
     if (c->ttl_secs > 0)
         ts_in(c->ttl_secs, c->grant_expires);
     payload = json_pack("{s:s, s:s?, s:s?, s:s, s:s?, s:O?}", "id", c->id, "tool", c->tool,
-                        "job_id", c->job_id, "decided_by", c->decided_by, "mode", c->mode,
-                        "daemon", json_object_get(row, "daemon"));
+                        "job_id", c->job_id, "decided_by", c->decided_by, "mode", c->mode, "daemon",
+                        json_object_get(row, "daemon"));
     if (payload && c->ttl_secs > 0 && c->tool) {
         json_object_set_new(payload, "grant_expires_at", json_string(c->grant_expires));
         json_object_set_new(payload, "scope", json_string(c->scope ? c->scope : "call"));

@@ -21,9 +21,9 @@ struct agentd;
 #define AGENTD_APPROVAL_TTL_MAX_S (30 * 86400) /* longest pending ttl or allow-always grant */
 #define AGENTD_GRANT_TTL_S 3600                /* allow-always without ttl_secs */
 #define AGENTD_APPROVAL_LIST_MAX 1000
-#define AGENTD_PREVIEW_MAX (64 * 1024)   /* bytes of a stored preview */
-#define AGENTD_WAIT_IDS_MAX 1000         /* approvals one daemon waits for in one request */
-#define AGENTD_WAIT_MAX_S 60             /* longest wait for a decision in one request */
+#define AGENTD_PREVIEW_MAX (64 * 1024) /* bytes of a stored preview */
+#define AGENTD_WAIT_IDS_MAX 1000       /* approvals one daemon waits for in one request */
+#define AGENTD_WAIT_MAX_S 60           /* longest wait for a decision in one request */
 #define AGENTD_DAEMON_NAME_MAX 64
 
 struct agentd_approvals {
@@ -47,8 +47,8 @@ int agentd_approval_open(struct agentd *ad, const char *daemon,
                          const struct osm_approval_request *req);
 /* An unexpired allow-always grant covering tool with args_hash, or path (exact or under a
  * granted prefix): 0 with its approval id, -ENOENT. */
-int agentd_grant_find(struct agentd *ad, const char *tool, const char *args_hash,
-                      const char *path, char ret_id[static OSM_EXEC_ID_LEN + 1]);
+int agentd_grant_find(struct agentd *ad, const char *tool, const char *args_hash, const char *path,
+                      char ret_id[static OSM_EXEC_ID_LEN + 1]);
 /* Cancels daemon's pending approval (approval.cancelled): 0, -EALREADY when decided, -ENOENT. */
 int agentd_approval_cancel(struct agentd *ad, const char *daemon, const char *id);
 /* daemon's approval id as a signed decision (new reference): 0, -EAGAIN while pending, -ENOENT. */
@@ -57,8 +57,8 @@ int agentd_approval_decision(struct agentd *ad, const char *daemon, const char *
 json_t *agentd_approval_preview(struct agentd *ad, const char *id);
 /* Waits up to wait_ms until one of ids (daemon's) is decided: the decisions found, [] on time
  * out. Woken by each decision, never by polling. */
-int agentd_approvals_wait(struct agentd *ad, const char *daemon, const json_t *ids,
-                          int64_t wait_ms, json_t **ret);
+int agentd_approvals_wait(struct agentd *ad, const char *daemon, const json_t *ids, int64_t wait_ms,
+                          json_t **ret);
 /* The approver agentd's own executor uses. */
 void agentd_approver(struct agentd *ad, struct osm_exec_approver *ret);
 

@@ -48,7 +48,7 @@ int agentd_daemon_name(const struct ucred *peer, char *buf, size_t len)
               *p == '.'))
             *p = *p >= 'A' && *p <= 'Z' ? (char)(*p + 32) : '-';
     return buf[0] && strlen(buf) < AGENTD_DAEMON_NAME_MAX && osm_ledger_name_valid(buf) ? 0
-                                                                                       : -EINVAL;
+                                                                                        : -EINVAL;
 }
 
 /* The calling daemon's name, or an envelope (new reference). */
@@ -84,10 +84,10 @@ json_t *agentd_daemons_approval_open(struct osm_request *req)
 
     if (err)
         return err;
-    if ((err = osm_request_unpack(req, "{s:s, s:s, s:o, s:s, s:s, s?I, s:s, s?s, s?o}", "id",
-                                  &a.id, "tool", &a.tool, "arguments", &args, "args_hash",
-                                  &a.args_hash, "job_id", &a.job_id, "call_id", &call_id,
-                                  "reason", &a.reason, "path", &a.path, "preview", &preview)))
+    if ((err = osm_request_unpack(req, "{s:s, s:s, s:o, s:s, s:s, s?I, s:s, s?s, s?o}", "id", &a.id,
+                                  "tool", &a.tool, "arguments", &args, "args_hash", &a.args_hash,
+                                  "job_id", &a.job_id, "call_id", &call_id, "reason", &a.reason,
+                                  "path", &a.path, "preview", &preview)))
         return err;
     if (!json_is_object(args) || strlen(a.reason) > AGENTD_APPROVAL_REASON_MAX ||
         strlen(a.args_hash) != OSM_EXEC_HASH_LEN || !osm_ledger_name_valid(a.tool))
@@ -116,8 +116,8 @@ json_t *agentd_daemons_approval_grant(struct osm_request *req)
     json_t *err;
     int r;
 
-    if ((err = osm_request_unpack(req, "{s:s, s:s, s?s}", "tool", &tool, "args_hash", &hash,
-                                  "path", &path)))
+    if ((err = osm_request_unpack(req, "{s:s, s:s, s?s}", "tool", &tool, "args_hash", &hash, "path",
+                                  &path)))
         return err;
     r = agentd_grant_find(AGENTD(req), tool, hash, path, id);
     if (r == -ENOENT)

@@ -101,8 +101,8 @@ static int collect(struct agentd *ad, const char *daemon, const json_t *ids, jso
     return n;
 }
 
-int agentd_approvals_wait(struct agentd *ad, const char *daemon, const json_t *ids,
-                          int64_t wait_ms, json_t **ret)
+int agentd_approvals_wait(struct agentd *ad, const char *daemon, const json_t *ids, int64_t wait_ms,
+                          json_t **ret)
 {
     struct agentd_approvals *a = ad->approvals;
     json_t *out = json_array();

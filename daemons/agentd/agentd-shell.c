@@ -27,12 +27,12 @@ static int ring_of(const json_t *args, int call_ring)
 /* The process a shell tool's arguments describe. */
 static struct osm_job_process process_of(const struct osm_exec_call *call)
 {
-    return (struct osm_job_process){
-        .command = json_string_value(json_object_get(call->args, "command")),
-        .ring = ring_of(call->args, call->ring),
-        .network = json_is_true(json_object_get(call->args, "network")),
-        .fs_read = json_object_get(call->args, "fs_read"),
-        .fs_write = json_object_get(call->args, "fs_write")};
+    return (struct osm_job_process){.command =
+                                        json_string_value(json_object_get(call->args, "command")),
+                                    .ring = ring_of(call->args, call->ring),
+                                    .network = json_is_true(json_object_get(call->args, "network")),
+                                    .fs_read = json_object_get(call->args, "fs_read"),
+                                    .fs_write = json_object_get(call->args, "fs_write")};
 }
 
 /* ---- the tools -------------------------------------------------------------------------- */

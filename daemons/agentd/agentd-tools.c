@@ -60,11 +60,10 @@ static int tool_table(struct osm_exec_tool **ret, size_t *ret_n)
         if (strcmp(all[i].daemon, "agentd") != 0)
             continue;
         h = find_handler(all[i].name);
-        t[n++] = (struct osm_exec_tool){
-            .tool = &all[i],
-            .run = h ? h->run : NULL,
-            .preview = h ? h->preview : NULL,
-            .process = h && h->process};
+        t[n++] = (struct osm_exec_tool){.tool = &all[i],
+                                        .run = h ? h->run : NULL,
+                                        .preview = h ? h->preview : NULL,
+                                        .process = h && h->process};
     }
     *ret = t;
     *ret_n = n;
@@ -123,8 +122,7 @@ bool agentd_path_protected(struct agentd *ad, const char *canonical)
     _cleanup_free_ char *state = realpath(ad->paths.state_dir, NULL);
     _cleanup_free_ char *run = realpath(ad->paths.run_dir, NULL);
     _cleanup_free_ char *ws = agentd_workspace(ad) ? realpath(agentd_workspace(ad), NULL) : NULL;
-    const char *roots[] = {state, run, ad->paths.state_dir, ad->paths.run_dir,
-                           OSM_DEFAULT_RUN_DIR};
+    const char *roots[] = {state, run, ad->paths.state_dir, ad->paths.run_dir, OSM_DEFAULT_RUN_DIR};
 
     if (ws && osm_path_is_under(canonical, ws))
         return false; /* the workspace lives in the state dir but is the agent's */
@@ -138,8 +136,12 @@ bool agentd_path_protected(struct agentd *ad, const char *canonical)
 static char **protected_list(struct agentd *ad)
 {
     static const char *const state_names[] = {
-        OSM_LEDGER_DB_NAME "*",    OSM_LEDGER_KEY_NAME, OSM_LEDGER_PUB_NAME,
-        OSM_LEDGER_CHECKPOINT_LOG, "capability.key",    "keyd",
+        OSM_LEDGER_DB_NAME "*",
+        OSM_LEDGER_KEY_NAME,
+        OSM_LEDGER_PUB_NAME,
+        OSM_LEDGER_CHECKPOINT_LOG,
+        "capability.key",
+        "keyd",
         "jobs",
     };
     size_t n = ELEMENTSOF(state_names) + 2, i = 0;

@@ -27,11 +27,11 @@ struct osm_exec;
 #define AGENTD_DAEMONS_GROUP "osmoda-daemons"
 
 struct agentd_config {
-    const char *state_flag;        /* --state-dir */
-    const char *socket_flag;       /* --socket */
-    const char *agent_socket_flag; /* --agent-socket, else beside --socket */
+    const char *state_flag;          /* --state-dir */
+    const char *socket_flag;         /* --socket */
+    const char *agent_socket_flag;   /* --agent-socket, else beside --socket */
     const char *daemons_socket_flag; /* --daemons-socket, else beside --socket */
-    int64_t approval_ttl;          /* --approval-ttl (seconds) of a pending tool-call approval */
+    int64_t approval_ttl;            /* --approval-ttl (seconds) of a pending tool-call approval */
     const char *backup_dir;   /* --backup-dir, else $OSMODA_BACKUP_DIR, else /var/backups/osmoda */
     int64_t checkpoint_every; /* --checkpoint-every (events) */
     int64_t checkpoint_interval;    /* --checkpoint-interval (seconds) */

@@ -10,9 +10,8 @@
 #include "exec-internal.h"
 #include "policy/resolve.h"
 
-void osm_exec_decide_resolved(struct osm_exec *e, const struct osm_policy_query *q,
-                              const char *key, const struct osm_resolved *r,
-                              struct osm_policy_verdict *ret)
+void osm_exec_decide_resolved(struct osm_exec *e, const struct osm_policy_query *q, const char *key,
+                              const struct osm_resolved *r, struct osm_policy_verdict *ret)
 {
     pthread_rwlock_rdlock(&e->policy_lock);
     osm_policy_decide_resolved(e->policy, q, key, r, ret);

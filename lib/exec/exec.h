@@ -23,16 +23,16 @@
 #include "policy/resolve.h"
 #include "tools/registry.h"
 
-#define OSM_EXEC_ID_LEN OSM_JOB_ID_LEN    /* approval and job ids: uuid v4 text */
-#define OSM_EXEC_HASH_LEN 64              /* hex SHA-256 of the canonical arguments */
-#define OSM_EXEC_INLINE_WAIT_MS 25000     /* a job tool's result is awaited this long inline */
-#define OSM_EXEC_SHELL_RATE_CALLS 30      /* osModa's shell_exec limit: 30 calls ... */
-#define OSM_EXEC_SHELL_RATE_WINDOW_S 60   /* ... per 60 s, here per caller */
-#define OSM_EXEC_HELD_RATE_CALLS 60       /* irreversible / privileged calls per caller ... */
-#define OSM_EXEC_HELD_RATE_WINDOW_S 60    /* ... per 60 s: the operator's inbox is not flooded */
-#define OSM_EXEC_RATES_MAX 32             /* rules in a rate table */
-#define OSM_EXEC_RATE_CALLERS_MAX 256     /* callers tracked per rule (least recent evicted) */
-#define OSM_EXEC_REASON_MAX 1024          /* reason text of an approval */
+#define OSM_EXEC_ID_LEN OSM_JOB_ID_LEN  /* approval and job ids: uuid v4 text */
+#define OSM_EXEC_HASH_LEN 64            /* hex SHA-256 of the canonical arguments */
+#define OSM_EXEC_INLINE_WAIT_MS 25000   /* a job tool's result is awaited this long inline */
+#define OSM_EXEC_SHELL_RATE_CALLS 30    /* osModa's shell_exec limit: 30 calls ... */
+#define OSM_EXEC_SHELL_RATE_WINDOW_S 60 /* ... per 60 s, here per caller */
+#define OSM_EXEC_HELD_RATE_CALLS 60     /* irreversible / privileged calls per caller ... */
+#define OSM_EXEC_HELD_RATE_WINDOW_S 60  /* ... per 60 s: the operator's inbox is not flooded */
+#define OSM_EXEC_RATES_MAX 32           /* rules in a rate table */
+#define OSM_EXEC_RATE_CALLERS_MAX 256   /* callers tracked per rule (least recent evicted) */
+#define OSM_EXEC_REASON_MAX 1024        /* reason text of an approval */
 #define OSM_EXEC_AGENT_GROUP "osmoda-agent"
 
 struct osm_exec;
@@ -125,10 +125,10 @@ struct osm_exec_config {
     struct osm_exec_approver approver;
     const char *policy_path;
     const char *const *protected_paths; /* NULL-terminated: no tool ever reaches these */
-    uint8_t signer_pk[32]; /* agentd's Ed25519 key: capability tokens and decisions */
-    const struct osm_exec_rate *rates; /* NULL: the defaults above */
+    uint8_t signer_pk[32];              /* agentd's Ed25519 key: capability tokens and decisions */
+    const struct osm_exec_rate *rates;  /* NULL: the defaults above */
     size_t n_rates;
-    int64_t approval_ttl_s;     /* how long a held call waits (0: the approver's default) */
+    int64_t approval_ttl_s;      /* how long a held call waits (0: the approver's default) */
     struct osm_jobs_config jobs; /* store and run_call are filled by the executor */
 };
 
@@ -144,9 +144,8 @@ int osm_exec_reload(struct osm_exec *e, char *err, size_t errlen);
 struct osm_jobs *osm_exec_jobs(struct osm_exec *e);
 /* The policy's decision on one resolved target of a call (the run-time check a handler makes on
  * what it is about to open; q->workspace is the caller's). */
-void osm_exec_decide_resolved(struct osm_exec *e, const struct osm_policy_query *q,
-                              const char *key, const struct osm_resolved *r,
-                              struct osm_policy_verdict *ret);
+void osm_exec_decide_resolved(struct osm_exec *e, const struct osm_policy_query *q, const char *key,
+                              const struct osm_resolved *r, struct osm_policy_verdict *ret);
 /* Number of rules in the loaded policy file (0: the built-in defaults) and of secrets entries
  * (built-in and the file's). */
 size_t osm_exec_policy_rules(struct osm_exec *e);

@@ -64,8 +64,9 @@ typedef json_t *(*osm_job_run_fn)(void *ctx, const struct osm_job_call *call,
 
 struct osm_jobs_config {
     const struct osm_jobs_store *store;
-    const char *jobs_dir;  /* output and exit files (created 0700) */
-    const char *workspace; /* ring 2's /workspace (created 0700; owned by the sandbox uid as root) */
+    const char *jobs_dir; /* output and exit files (created 0700) */
+    const char
+        *workspace; /* ring 2's /workspace (created 0700; owned by the sandbox uid as root) */
     const char *const *protected_dirs; /* never bound into a sandbox, hidden in ring 1 */
     size_t n_protected;
     bool cgroups_optional;   /* run without cgroup limits when they cannot be set (said so) */

@@ -184,8 +184,7 @@ static bool prefix_matches(const struct rule *r, const struct policy_paths *pp)
 }
 
 static bool rule_matches(const struct rule *r, const struct osm_policy_query *q,
-                         const struct policy_paths *pp, const char *command,
-                         const char *norm_cmd)
+                         const struct policy_paths *pp, const char *command, const char *norm_cmd)
 {
     if (r->tool && strcmp(r->tool, "*") != 0 && strcmp(r->tool, q->tool) != 0)
         return false;

@@ -22,12 +22,10 @@ static const struct {
     const char *path;
     const struct osm_http_server_config *table;
 } routes[] = {
-    {"/memory/ingest", &server},        {"/memory/recall", &server},
-    {"/memory/store", &server},         {"/system/query", &server},
-    {"/agent/card/generate", &server},  {"/incident/create", &server},
-    {step_path, &server},               {resolve_path, &server},
-    {"/backup/restore", &server},       {"/events/append", &server},
-    {"/approvals/open", &daemons},      {"/approvals/grant", &daemons},
+    {"/memory/ingest", &server},  {"/memory/recall", &server},       {"/memory/store", &server},
+    {"/system/query", &server},   {"/agent/card/generate", &server}, {"/incident/create", &server},
+    {step_path, &server},         {resolve_path, &server},           {"/backup/restore", &server},
+    {"/events/append", &server},  {"/approvals/open", &daemons},     {"/approvals/grant", &daemons},
     {"/events/append", &daemons},
 };
 
@@ -36,7 +34,7 @@ static int dispatch_on(const struct osm_http_server_config *table, const char *p
 {
     struct osm_request req = {.method = "POST",
                               .path = path,
-                              .operator= table == &server,
+                              .operator= table == & server,
                               .userdata = &ad,
                               .peer = {.pid = getpid(), .uid = getuid(), .gid = getgid()}};
 
