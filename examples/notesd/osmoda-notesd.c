@@ -58,38 +58,32 @@ static json_t *notes_clear(struct osm_exec_call *call, const char **ret_error)
     return json_pack("{s:I}", "cleared", (json_int_t)n);
 }
 
+// clang-format off
 #define NO_ARGS "{\"type\":\"object\",\"properties\":{},\"additionalProperties\":false}"
 static const struct osm_tool tools[] = {
-    {.name = "notes_list",
-     .description = "List the notes.",
-     .input_schema = NO_ARGS,
-     .cls = OSM_CLASS_READ,
-     .daemon = "notesd",
-     .method = "GET",
-     .path = "/notes"},
-    {.name = "notes_clear",
-     .description = "Delete every note.",
-     .input_schema = NO_ARGS,
-     .cls = OSM_CLASS_IRREVERSIBLE,
-     .daemon = "notesd"},
+    {.name = "notes_list", .description = "List the notes.", .input_schema = NO_ARGS,
+     .cls = OSM_CLASS_READ, .daemon = "notesd", .method = "GET", .path = "/notes"},
+    {.name = "notes_clear", .description = "Delete every note.", .input_schema = NO_ARGS,
+     .cls = OSM_CLASS_IRREVERSIBLE, .daemon = "notesd"},
 };
 static const struct osm_exec_tool exec_tools[] = {{.tool = &tools[0]},
                                                   {.tool = &tools[1], .run = notes_clear}};
+// clang-format on
 
-static int serve(struct osm_daemon_paths *p, const char *agentd_socket)
+/* agentd's daemons socket is beside ours, as every socket of the suite. */
+static int serve(struct osm_daemon_paths *p)
 {
+    _cleanup_free_ char *agentd = osm_path_join(p->run_dir, "agentd-daemons.sock");
     _cleanup_free_ char *db = osm_path_join(p->state_dir, "notesd-jobs.db");
     _cleanup_free_ char *policy = osm_path_join(p->state_dir, "policy.json");
     _cleanup_free_ char *jobs = osm_path_join(p->state_dir, "notesd-jobs");
     _cleanup_free_ char *agent = osm_path_join(p->run_dir, "notesd-agent.sock");
-    struct osm_exec_config cfg = {.daemon = "notesd",
-                                  .tools = exec_tools,
-                                  .n_tools = 2,
-                                  .routes = routes,
-                                  .n_routes = 3,
-                                  .policy_path = policy,
+    // clang-format off
+    struct osm_exec_config cfg = {.daemon = "notesd", .tools = exec_tools, .n_tools = 2,
+                                  .routes = routes, .n_routes = 3, .policy_path = policy,
                                   .jobs = {.jobs_dir = jobs, .workspace = jobs}};
-    struct osm_http_server_config ops = {.routes = routes, .n_routes = 3, .operator= true };
+    struct osm_http_server_config ops = {.routes = routes, .n_routes = 3, .operator = true};
+    // clang-format on
     struct osm_http_server *op = NULL, *ag = NULL;
     struct osm_exec_remote *rem = NULL;
     struct osm_exec *exec = NULL;
@@ -98,7 +92,7 @@ static int serve(struct osm_daemon_paths *p, const char *agentd_socket)
     int r;
 
     osm_daemon_block_signals(&set);
-    r = osm_exec_remote_new(agentd_socket, db, &rem);
+    r = osm_exec_remote_new(agentd, db, &rem);
     if (r == 0) {
         osm_exec_remote_config(rem, &cfg);
         r = osm_exec_new(&cfg, &exec, err, sizeof(err));
@@ -124,23 +118,22 @@ static int serve(struct osm_daemon_paths *p, const char *agentd_socket)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {{"socket", required_argument, NULL, 's'},
-                                         {"agentd-socket", required_argument, NULL, 'a'},
                                          {"state-dir", required_argument, NULL, 'd'},
                                          {NULL, 0, NULL, 0}};
-    const char *socket = NULL, *agentd = NULL, *state = NULL;
+    const char *flags[2] = {NULL, NULL}; /* --socket, --state-dir */
     struct osm_daemon_paths paths;
     int c, r;
 
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
-        if (c == 's' || c == 'a' || c == 'd')
-            *(c == 's' ? &socket : c == 'a' ? &agentd : &state) = optarg;
+        if (c == 's' || c == 'd')
+            flags[c == 'd'] = optarg;
         else
             return 2;
     osm_log_set_ident("notesd");
     notes = json_array();
-    if (!agentd || osm_daemon_paths_resolve("notesd", state, socket, &paths) < 0)
+    if (osm_daemon_paths_resolve("notesd", flags[1], flags[0], &paths) < 0)
         return 2;
-    r = serve(&paths, agentd);
+    r = serve(&paths);
     osm_daemon_paths_clear(&paths);
     json_decref(notes);
     return r;

@@ -28,8 +28,7 @@ class Notesd:
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [binary("osmoda-notesd"), "--socket", self.sock, "--state-dir",
-             self.agentd.state_dir, "--agentd-socket",
-             os.path.join(self.agentd.run_dir, "agentd-daemons.sock")],
+             self.agentd.state_dir],
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and self.proc.poll() is None:
