@@ -88,12 +88,13 @@ static bool settled(const json_t *st)
            strcmp(s, "starting") != 0;
 }
 
+/* The state-change count, or UINT64_MAX once the jobs layer is closing (waits end). */
 static uint64_t generation(struct osm_jobs *j)
 {
     uint64_t g;
 
     pthread_mutex_lock(&j->lock);
-    g = j->generation;
+    g = j->stopping ? UINT64_MAX : j->generation;
     pthread_mutex_unlock(&j->lock);
     return g;
 }
@@ -131,7 +132,7 @@ int osm_jobs_wait(struct osm_jobs *j, const char *id, int64_t timeout_ms, json_t
         uint64_t seen = generation(j);
         if ((r = osm_jobs_status(j, id, -1, &st)) < 0)
             return r;
-        if (settled(st) || osm_monotonic_ms() >= deadline)
+        if (settled(st) || osm_monotonic_ms() >= deadline || seen == UINT64_MAX)
             break;
         json_decref(TAKE_PTR(st));
         wait_change(j, seen, deadline);

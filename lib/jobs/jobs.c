@@ -459,6 +459,7 @@ void osm_jobs_close(struct osm_jobs *j)
         return;
     pthread_mutex_lock(&j->lock);
     j->stopping = true;
+    pthread_cond_broadcast(&j->changed); /* waiters answer now with what they have */
     while (j->call_threads > 0) /* approved calls in flight finish and record their result */
         pthread_cond_wait(&j->changed, &j->lock);
     pthread_mutex_unlock(&j->lock);
