@@ -378,6 +378,22 @@ static void post_initialize(struct mcp_http *h, const json_t *msg, struct osm_ra
     mcp_session_unref(s);
 }
 
+/* The session a request names (a reference in *ret), or false with the error answered. */
+static bool session_of_request(struct mcp_http *h, const char *sid, struct session_ref *ret,
+                               struct osm_raw_response *out)
+{
+    if (!sid) {
+        reply_error(out, 400, MCP_ERR_INVALID_REQUEST,
+                    "Mcp-Session-Id header required (send initialize first)");
+        return false;
+    }
+    if (!session_get(h, sid, ret)) {
+        reply_error(out, 404, MCP_ERR_INVALID_REQUEST, "unknown or expired session");
+        return false;
+    }
+    return true;
+}
+
 static void handle_post(struct mcp_http *h, struct osm_raw_request *req,
                         struct osm_raw_response *out)
 {
@@ -411,15 +427,8 @@ static void handle_post(struct mcp_http *h, struct osm_raw_request *req,
         post_initialize(h, msg, out);
         return;
     }
-    if (!sid) {
-        reply_error(out, 400, MCP_ERR_INVALID_REQUEST,
-                    "Mcp-Session-Id header required (send initialize first)");
+    if (!session_of_request(h, sid, &ref, out))
         return;
-    }
-    if (!session_get(h, sid, &ref)) {
-        reply_error(out, 404, MCP_ERR_INVALID_REQUEST, "unknown or expired session");
-        return;
-    }
     if (kind != MCP_MSG_REQUEST) {
         json_decref(mcp_session_handle(ref.s, msg, &null_sink));
         out->status = 202;
@@ -454,15 +463,8 @@ static void handle_get(struct mcp_http *h, struct osm_raw_request *req,
         reply_error(out, 406, MCP_ERR_INVALID_REQUEST, "Accept must allow text/event-stream");
         return;
     }
-    if (!sid) {
-        reply_error(out, 400, MCP_ERR_INVALID_REQUEST,
-                    "Mcp-Session-Id header required (send initialize first)");
+    if (!session_of_request(h, sid, &ref, out))
         return;
-    }
-    if (!session_get(h, sid, &ref)) {
-        reply_error(out, 404, MCP_ERR_INVALID_REQUEST, "unknown or expired session");
-        return;
-    }
     if (last)
         r = mcp_sse_reader_resume(ref.log, last, &reader);
     else

@@ -59,11 +59,6 @@ static const struct {
     "arguments, job_id, call_id, mode, ttl_secs, args_hash, daemon, preview, path, scope, "        \
     "grant_expires_at"
 
-void agentd_uuid(char ret[static OSM_EXEC_ID_LEN + 1])
-{
-    osm_uuid(ret);
-}
-
 static void ts_in(int64_t secs, char ret[static OSM_TS_LEN + 1])
 {
     int64_t now = osm_realtime_ms();
@@ -186,14 +181,20 @@ static int rows_query(struct agentd *ad, const char *id, const char *status, boo
     return r == SQLITE_DONE ? 0 : -EIO;
 }
 
-json_t *agentd_approval_row(struct agentd *ad, const char *id, int *ret_r)
+/* Row id (new reference) or NULL with *ret_r -ENOENT / -errno; full: with the preview's content. */
+static json_t *row_get(struct agentd *ad, const char *id, bool full, int *ret_r)
 {
     json_auto_t *list = json_array();
 
-    *ret_r = list ? rows_query(ad, id, NULL, true, list) : -ENOMEM;
+    *ret_r = list ? rows_query(ad, id, NULL, full, list) : -ENOMEM;
     if (*ret_r == 0 && json_array_size(list) == 0)
         *ret_r = -ENOENT;
     return *ret_r == 0 ? json_incref(json_array_get(list, 0)) : NULL;
+}
+
+json_t *agentd_approval_row(struct agentd *ad, const char *id, int *ret_r)
+{
+    return row_get(ad, id, true, ret_r);
 }
 
 /* ---- changes (apply callbacks run on the writer, inside the event's transaction) --------- */
@@ -600,12 +601,9 @@ static json_t *not_ready(struct osm_request *req)
  * preview's content. */
 static json_t *approval_reply(struct osm_request *req, const char *id)
 {
-    json_auto_t *list = json_array();
-    int r = list ? rows_query(AGENTD(req), id, NULL, req->operator, list) : -ENOMEM;
-    json_t *row = r == 0 ? json_incref(json_array_get(list, 0)) : NULL;
+    int r;
+    json_t *row = row_get(AGENTD(req), id, req->operator, & r);
 
-    if (r == 0 && !row)
-        r = -ENOENT;
     if (r == -ENOENT)
         return osm_error(req, 404, "not_found", NULL, "approval not found");
     if (r < 0)
@@ -662,7 +660,7 @@ json_t *agentd_approval_request(struct osm_request *req)
         return err;
     if (request_actor(req, actor, who, sizeof(who)) < 0)
         return agentd_field_error(req, "actor", "must be 1-128 chars of [a-z0-9_.:-]");
-    agentd_uuid(id);
+    osm_uuid(id);
     osm_now_ts(c.now);
     ts_in(ttl_s, expires);
     c.command = json_string_value(command);

@@ -75,5 +75,3 @@ int agentd_decision_deliver(struct agentd *ad, const char *id);
 int agentd_approvals_expire(struct agentd *ad);
 /* The approval id as JSON (new reference) or NULL with *ret_r = -ENOENT / -errno. */
 json_t *agentd_approval_row(struct agentd *ad, const char *id, int *ret_r);
-/* Fresh uuid v4 text. */
-void agentd_uuid(char ret[static OSM_EXEC_ID_LEN + 1]);

@@ -144,7 +144,7 @@ static json_t *token_new(struct agentd *ad, const char *to, const json_t *perms,
     char buf[OSM_TOKEN_CANONICAL_MAX], hex[OSM_SIGNATURE_HEX_LEN + 1];
     int64_t now = osm_realtime_ms();
 
-    agentd_uuid(id);
+    osm_uuid(id);
     osm_format_ts((time_t)(now / 1000), (unsigned)(now % 1000), created);
     osm_format_ts((time_t)(now / 1000 + ttl), (unsigned)(now % 1000), expires);
     if (osm_token_canonical(id, to, perms, expires, buf, sizeof(buf)) < 0 ||

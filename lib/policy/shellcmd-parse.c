@@ -810,6 +810,21 @@ static struct sh_word take_word(struct lexer *lx)
     return lx->tok.word;
 }
 
+/* Consumes the peeked token and takes the word after it (-EINVAL when it is not a word). */
+static int next_word(struct lexer *lx, struct sh_word *ret)
+{
+    struct token *t;
+    int r;
+
+    consume(lx);
+    if ((r = peek(lx, &t)) < 0)
+        return r;
+    if (t->kind != T_WORD)
+        return -EINVAL;
+    *ret = take_word(lx);
+    return 0;
+}
+
 /* ---- the parser ------------------------------------------------------------------------- */
 
 /* An unquoted word spelled kw: how reserved words are recognised. */
@@ -929,16 +944,11 @@ static int parse_redir(struct lexer *lx, struct builder *b)
 {
     struct sh_redir rd = {.fd = lx->tok.fd, .op = lx->tok.op};
     bool strip_tabs = lx->tok.strip_tabs;
-    struct token *t;
     struct sh_word w;
     int r;
 
-    consume(lx);
-    if ((r = peek(lx, &t)) < 0)
+    if ((r = next_word(lx, &w)) < 0)
         return r;
-    if (t->kind != T_WORD)
-        return -EINVAL;
-    w = take_word(lx);
     if ((rd.op == OSM_SHELLCMD_REDIR_DUP_OUT || rd.op == OSM_SHELLCMD_REDIR_DUP_IN) &&
         !is_fd_word(w.text)) { /* >& FILE is &> FILE */
         bool out = rd.op == OSM_SHELLCMD_REDIR_DUP_OUT;
@@ -1012,15 +1022,12 @@ static int parse_function(struct lexer *lx, char *name)
 static int parse_function_keyword(struct lexer *lx)
 {
     struct token *t;
+    struct sh_word w;
     size_t i;
     int r;
 
-    consume(lx);
-    if ((r = peek(lx, &t)) < 0)
-        return r;
-    if (t->kind != T_WORD)
-        return -EINVAL;
-    if ((r = string_add(lx->an, take_word(lx).text, 0, &i)) < 0 || (r = peek(lx, &t)) < 0)
+    if ((r = next_word(lx, &w)) < 0 || (r = string_add(lx->an, w.text, 0, &i)) < 0 ||
+        (r = peek(lx, &t)) < 0)
         return r;
     if (t->kind == T_LPAREN) {
         consume(lx);

@@ -97,9 +97,13 @@ class ConformanceSuiteAll(unittest.TestCase):
         self.assertEqual(mcptest.sanitizer_report(bridge.log()), "")
 
 
-class HttpSecurity(unittest.TestCase):
+class HttpBridgeCase(unittest.TestCase):
+    """A bridge on loopback TCP with a bearer token, started per test with bridge_args; the test
+    fails if it died or a sanitizer reported."""
+    bridge_args = []
+
     def setUp(self):
-        self.bridge = mcptest.Bridge(token=TOKEN)
+        self.bridge = mcptest.Bridge(list(self.bridge_args), token=TOKEN)
         self.bridge.args += ["--http", "127.0.0.1:%d" % self.bridge.port,
                              "--token-file", self.bridge.token_file()]
         self.bridge.start()
@@ -110,6 +114,9 @@ class HttpSecurity(unittest.TestCase):
         self.bridge.cleanup()
         self.assertTrue(alive, "bridge died: " + log)
         self.assertEqual(mcptest.sanitizer_report(log), "")
+
+
+class HttpSecurity(HttpBridgeCase):
 
     def test_bearer_token(self):
         b = self.bridge
@@ -222,26 +229,13 @@ class HttpSecurity(unittest.TestCase):
         self.assertIn("summary", sc["field"])
 
 
-class HttpStreams(unittest.TestCase):
+class HttpStreams(HttpBridgeCase):
     """Resumable event streams (MCP 2025-11-25 Streamable HTTP): ids unique in the session, a
     priming event, GET with Last-Event-ID replaying what followed, the session's GET stream, and
     connections the server closes (with a retry field) so that the client polls."""
 
     HOLD_MS = 300
-
-    def setUp(self):
-        self.bridge = mcptest.Bridge(["--conformance-fixtures", "--sse-hold-ms",
-                                      str(self.HOLD_MS)], token=TOKEN)
-        self.bridge.args += ["--http", "127.0.0.1:%d" % self.bridge.port,
-                             "--token-file", self.bridge.token_file()]
-        self.bridge.start()
-
-    def tearDown(self):
-        log = self.bridge.log()
-        alive = self.bridge.proc.poll() is None
-        self.bridge.cleanup()
-        self.assertTrue(alive, "bridge died: " + log)
-        self.assertEqual(mcptest.sanitizer_report(log), "")
+    bridge_args = ["--conformance-fixtures", "--sse-hold-ms", str(HOLD_MS)]
 
     def get(self, sid, last=None, accept="text/event-stream"):
         headers = {"Accept": accept, "Content-Type": None}
