@@ -36,12 +36,12 @@ const struct osm_tool osm_tools_host[] = {
         PAGE_PROPS J(},"required":["path"],"additionalProperties":false}),
      .cls = OSM_CLASS_READ, .daemon = "agentd", .flags = OSM_TOOL_LIST},
     {.name = "service_status",
-     .description = "Status of a systemd unit (systemctl status).",
+     .description = "Status of a service (systemd unit, or a service osmoda-watch supervises).",
      .input_schema = J({"type":"object","properties":{
         "unit":{"type":"string","minLength":1,"maxLength":256,
                 "description":"Unit name, e.g. nginx or nginx.service."}},
         "required":["unit"],"additionalProperties":false}),
-     .cls = OSM_CLASS_READ, .daemon = "agentd"},
+     .cls = OSM_CLASS_READ, .daemon = "watch", .method = "GET", .path = "/service/status"},
     {.name = "journal_logs",
      .description = "Recent journal lines of a systemd unit (journalctl -u).",
      .input_schema = J({"type":"object","properties":{
@@ -51,7 +51,8 @@ const struct osm_tool osm_tools_host[] = {
         "priority":{"type":"string","description":"Lowest priority: emerg .. debug, or 0-7."},
         "since":{"type":"string","description":"journalctl --since, e.g. \"1 hour ago\"."},)
         PAGE_PROPS J(},"required":["unit"],"additionalProperties":false}),
-     .cls = OSM_CLASS_READ, .daemon = "agentd", .flags = OSM_TOOL_LIST},
+     .cls = OSM_CLASS_READ, .daemon = "watch", .method = "GET", .path = "/service/logs",
+     .flags = OSM_TOOL_LIST},
     {.name = "network_info",
      .description = "Network state: interfaces, listening ports, DNS resolvers, routes.",
      .input_schema = J({"type":"object","properties":{

@@ -4,10 +4,32 @@
 // clang-format off
 const struct osm_tool osm_tools_safeswitch[] = {
     {.name = "safe_switch_begin",
-     .description = "Start a SafeSwitch probation after a system change: the health checks run "
-                    "every 5 s and any failure rolls the system back; after ttl_secs it commits.",
+     .description = "Make a change as a SafeSwitch transaction: watch applies the plan (config "
+                    "files, a Nix profile, a NixOS generation), runs the health checks every 5 s "
+                    "and rolls the change back on a failure; after ttl_secs it commits. A text "
+                    "plan only describes a change the caller already made.",
      .input_schema = J({"type":"object","properties":{
-        "plan":{"type":"string","minLength":1,"description":"What was changed, and why."},
+        "plan":{"description":"The change for watch to apply, or text about one made.","oneOf":[
+          {"type":"string","minLength":1,"description":"What was changed, and why."},
+          {"type":"object","description":"Replace config files atomically; restart services.",
+           "properties":{"backend":{"const":"files"},
+             "files":{"type":"object","additionalProperties":{"type":"string"},
+                      "description":"Absolute path -> its complete new content."},
+             "restart":{"type":"array","items":{"type":"string","minLength":1,"maxLength":256},
+                        "description":"Services to reload or restart after the change."},
+             "description":{"type":"string","description":"Why."}},
+           "required":["backend","files"],"additionalProperties":false},
+          {"type":"object","description":"Switch a Nix profile to a store path.",
+           "properties":{"backend":{"const":"nix-profile"},
+             "profile":{"type":"string","minLength":1,"description":"Profile path."},
+             "store_path":{"type":"string","minLength":1,"description":"/nix/store/... path."},
+             "description":{"type":"string","description":"Why."}},
+           "required":["backend","profile","store_path"],"additionalProperties":false},
+          {"type":"object","description":"Switch NixOS to a built system (switch-to-configuration).",
+           "properties":{"backend":{"const":"nixos"},
+             "store_path":{"type":"string","minLength":1,"description":"The built system."},
+             "description":{"type":"string","description":"Why."}},
+           "required":["backend","store_path"],"additionalProperties":false}]},
         "ttl_secs":{"type":"integer","minimum":1,"description":"Probation length in seconds."},
         "health_checks":{"type":"array","description":"Checks that must keep passing.",
                          "items":) HEALTH_CHECK J(}},

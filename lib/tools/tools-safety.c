@@ -1,7 +1,7 @@
 /* Tools 57-60: emergency commands. osModa ran them as shell loops in the MCP bridge, as root,
  * from the agent itself. Rollback and the emergency stops belong to osmoda-watch (SafeSwitch and
- * emergency controls, DESIGN §7), which executes them under its own policy; safety_status only
- * reads generations, which agentd does. */
+ * emergency controls, DESIGN §7), which executes them under its own policy, and so does
+ * safety_status, which reads the generations of every SafeSwitch backend. */
 #include "tools/tools-table.h"
 
 // clang-format off
@@ -15,7 +15,7 @@ const struct osm_tool osm_tools_safety[] = {
     {.name = "safety_status",
      .description = "Current system generation and the last generations to roll back to.",
      .input_schema = NO_ARGS,
-     .cls = OSM_CLASS_READ, .daemon = "agentd"},
+     .cls = OSM_CLASS_READ, .daemon = "watch", .method = "GET", .path = "/safety/status"},
     {.name = "safety_panic",
      .description = "Emergency: stop the osModa services (gateway, keyd, watch, routines, "
                     "mesh, mcpd, teachd, voice, egress).",

@@ -17,7 +17,8 @@ BUILD = os.environ.get("OSMODA_BUILD", os.path.join(ROOT, "build"))
 
 def binary(name):
     """Path of a built program: agentd, agentctl, ..."""
-    for sub in ("daemons/" + name, "daemons/sandbox", "examples/notesd", "cli", "bench", "mcp"):
+    short = name[len("osmoda-"):] if name.startswith("osmoda-") else name
+    for sub in ("daemons/" + short, "daemons/sandbox", "examples/notesd", "cli", "bench", "mcp"):
         p = os.path.join(BUILD, sub, name)
         if os.path.exists(p):
             return p
@@ -185,3 +186,103 @@ def run_ctl(*args, state_dir=None, sock=None, input=None):
         argv += ["--socket", sock]
     argv += list(args)
     return subprocess.run(argv, input=input, capture_output=True, text=True, timeout=120)
+
+
+class Watch:
+    """A real osmoda-watch beside a real agentd (its ledger and approver), on the process
+    service backend unless told otherwise. data_dir survives stop()/start() (restart tests)."""
+
+    def __init__(self, agentd, args=(), backend="process", data_dir=None):
+        self.agentd = agentd
+        self.sock = os.path.join(agentd.run_dir, "watch.sock")
+        self.agent_sock = os.path.join(agentd.run_dir, "watch-agent.sock")
+        self.data_dir = data_dir or os.path.join(agentd.tmp, "watch")
+        self.log_path = os.path.join(agentd.tmp, "watch.stderr")
+        self.args = ["--service-backend", backend] + list(args)
+        self.proc = None
+
+    def start(self, wait=True):
+        for p in (self.sock, self.agent_sock):
+            if os.path.exists(p):
+                os.unlink(p)
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [binary("osmoda-watch"), "--socket", self.sock, "--agentd-socket", self.agentd.sock,
+             "--state-dir", self.agentd.state_dir, "--data-dir", self.data_dir] + self.args,
+            stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
+        if wait:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout=20):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("osmoda-watch exited: " + self.text())
+            if os.path.exists(self.agent_sock):
+                try:
+                    if request(self.sock, "GET", "/health", timeout=2)[0] == 200:
+                        return
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        raise RuntimeError("osmoda-watch did not become ready: " + self.text())
+
+    def text(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.alive():
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc is not None:
+            self.log.close()
+        self.proc = None
+
+    def request(self, method, path, body=None, **kw):
+        """On the operator socket (watch.sock)."""
+        return request(self.sock, method, path, body, **kw)
+
+    def call(self, tool, args=None):
+        """A tool call on the agent socket, through watch's executor: (status, answer)."""
+        return request(self.agent_sock, "POST", "/tools/call",
+                       {"tool": tool, "arguments": args or {}})
+
+    def events(self, prefix=""):
+        """watch's events in agentd's ledger, oldest first: [(type, payload dict)]."""
+        st, log = self.agentd.request("GET", "/events/log?actor=watch&limit=10000")
+        assert st == 200, log
+        return [(e["type"], json.loads(e["payload"])) for e in reversed(log)
+                if e["type"].startswith(prefix)]
+
+
+class WatchTestCase(unittest.TestCase):
+    """One agentd and one osmoda-watch per test method."""
+    watch_args = ()
+    watch_backend = "process"
+
+    def setUp(self):
+        self.agentd = Agentd().start()
+        self.watch = Watch(self.agentd, self.watch_args, self.watch_backend)
+        try:
+            self.watch.start()
+        except Exception:
+            self.agentd.cleanup()
+            raise
+
+    def tearDown(self):
+        alive = self.watch.alive()
+        self.watch.stop()
+        self.agentd.stop()
+        report = self.agentd.sanitizer_errors()
+        self.agentd.cleanup()
+        self.assertTrue(alive, "osmoda-watch died during the test")
+        self.assertEqual(report, "", "sanitizer report from agentd")
