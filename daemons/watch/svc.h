@@ -47,8 +47,11 @@ struct svc_spec {
 
 struct svc_process_config {
     const char *state_dir; /* logs/<name>.log and the notify sockets live here */
-    const char *services_file; /* JSON array of configured services (may not exist), see
-                                  svc-process.c for the format */
+    /* The configured services (the file may not exist): a JSON array of
+     * {"name", "argv": [absolute path, args...], "working_dir"?, "env"?: {"K": "V"},
+     *  "restart"?: "always"|"on-failure"|"no" (default on-failure), "notify"?: bool,
+     *  "enabled"?: bool (default true: started when watch starts)} */
+    const char *services_file;
     int start_limit_burst;      /* 0: SVC_START_LIMIT_BURST */
     int start_limit_interval_s; /* 0: SVC_START_LIMIT_INTERVAL_S */
     int64_t log_max_bytes;      /* 0: SVC_LOG_MAX_BYTES */
