@@ -30,6 +30,8 @@ struct switch_env {
     struct svc *svc;           /* services to restart */
     struct fim *fim;           /* told of every file the backend is about to write */
     const struct watch_events *events;
+    const char *const *protected_dirs; /* NULL-terminated: no plan may write under these (watch's
+                                          data dir, the suite's state and run dirs) */
 };
 
 struct switch_backend {
