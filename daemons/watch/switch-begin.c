@@ -56,8 +56,10 @@ static int backend_plan(struct begin *b)
     int r;
 
     if (!(be = switch_backend_find(name)))
-        return snprintf(b->err, sizeof(b->err), "plan.backend: unknown backend \"%s\" (files, "
-                        "nix-profile, nixos)", name ?: ""),
+        return snprintf(b->err, sizeof(b->err),
+                        "plan.backend: unknown backend \"%s\" (files, "
+                        "nix-profile, nixos)",
+                        name ?: ""),
                -EINVAL;
     b->s->backend = be;
     if (!(b->s->target = calloc(1, SWITCH_TARGET_MAX)))
@@ -171,8 +173,7 @@ static json_t *plan_brief(const json_t *plan)
         return json_incref((json_t *)plan);
     if (!(p = json_copy((json_t *)plan)) || !(paths = json_array()))
         return json_decref(p), NULL;
-    json_object_foreach (files, path, v)
-        json_array_append_new(paths, json_string(path));
+    json_object_foreach(files, path, v) json_array_append_new(paths, json_string(path));
     json_object_set_new(p, "files", paths);
     return p;
 }
@@ -185,8 +186,7 @@ static int record_begin(struct begin *b)
     osm_uuid(s->id);
     s->started_ms = osm_realtime_ms();
     s->deadline_ms = s->started_ms + s->ttl_secs * 1000;
-    osm_format_ts((time_t)(s->started_ms / 1000), (unsigned)(s->started_ms % 1000),
-                  s->started_at);
+    osm_format_ts((time_t)(s->started_ms / 1000), (unsigned)(s->started_ms % 1000), s->started_at);
     s->phase = SWITCH_BEGIN;
     if (!(s->history = json_array()))
         return -ENOMEM;
@@ -224,8 +224,7 @@ static void prepare_text(struct begin *b)
         return;
     nixplan = json_pack("{s:s, s:s}", "backend", "nixos", "store_path", s->previous_generation);
     if (nixplan &&
-        (r = switch_backend_nixos.prepare(&b->ss->env, nixplan, &s->record, err, sizeof(err))) <
-            0)
+        (r = switch_backend_nixos.prepare(&b->ss->env, nixplan, &s->record, err, sizeof(err))) < 0)
         log_warn("switch.begin", "id=%s note=\"no generation recorded\" error=%d reason=\"%s\"",
                  s->id, r, err);
 }

@@ -64,7 +64,8 @@ int switch_write_at(int dirfd, const char *name, const void *data, size_t len, m
     _cleanup_close_ int fd = -1;
     int r;
 
-    snprintf(tmp, sizeof(tmp), ".osmoda-switch.%d.%u", (int)getpid(), atomic_fetch_add(&counter, 1));
+    snprintf(tmp, sizeof(tmp), ".osmoda-switch.%d.%u", (int)getpid(),
+             atomic_fetch_add(&counter, 1));
     fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         return -errno;
@@ -172,8 +173,8 @@ static int check_path(const struct switch_env *env, const char *path, char *err,
                         prot),
                -EPERM;
     if ((dirfd = open_parent(path, &base)) < 0)
-        return snprintf(err, errlen, "files: the directory of \"%s\": %s%s", path,
-                        strerror(-dirfd), dirfd == -ELOOP ? " (symlinks are refused)" : ""),
+        return snprintf(err, errlen, "files: the directory of \"%s\": %s%s", path, strerror(-dirfd),
+                        dirfd == -ELOOP ? " (symlinks are refused)" : ""),
                dirfd == -ENOENT ? -ENOENT : -EINVAL;
     r = target_kind(dirfd, base, &st);
     if (r == -ELOOP)
@@ -197,7 +198,8 @@ static int check_restart(const struct switch_env *env, const json_t *restart, ch
         return snprintf(err, errlen, "restart: an array of at most %d service names",
                         SWITCH_RESTART_MAX),
                -EINVAL;
-    json_array_foreach (restart, i, v) {
+    json_array_foreach(restart, i, v)
+    {
         json_t *st = NULL;
         int r;
 
@@ -242,7 +244,8 @@ static int files_validate(const struct switch_env *env, const json_t *plan, char
 
     if ((r = unpack_plan(plan, &files, &restart, err, errlen)) < 0)
         return r;
-    json_object_foreach ((json_t *)files, path, content) {
+    json_object_foreach((json_t *)files, path, content)
+    {
         size_t n = strlen(path) + 1;
 
         if (!json_is_string(content) || json_string_length(content) > SWITCH_FILE_MAX_BYTES)
@@ -334,6 +337,10 @@ static void count_lines(const char *a, size_t alen, const char *b, size_t blen, 
     json_int_t add = 0, del = 0;
     int line = 0;
 
+    if (memchr(a, 0, alen) || memchr(b, 0, blen)) { /* lines mean nothing in binary data */
+        json_object_set_new(entry, "binary", json_true());
+        return;
+    }
     if (osm_diff_unified(a, alen, b, blen, "a", "b", 2 * (alen + blen) + 65536, &d, &cut) < 0) {
         json_object_set_new(entry, "lines_unknown", json_true());
         return;
@@ -406,7 +413,8 @@ static int files_prepare(const struct switch_env *env, const json_t *plan, json_
 
     if (!rec || !list)
         return -ENOMEM;
-    json_object_foreach (files, path, content) {
+    json_object_foreach(files, path, content)
+    {
         json_t *e = NULL;
         if ((r = snapshot_one(env, path, content, &e, err, errlen)) < 0)
             return r;
@@ -424,9 +432,9 @@ static const json_t *record_entry(const json_t *record, const char *path)
     size_t i;
     json_t *e;
 
-    json_array_foreach (json_object_get(record, "files"), i, e)
-        if (strcmp(json_string_value(json_object_get(e, "path")) ?: "", path) == 0)
-            return e;
+    json_array_foreach(json_object_get(record, "files"), i,
+                       e) if (strcmp(json_string_value(json_object_get(e, "path")) ?: "", path) ==
+                              0) return e;
     return NULL;
 }
 
@@ -464,7 +472,8 @@ static int restart_all(const struct switch_env *env, const json_t *plan, char *e
     json_t *v;
     int r, first = 0;
 
-    json_array_foreach (json_object_get(plan, "restart"), i, v) {
+    json_array_foreach(json_object_get(plan, "restart"), i, v)
+    {
         r = env->svc ? svc_reload_or_restart(env->svc, json_string_value(v)) : -ENOTCONN;
         if (r < 0 && first == 0) {
             snprintf(err, errlen, "restart %s: %s", json_string_value(v), strerror(-r));
@@ -474,14 +483,15 @@ static int restart_all(const struct switch_env *env, const json_t *plan, char *e
     return first;
 }
 
-static int files_apply(const struct switch_env *env, const json_t *plan, json_t *record,
-                       char *err, size_t errlen)
+static int files_apply(const struct switch_env *env, const json_t *plan, json_t *record, char *err,
+                       size_t errlen)
 {
     json_t *content;
     const char *path;
     int r;
 
-    json_object_foreach (json_object_get(plan, "files"), path, content) {
+    json_object_foreach(json_object_get(plan, "files"), path, content)
+    {
         const json_t *e = record_entry(record, path);
         mode_t mode;
         uid_t uid;
@@ -588,7 +598,8 @@ static int files_rollback(const struct switch_env *env, const json_t *plan, json
     int r, first = 0;
 
     /* every file is restored even when one fails: as much of the old state as possible */
-    json_array_foreach (json_object_get(record, "files"), i, e) {
+    json_array_foreach(json_object_get(record, "files"), i, e)
+    {
         if ((r = restore_one(env, e)) < 0 && first == 0) {
             snprintf(err, errlen, "restore %s: %s",
                      json_string_value(json_object_get(e, "path")) ?: "?",
@@ -605,12 +616,13 @@ static json_t *files_summary(const json_t *plan, const json_t *record)
     json_t *files = json_array(), *restart, *e;
     size_t i;
 
-    json_array_foreach (json_object_get(record, "files"), i, e) {
+    json_array_foreach(json_object_get(record, "files"), i, e)
+    {
         json_t *s = json_pack("{s:O, s:O, s:O, s:b}", "path", json_object_get(e, "path"),
                               "old_sha256", json_object_get(e, "sha256") ?: json_null(),
                               "new_sha256", json_object_get(e, "new_sha256") ?: json_null(),
                               "created", !json_is_true(json_object_get(e, "existed")));
-        const char *keys[] = {"lines_added", "lines_removed", "lines_approximate"};
+        const char *keys[] = {"lines_added", "lines_removed", "lines_approximate", "binary"};
         for (size_t k = 0; s && k < ELEMENTSOF(keys); k++)
             if (json_object_get(e, keys[k]))
                 json_object_set(s, keys[k], json_object_get(e, keys[k]));

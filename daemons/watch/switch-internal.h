@@ -13,9 +13,9 @@
 #include "switch-backend.h"
 #include "switch.h"
 
-#define SWITCH_ID_LEN 36            /* uuid v4 text */
-#define SWITCH_ACTIVE_MAX 64        /* switches in probation at once (then 503) */
-#define SWITCH_RESTART_MAX 16       /* services in one files plan's restart list */
+#define SWITCH_ID_LEN 36             /* uuid v4 text */
+#define SWITCH_ACTIVE_MAX 64         /* switches in probation at once (then 503) */
+#define SWITCH_RESTART_MAX 16        /* services in one files plan's restart list */
 #define SWITCH_CONFIRM_DELAY_MS 1000 /* a failed round is confirmed once this long after */
 #define SWITCH_HISTORY_MAX 20        /* probe rounds kept in a session (newest) */
 #define SWITCH_CHECK_EVENTS_MAX 20   /* switch.check receipts of one switch, at most */
@@ -62,12 +62,12 @@ struct switch_session {
     json_t *record;                       /* the backend's record (rollback needs it) */
     json_t *summary;                      /* the diff summary, after apply */
     enum switch_phase phase;
-    char *reason;     /* why it was rolled back */
-    char *error;      /* the last rollback error, while it is not finished */
+    char *reason; /* why it was rolled back */
+    char *error;  /* the last rollback error, while it is not finished */
     char ended_at[OSM_TS_LEN + 1];
-    json_t *history;  /* newest SWITCH_HISTORY_MAX probe rounds {at, ok, detail} */
+    json_t *history; /* newest SWITCH_HISTORY_MAX probe rounds {at, ok, detail} */
     int64_t rounds, failures, check_events;
-    bool busy;        /* a thread is applying, probing or rolling back */
+    bool busy; /* a thread is applying, probing or rolling back */
     bool thread_started;
     pthread_t thread; /* the probation thread */
     struct switches *probation_owner;
@@ -86,8 +86,7 @@ int switch_store_save(const char *dir, const struct switch_session *s);
 int switch_store_remove(const char *dir, const char *id);
 /* Calls fn for every record in dir (oldest first, at most SWITCH_RECORDS_MAX); records that
  * do not parse are skipped with a warning. */
-int switch_store_load(const char *dir, int (*fn)(void *ctx, struct switch_session *s),
-                      void *ctx);
+int switch_store_load(const char *dir, int (*fn)(void *ctx, struct switch_session *s), void *ctx);
 
 /* A new session with its condition variable on the monotonic clock (NULL on ENOMEM). */
 struct switch_session *switch_session_new(void);
@@ -100,7 +99,7 @@ struct switches {
     char *store_dir; /* <data_dir>/switches/store */
     const char *protected_dirs[4];
     struct switch_env env;
-    pthread_mutex_t lock; /* the list and every session's fields */
+    pthread_mutex_t lock;        /* the list and every session's fields */
     struct switch_session *head; /* newest first */
     bool stopping;
 };

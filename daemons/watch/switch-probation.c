@@ -51,8 +51,7 @@ static void run_round(struct switches *ss, struct switch_session *s, struct roun
 {
     rd->detail[0] = '\0';
     rd->ok = s->n_checks == 0 ||
-             checks_run_all(ss->w->checks, s->checks, s->n_checks, rd->detail,
-                            sizeof(rd->detail));
+             checks_run_all(ss->w->checks, s->checks, s->n_checks, rd->detail, sizeof(rd->detail));
     if (!rd->ok && !rd->detail[0])
         snprintf(rd->detail, sizeof(rd->detail), "a health check failed");
 }
@@ -68,16 +67,16 @@ static json_t *note_round(struct switches *ss, struct switch_session *s, const s
     osm_now_ts(at);
     s->rounds++;
     s->failures += !rd->ok;
-    json_array_append_new(s->history, json_pack("{s:s, s:b, s:s}", "at", at, "ok", rd->ok,
-                                                "detail", rd->detail));
+    json_array_append_new(
+        s->history, json_pack("{s:s, s:b, s:s}", "at", at, "ok", rd->ok, "detail", rd->detail));
     while (json_array_size(s->history) > SWITCH_HISTORY_MAX)
         json_array_remove(s->history, 0);
     switch_persist(ss, s);
     if ((!changed && !rd->final) || s->check_events >= SWITCH_CHECK_EVENTS_MAX)
         return NULL;
     s->check_events++;
-    return json_pack("{s:s, s:I, s:b, s:s, s:b}", "id", s->id, "round", (json_int_t)s->rounds,
-                     "ok", rd->ok, "detail", rd->detail, "final", rd->final);
+    return json_pack("{s:s, s:I, s:b, s:s, s:b}", "id", s->id, "round", (json_int_t)s->rounds, "ok",
+                     rd->ok, "detail", rd->detail, "final", rd->final);
 }
 
 /* Under the lock, which it drops while acting: the outcome of a round. False when the thread

@@ -10,12 +10,9 @@
 #include "switch-internal.h"
 
 static const char *const phase_names[] = {
-    [SWITCH_BEGIN] = "begin",
-    [SWITCH_APPLYING] = "applying",
-    [SWITCH_PROBATION] = "probation",
-    [SWITCH_ROLLING_BACK] = "rolling_back",
-    [SWITCH_COMMITTED] = "committed",
-    [SWITCH_ROLLED_BACK] = "rolled_back",
+    [SWITCH_BEGIN] = "begin",         [SWITCH_APPLYING] = "applying",
+    [SWITCH_PROBATION] = "probation", [SWITCH_ROLLING_BACK] = "rolling_back",
+    [SWITCH_COMMITTED] = "committed", [SWITCH_ROLLED_BACK] = "rolled_back",
 };
 
 const char *switch_phase_name(enum switch_phase p)
@@ -91,12 +88,12 @@ static int target_from_json(const json_t *a, char **ret)
     json_t *v;
     char *t, *p;
 
-    json_array_foreach (a, i, v)
-        len += json_string_length(v) + 1;
+    json_array_foreach(a, i, v) len += json_string_length(v) + 1;
     if (!(t = calloc(1, len)))
         return -ENOMEM;
     p = t;
-    json_array_foreach (a, i, v) {
+    json_array_foreach(a, i, v)
+    {
         memcpy(p, json_string_value(v) ?: "", json_string_length(v));
         p += json_string_length(v) + 1;
     }

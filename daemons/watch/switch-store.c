@@ -89,8 +89,8 @@ static int collect(const char *dir, struct switch_session ***ret, size_t *ret_n)
         if (!record_name(de->d_name))
             continue;
         if ((r = load_one(dir, de->d_name, &s)) < 0) {
-            log_warn("switch.load", "record=%s error=%d reason=\"%s\" note=skipped", de->d_name,
-                     r, strerror(-r));
+            log_warn("switch.load", "record=%s error=%d reason=\"%s\" note=skipped", de->d_name, r,
+                     strerror(-r));
             continue;
         }
         if (n == cap) {

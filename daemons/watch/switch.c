@@ -46,12 +46,11 @@ int switch_parse_checks(struct switch_session *s, char *err, size_t errlen)
                -EINVAL;
     if (n && !(s->checks = calloc(n, sizeof(*s->checks))))
         return -ENOMEM;
-    json_array_foreach (s->health_checks, i, c) {
+    json_array_foreach(s->health_checks, i, c)
+    {
         char e[200] = "";
         if ((r = check_parse(c, &s->checks[i], e, sizeof(e))) < 0)
-            return snprintf(err, errlen, "health_checks[%zu]: %s", i,
-                            *e ? e : strerror(-r)),
-                   r;
+            return snprintf(err, errlen, "health_checks[%zu]: %s", i, *e ? e : strerror(-r)), r;
         s->n_checks++;
     }
     return 0;
@@ -99,21 +98,22 @@ static int backend_rollback(struct switches *ss, struct switch_session *s, bool 
         *restored = false;
         return 0;
     }
-    nixplan = json_pack("{s:s, s:s}", "backend", "nixos", "store_path",
-                        s->previous_generation ?: "");
+    nixplan =
+        json_pack("{s:s, s:s}", "backend", "nixos", "store_path", s->previous_generation ?: "");
     return nixplan ? switch_backend_nixos.rollback(&ss->env, nixplan, s->record, err, errlen)
                    : -ENOMEM;
 }
 
 static json_t *rolled_back_payload(const struct switch_session *s, bool restored)
 {
-    json_t *p = json_pack("{s:s, s:s, s:O?, s:b, s:I, s:I}", "id", s->id, "reason",
-                          s->reason ?: "", "summary", s->summary, "restored", restored, "rounds",
+    json_t *p = json_pack("{s:s, s:s, s:O?, s:b, s:I, s:I}", "id", s->id, "reason", s->reason ?: "",
+                          "summary", s->summary, "restored", restored, "rounds",
                           (json_int_t)s->rounds, "failures", (json_int_t)s->failures);
 
     if (p && !restored)
-        json_object_set_new(p, "note", json_string("the caller applied this change; there was no "
-                                                   "system profile for watch to restore"));
+        json_object_set_new(p, "note",
+                            json_string("the caller applied this change; there was no "
+                                        "system profile for watch to restore"));
     return p;
 }
 
@@ -137,8 +137,8 @@ int switch_do_rollback(struct switches *ss, struct switch_session *s)
     if (r < 0) {
         log_error("switch.rollback", "id=%s error=%d reason=\"%s\"", s->id, r, err);
         switch_receipt(ss, "switch.rollback_failed",
-                       json_pack("{s:s, s:s, s:s}", "id", s->id, "reason", s->reason ?: "",
-                                 "error", *err ? err : strerror(-r)));
+                       json_pack("{s:s, s:s, s:s}", "id", s->id, "reason", s->reason ?: "", "error",
+                                 *err ? err : strerror(-r)));
         return r;
     }
     log_info("switch.rolled_back", "id=%s", s->id);
@@ -186,7 +186,7 @@ static const char *recovery_reason(struct switch_session *s, char *err, size_t e
 static int recover(struct switches *ss, struct switch_session *s)
 {
     char err[256] = "";
-    const char *reason;
+    const char *reason = NULL;
 
     if (s->phase == SWITCH_BEGIN) { /* nothing had changed yet */
         s->phase = SWITCH_ROLLED_BACK;
@@ -194,10 +194,11 @@ static int recover(struct switches *ss, struct switch_session *s)
         osm_now_ts(s->ended_at);
         return switch_persist(ss, s);
     }
-    if (s->phase == SWITCH_ROLLING_BACK ||
-        (reason = recovery_reason(s, err, sizeof(err)))) {
-        if (s->phase != SWITCH_ROLLING_BACK)
-            set_str(&s->reason, reason);
+    if (s->phase == SWITCH_ROLLING_BACK || (reason = recovery_reason(s, err, sizeof(err)))) {
+        if (s->phase != SWITCH_ROLLING_BACK || !s->reason)
+            set_str(&s->reason, s->phase == SWITCH_ROLLING_BACK
+                                    ? "osmoda-watch stopped during the rollback"
+                                    : reason);
         s->phase = SWITCH_ROLLING_BACK;
         s->busy = true;
         switch_persist(ss, s);
@@ -363,17 +364,16 @@ json_t *switches_generations(struct switches *ss)
         json_t *st = switch_session_json(s, false);
         if (json_is_null(current) && (s->phase == SWITCH_PROBATION || s->phase == SWITCH_COMMITTED))
             current = json_string(s->id);
-        json_array_append_new(gens, json_pack("{s:s, s:O, s:O, s:O, s:O, s:O}", "id", s->id,
-                                              "backend", json_object_get(st, "backend"),
-                                              "status", json_object_get(st, "status"),
-                                              "started_at", json_object_get(st, "started_at"),
-                                              "target", json_object_get(st, "target"), "diff",
-                                              json_object_get(st, "diff")));
+        json_array_append_new(
+            gens, json_pack("{s:s, s:O, s:O, s:O, s:O, s:O}", "id", s->id, "backend",
+                            json_object_get(st, "backend"), "status", json_object_get(st, "status"),
+                            "started_at", json_object_get(st, "started_at"), "target",
+                            json_object_get(st, "target"), "diff", json_object_get(st, "diff")));
         json_decref(st);
     }
     pthread_mutex_unlock(&ss->lock);
-    return json_pack("{s:s, s:o, s:o}", "backend", "safeswitch", "current", current,
-                     "generations", gens);
+    return json_pack("{s:s, s:o, s:o}", "backend", "safeswitch", "current", current, "generations",
+                     gens);
 }
 
 /* ---- routes ---- */
