@@ -62,3 +62,8 @@ extern const struct switch_backend switch_backend_nixos;
 
 /* By the plan's "backend" name; NULL when unknown. */
 const struct switch_backend *switch_backend_find(const char *name);
+/* The generations of the Nix profile at path (new reference; NULL when path is not absolute and
+ * normalised, or on ENOMEM): {profile, current: N or null, generations: [{number, store_path,
+ * current}] oldest first (at most the newest 1024; truncated says so)}. Reads the profile's
+ * links only: the SafeSwitch engine and safety_status use it whether or not Nix runs here. */
+json_t *switch_nix_generations(const char *profile);

@@ -212,19 +212,22 @@ static json_t *begin_payload(const struct switch_session *s)
     return p;
 }
 
-/* A text plan on a host with a system profile: the nixos backend records the generation now. */
+/* A text plan on a host with a system profile: the nixos backend records the generation now
+ * (the plan it is given is the system as it is, so its checks pass). */
 static void prepare_text(struct begin *b)
 {
     struct switch_session *s = b->s;
     json_auto_t *nixplan = NULL;
-    char err[256] = "";
+    char err[256] = "", real[PATH_MAX];
     int r;
 
-    if (strcmp(s->previous_generation, "unknown") == 0)
+    if (strcmp(s->previous_generation, "unknown") == 0 ||
+        !realpath(b->ss->env.nixos_profile, real))
         return;
-    nixplan = json_pack("{s:s, s:s}", "backend", "nixos", "store_path", s->previous_generation);
+    nixplan = json_pack("{s:s, s:s}", "backend", "nixos", "store_path", real);
     if (nixplan &&
-        (r = switch_backend_nixos.prepare(&b->ss->env, nixplan, &s->record, err, sizeof(err))) < 0)
+        (r = switch_backend_nixos.prepare(&b->ss->env, nixplan, &s->record, err, sizeof(err))) <
+            0)
         log_warn("switch.begin", "id=%s note=\"no generation recorded\" error=%d reason=\"%s\"",
                  s->id, r, err);
 }
