@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "checks.h"
 #include "common/fileio.h"
 #include "ipc/json_util.h"
 #include "switch-internal.h"
@@ -59,6 +60,7 @@ static void setup(void)
                        .run_dir = run_dir,
                        .nixos_profile = "/nonexistent/system-profile",
                        .events = {.emit = record_event, .ctx = &rec}};
+    cr_assert_eq(checks_new(NULL, &w.checks), 0);
     cr_assert_eq(switches_open(&w, &w.switches), 0);
 }
 
@@ -67,6 +69,7 @@ static void teardown(void)
     char cmd[400];
 
     switches_free(w.switches);
+    checks_free(w.checks);
     json_decref(rec.events);
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
     cr_assert_eq(system(cmd), 0);
@@ -498,4 +501,50 @@ Test(switch, generations_list_newest_first)
     cr_expect_str_eq(json_string_value(json_object_get(g, "current")),
                      json_string_value(json_object_get(a, "id")));
     cr_expect_eq(json_array_size(json_object_get(g, "generations")), 1);
+}
+
+static json_t *begin_checked(const char *content, json_t *checks, int *status)
+{
+    json_auto_t *body = json_pack("{s:{s:s, s:{s:s}}, s:i, s:o}", "plan", "backend", "files",
+                                  "files", conf, content, "ttl_secs", 3600, "health_checks",
+                                  checks);
+    return route(switch_route_begin, NULL, body, status);
+}
+
+Test(switch, a_failing_check_rolls_back_after_one_confirmation)
+{
+    char grep_arg[400];
+    int st;
+    json_auto_t *j = NULL;
+    json_t *checks = json_array(), *ev;
+    char *t;
+
+    /* passes while the file says v1, fails once it says v2 */
+    snprintf(grep_arg, sizeof(grep_arg), "%s", conf);
+    json_array_append_new(checks, json_pack("{s:s, s:s, s:[s, s, s]}", "type", "command", "cmd",
+                                            "/bin/grep", "args", "-qx", "v1", grep_arg));
+    j = begin_checked("v2\n", checks, &st);
+    cr_assert_eq(st, 200, "%s", json_dumps(j, 0));
+    expect_file("v2\n");
+    cr_assert(wait_state(json_string_value(json_object_get(j, "id")), "rolled_back", 20000));
+    expect_file("v1\n");
+    t = types();
+    cr_expect_str_eq(t, "switch.begin switch.applied switch.check switch.rolled_back ",
+                     "a failure and its confirmation are one receipt (no change between them)");
+    free(t);
+    ev = last_event("switch.rolled_back");
+    cr_expect(strstr(json_string_value(json_object_get(ev, "reason")), "health check failed"),
+              "%s", json_string_value(json_object_get(ev, "reason")));
+    cr_expect_eq(json_integer_value(json_object_get(ev, "failures")), 2, "confirmed once");
+}
+
+Test(switch, an_invalid_check_is_refused_before_anything_changes)
+{
+    int st;
+    json_auto_t *j = begin_checked(
+        "v2\n", json_pack("[{s:s, s:s}]", "type", "command", "cmd", "/bin/sh"), &st);
+
+    cr_expect_eq(st, 400, "%s", json_dumps(j, 0));
+    cr_expect(strstr(json_string_value(json_object_get(j, "message")), "health_checks[0]"));
+    expect_file("v1\n");
 }
