@@ -221,13 +221,11 @@ static void prepare_text(struct begin *b)
     char err[256] = "", real[PATH_MAX];
     int r;
 
-    if (strcmp(s->previous_generation, "unknown") == 0 ||
-        !realpath(b->ss->env.nixos_profile, real))
+    if (strcmp(s->previous_generation, "unknown") == 0 || !realpath(b->ss->env.nixos_profile, real))
         return;
     nixplan = json_pack("{s:s, s:s}", "backend", "nixos", "store_path", real);
     if (nixplan &&
-        (r = switch_backend_nixos.prepare(&b->ss->env, nixplan, &s->record, err, sizeof(err))) <
-            0)
+        (r = switch_backend_nixos.prepare(&b->ss->env, nixplan, &s->record, err, sizeof(err))) < 0)
         log_warn("switch.begin", "id=%s note=\"no generation recorded\" error=%d reason=\"%s\"",
                  s->id, r, err);
 }

@@ -117,12 +117,23 @@ static json_t *rolled_back_payload(const struct switch_session *s, bool restored
     return p;
 }
 
+/* The receipt is written before the session shows rolled_back, so that whoever sees the state
+ * finds the receipt too; a crash in between runs the (idempotent) rollback again at start. */
 int switch_do_rollback(struct switches *ss, struct switch_session *s)
 {
     char err[512] = "";
     bool restored;
     int r = backend_rollback(ss, s, &restored, err, sizeof(err));
 
+    if (r < 0) {
+        log_error("switch.rollback", "id=%s error=%d reason=\"%s\"", s->id, r, err);
+        switch_receipt(ss, "switch.rollback_failed",
+                       json_pack("{s:s, s:s, s:s}", "id", s->id, "reason", s->reason ?: "", "error",
+                                 *err ? err : strerror(-r)));
+    } else {
+        log_info("switch.rolled_back", "id=%s", s->id);
+        switch_receipt(ss, "switch.rolled_back", rolled_back_payload(s, restored));
+    }
     pthread_mutex_lock(&ss->lock);
     if (r < 0) {
         set_str(&s->error, *err ? err : strerror(-r));
@@ -134,16 +145,7 @@ int switch_do_rollback(struct switches *ss, struct switch_session *s)
     switch_persist(ss, s);
     s->busy = false;
     pthread_mutex_unlock(&ss->lock);
-    if (r < 0) {
-        log_error("switch.rollback", "id=%s error=%d reason=\"%s\"", s->id, r, err);
-        switch_receipt(ss, "switch.rollback_failed",
-                       json_pack("{s:s, s:s, s:s}", "id", s->id, "reason", s->reason ?: "", "error",
-                                 *err ? err : strerror(-r)));
-        return r;
-    }
-    log_info("switch.rolled_back", "id=%s", s->id);
-    switch_receipt(ss, "switch.rolled_back", rolled_back_payload(s, restored));
-    return 0;
+    return r;
 }
 
 int switch_do_commit(struct switches *ss, struct switch_session *s, bool manual)

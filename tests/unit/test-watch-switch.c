@@ -505,9 +505,9 @@ Test(switch, generations_list_newest_first)
 
 static json_t *begin_checked(const char *content, json_t *checks, int *status)
 {
-    json_auto_t *body = json_pack("{s:{s:s, s:{s:s}}, s:i, s:o}", "plan", "backend", "files",
-                                  "files", conf, content, "ttl_secs", 3600, "health_checks",
-                                  checks);
+    json_auto_t *body =
+        json_pack("{s:{s:s, s:{s:s}}, s:i, s:o}", "plan", "backend", "files", "files", conf,
+                  content, "ttl_secs", 3600, "health_checks", checks);
     return route(switch_route_begin, NULL, body, status);
 }
 
@@ -533,16 +533,16 @@ Test(switch, a_failing_check_rolls_back_after_one_confirmation)
                      "a failure and its confirmation are one receipt (no change between them)");
     free(t);
     ev = last_event("switch.rolled_back");
-    cr_expect(strstr(json_string_value(json_object_get(ev, "reason")), "health check failed"),
-              "%s", json_string_value(json_object_get(ev, "reason")));
+    cr_expect(strstr(json_string_value(json_object_get(ev, "reason")), "health check failed"), "%s",
+              json_string_value(json_object_get(ev, "reason")));
     cr_expect_eq(json_integer_value(json_object_get(ev, "failures")), 2, "confirmed once");
 }
 
 Test(switch, an_invalid_check_is_refused_before_anything_changes)
 {
     int st;
-    json_auto_t *j = begin_checked(
-        "v2\n", json_pack("[{s:s, s:s}]", "type", "command", "cmd", "/bin/sh"), &st);
+    json_auto_t *j =
+        begin_checked("v2\n", json_pack("[{s:s, s:s}]", "type", "command", "cmd", "/bin/sh"), &st);
 
     cr_expect_eq(st, 400, "%s", json_dumps(j, 0));
     cr_expect(strstr(json_string_value(json_object_get(j, "message")), "health_checks[0]"));
