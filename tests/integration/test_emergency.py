@@ -148,6 +148,20 @@ class FreezeCgroup2(EmergencyCase):
         self.assertEqual(st, 200, ans)
         self.busy.grows()
 
+    def test_agentctl_freeze_and_thaw(self):
+        ctl = ("--socket", self.agentd.sock)
+        p = run_ctl(*ctl, "freeze")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("method cgroup2", p.stdout)
+        wait_for(self.events_frozen, what="frozen")
+        p = run_ctl(*ctl, "thaw")
+        self.assertEqual((p.returncode, p.stdout), (0, "thawed\n"), p.stderr)
+        self.busy.grows()
+        p = run_ctl(*ctl, "thaw")
+        self.assertEqual(p.returncode, 1)
+        p = run_ctl(*ctl, "stop", "--grace-ms", "x")
+        self.assertEqual(p.returncode, 2)
+
     def test_thaw_when_nothing_is_frozen_is_a_conflict(self):
         st, ans = self.watch.request("POST", "/emergency/thaw")
         self.assertEqual(st, 409, ans)
@@ -256,6 +270,19 @@ class Lockdown(EmergencyCase):
         self.assertFalse(self.workspace_writable())
         st, ans = self.watch.call("watcher_list")
         self.assertEqual(st, 423, ans)
+
+    def test_agentctl_lockdown_and_unlock(self):
+        ctl = ("--socket", self.agentd.sock)
+        p = run_ctl(*ctl, "lockdown", "--reason", "from the cli")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("workspace: read-only", p.stdout)
+        self.assertEqual(self.busy.proc.wait(10), -signal.SIGKILL)
+        p = run_ctl(*ctl, "--json", "unlock")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertTrue(json.loads(p.stdout)["unlocked"])
+        p = run_ctl(*ctl, "unlock")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("no lockdown", p.stderr)
 
     def test_unlock_by_a_non_root_caller_is_refused(self):
         st, ans = self.watch.request("POST", "/emergency/lockdown")

@@ -7,7 +7,7 @@ import os
 import time
 import unittest
 
-from osmtest import Agentd, Watch
+from osmtest import Agentd, Watch, run_ctl
 
 
 def sha(path):
@@ -118,6 +118,27 @@ class Fim(unittest.TestCase):
         self.assertEqual(p["sha256"], sha(self.conf))
         self.assertEqual(self.verify()["changed"], [])
         self.assertEqual(self.watch.events("fim.unexpected_change"), [])
+
+    def test_agentctl_fim_verify_exit_codes(self):
+        ctl = ("--socket", self.agentd.sock)
+        p = run_ctl(*ctl, "fim", "verify")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("no unexpected change", p.stdout)
+        with open(self.conf, "w") as f:
+            f.write("port = 1\n")
+        p = run_ctl(*ctl, "fim", "verify")
+        self.assertEqual(p.returncode, 1, p.stdout)
+        self.assertIn("changed  " + self.conf, p.stdout)
+        p = run_ctl(*ctl, "fim", "status")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("watching " + self.dir, p.stdout)
+        p = run_ctl(*ctl, "fim", "verify", "--accept", self.conf)
+        self.assertEqual(p.returncode, 0, p.stdout)
+        p = run_ctl(*ctl, "fim", "bogus")
+        self.assertEqual(p.returncode, 2)
+        p = run_ctl("--socket", "/nonexistent/agentd.sock", "fim", "verify")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("not running", p.stderr)
 
     def test_bad_verify_bodies(self):
         for body in ({"accept": "x"}, {"accept": ["/etc/passwd"]}, {"other": 1}):
