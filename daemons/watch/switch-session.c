@@ -134,24 +134,25 @@ struct switch_session *switch_session_new(void)
 int switch_session_from_json(const json_t *j, struct switch_session **ret)
 {
     struct switch_session *s = switch_session_new();
-    const char *id, *started, *prev, *phase, *ended = "", *backend = NULL;
-    json_t *plan, *checks, *status, *target, *record = NULL, *summary = NULL, *ch;
+    const char *id, *started, *prev, *phase, *ended = "", *backend;
+    json_t *plan, *checks, *status, *target, *record = NULL, *summary = NULL, *ch, *be = NULL;
     json_int_t ttl, started_ms, deadline_ms, events = 0;
     int r = -EINVAL;
 
     if (!s)
         return -ENOMEM;
     if (json_unpack((json_t *)j,
-                    "{s:s, s:o, s:I, s:o, s:s, s:s, s:o, s?:s, s:o, s?:o, s:s, s:o, s?:o, s:I,"
+                    "{s:s, s:o, s:I, s:o, s:s, s:s, s:o, s?:o, s:o, s?:o, s:s, s:o, s?:o, s:I,"
                     " s:I, s?:I, s?:s}",
                     "id", &id, "plan", &plan, "ttl_secs", &ttl, "health_checks", &checks,
                     "started_at", &started, "previous_generation", &prev, "status", &status,
-                    "backend", &backend, "target", &target, "diff", &summary, "phase", &phase,
-                    "checks", &ch, "record", &record, "started_ms", &started_ms, "deadline_ms",
-                    &deadline_ms, "check_events", &events, "ended_at", &ended) < 0 ||
+                    "backend", &be, "target", &target, "diff", &summary, "phase", &phase, "checks",
+                    &ch, "record", &record, "started_ms", &started_ms, "deadline_ms", &deadline_ms,
+                    "check_events", &events, "ended_at", &ended) < 0 ||
         strlen(id) != SWITCH_ID_LEN || strlen(started) != OSM_TS_LEN ||
         strlen(ended) > OSM_TS_LEN || switch_phase_parse(phase, &s->phase) < 0 ||
-        !json_is_array(target) || (backend && !(s->backend = switch_backend_find(backend))))
+        !json_is_array(target) || !(json_is_null(be) || !be || json_is_string(be)) ||
+        ((backend = json_string_value(be)) && !(s->backend = switch_backend_find(backend))))
         goto fail;
     memcpy(s->id, id, SWITCH_ID_LEN + 1);
     memcpy(s->started_at, started, OSM_TS_LEN + 1);
@@ -166,7 +167,9 @@ int switch_session_from_json(const json_t *j, struct switch_session **ret)
     s->check_events = events;
     s->rounds = json_integer_value(json_object_get(ch, "rounds"));
     s->failures = json_integer_value(json_object_get(ch, "failures"));
-    s->history = json_deep_copy(json_object_get(ch, "history") ?: json_array());
+    s->history = json_is_array(json_object_get(ch, "history"))
+                     ? json_deep_copy(json_object_get(ch, "history"))
+                     : json_array();
     if ((r = strdup_opt(prev, &s->previous_generation)) < 0 || (r = fill_status(s, status)) < 0 ||
         (r = target_from_json(target, &s->target)) < 0 || !s->history)
         goto fail;

@@ -548,3 +548,19 @@ Test(switch, an_invalid_check_is_refused_before_anything_changes)
     cr_expect(strstr(json_string_value(json_object_get(j, "message")), "health_checks[0]"));
     expect_file("v1\n");
 }
+
+Test(switch, a_text_plan_survives_a_restart)
+{
+    int st;
+    json_auto_t *j = route(switch_route_begin, NULL,
+                           json_pack("{s:s, s:i, s:[]}", "plan", "caller applied it", "ttl_secs",
+                                     3600, "health_checks"),
+                           &st);
+    char *s;
+
+    cr_assert_eq(st, 200);
+    reopen();
+    s = status_state(json_string_value(json_object_get(j, "id")));
+    cr_expect_str_eq(s, "probation");
+    free(s);
+}
