@@ -4,7 +4,8 @@
  * docs/policy.md is the operator's description).
  *
  * The file (<state>/policy.json) is {"rules": [rule, ...], "secrets": [entry, ...],
- * "managed_config": [prefix, ...]}, each optional. A rule is an object with optional match keys and a decision:
+ * "managed_config": [prefix, ...]}, each optional. A rule is an object with optional match keys and
+ * a decision:
  *   {"tool": "file_write" | "*", "class": "read|reversible|irreversible|privileged",
  *    "ring": 1|2, "path_prefix": "/srv/www", "command_pattern": "apt-get remove" | "@destructive",
  *    "decision": "allow|approve|deny", "comment": "..."}
