@@ -162,7 +162,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 struct layout {
     struct osm_daemon_paths paths;
     char *data_dir, *agentd_socket, *daemons_socket, *agent_socket, *policy, *jobs_db, *jobs_dir,
-        *services_file;
+        *workspace, *services_file;
 };
 
 static void layout_clear(struct layout *l)
@@ -175,6 +175,7 @@ static void layout_clear(struct layout *l)
     free(l->policy);
     free(l->jobs_db);
     free(l->jobs_dir);
+    free(l->workspace);
     free(l->services_file);
 }
 
@@ -195,10 +196,12 @@ static int layout_resolve(const struct options *o, struct layout *l)
     l->policy = osm_path_join(l->paths.state_dir, "policy.json");
     l->jobs_db = osm_path_join(l->data_dir, "jobs.db");
     l->jobs_dir = osm_path_join(l->data_dir, "jobs");
+    /* the agent's one workspace, agentd's too: relative paths of every tool mean the same */
+    l->workspace = osm_path_join(l->paths.state_dir, "workspace");
     l->services_file =
         o->services_file ? strdup(o->services_file) : osm_path_join(l->data_dir, "services.json");
     if (!l->daemons_socket || !l->agent_socket || !l->policy || !l->jobs_db || !l->jobs_dir ||
-        !l->services_file)
+        !l->workspace || !l->services_file)
         return -ENOMEM;
     return osm_mkdir_p(l->data_dir, 0700);
 }
@@ -281,7 +284,7 @@ static int start_exec(struct watch *w, const struct layout *l, struct servers *s
     struct osm_exec_config cfg = {.daemon = "watch", .routes = watch_routes,
                                   .n_routes = watch_n_routes, .userdata = w,
                                   .policy_path = l->policy,
-                                  .jobs = {.jobs_dir = l->jobs_dir, .workspace = l->jobs_dir}};
+                                  .jobs = {.jobs_dir = l->jobs_dir, .workspace = l->workspace}};
     // clang-format on
     char err[256] = "";
     int r;
