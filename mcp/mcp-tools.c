@@ -161,12 +161,13 @@ static json_t *map_reply(const struct mcp_call *c, const struct osm_tool *t,
     if (strcmp(status, "ok") == 0)
         return mcp_tool_result_json(result ? result : json_null(), false, c->srv->result_max);
     if (strcmp(status, "pending") == 0) {
-        json_t *p = json_pack("{s:s,s:s,s:O,s:O,s:s}", "status", "pending", "tool", t->name,
-                              "approval_id", json_object_get(j, "approval_id") ?: json_null(),
-                              "job_id", json_object_get(j, "job_id") ?: json_null(), "message",
-                              "this call waits for an operator's approval (dashboard, agentctl "
-                              "approve, chat); it runs once approved. Follow it with "
-                              "job_status {job_id} or job_wait {job_id}.");
+        json_t *p =
+            json_pack("{s:s,s:s,s:O,s:O,s:s,s:s}", "status", "pending", "tool", t->name,
+                      "approval_id", json_object_get(j, "approval_id") ?: json_null(), "job_id",
+                      json_object_get(j, "job_id") ?: json_null(), "daemon", t->daemon, "message",
+                      "this call waits for an operator's approval (dashboard, agentctl "
+                      "approve, chat); it runs once approved. Follow it with "
+                      "job_status {job_id, daemon} or job_wait {job_id, daemon}.");
         json_t *r = mcp_tool_result_json(p, false, c->srv->result_max);
         json_decref(p);
         return r;
@@ -241,9 +242,19 @@ static json_t *follow_job(struct mcp_call *c, const char *sock, json_t *reply)
     return reply;
 }
 
+/* The daemon that executes t: its registry entry's, except for the job tools, which go to the
+ * daemon that gave the job (their "daemon" argument, checked against the schema's list). */
+static const char *target_daemon(const struct osm_tool *t, const json_t *args)
+{
+    if (strncmp(t->name, "job_", 4) == 0)
+        return osm_json_str(args, "daemon", t->daemon);
+    return t->daemon;
+}
+
 static json_t *call_daemon(struct mcp_call *c, const struct osm_tool *t, json_t *args, json_t *cap)
 {
-    _cleanup_free_ char *sock = mcp_tools_socket(c->srv, t->daemon);
+    const char *daemon = target_daemon(t, args);
+    _cleanup_free_ char *sock = mcp_tools_socket(c->srv, daemon);
     struct osm_http_reply reply;
     json_t *body, *r;
     int rc;
@@ -259,12 +270,12 @@ static json_t *call_daemon(struct mcp_call *c, const struct osm_tool *t, json_t 
     json_decref(body);
     if (rc == -ENOENT || rc == -ECONNREFUSED)
         return tool_error(c, json_pack("{s:s,s:s,s:s,s:s}", "error", "daemon_unavailable", "daemon",
-                                       t->daemon, "socket", sock, "message",
+                                       daemon, "socket", sock, "message",
                                        "the daemon that runs this tool is not running"));
     if (rc < 0)
         return tool_error(c, json_pack("{s:s,s:s,s:s,s:s}", "error",
                                        rc == -ETIMEDOUT ? "timeout" : "daemon_error", "daemon",
-                                       t->daemon, "socket", sock, "message", strerror(-rc)));
+                                       daemon, "socket", sock, "message", strerror(-rc)));
     if (c->progress_token && (t->flags & OSM_TOOL_JOB) &&
         strcmp(osm_json_str(reply.json, "status", ""), "ok") == 0 &&
         job_running(json_object_get(reply.json, "result"))) {

@@ -76,43 +76,68 @@ static int add_list(const char **list, size_t *n, const char *v)
 
 static int parse_args(int argc, char **argv, struct options *o)
 {
-    static const struct option opts[] = {
-        {"socket", required_argument, NULL, 's'},
-        {"agentd-socket", required_argument, NULL, 'a'},
-        {"data-dir", required_argument, NULL, 'D'},
-        {"state-dir", required_argument, NULL, 'd'},
-        {"check-interval", required_argument, NULL, 'i'},
-        {"service-backend", required_argument, NULL, 'b'},
-        {"services-file", required_argument, NULL, 'S'},
-        {"start-limit-burst", required_argument, NULL, 'B'},
-        {"start-limit-interval", required_argument, NULL, 'I'},
-        {"nixos-profile", required_argument, NULL, 'n'},
-        {"fim-path", required_argument, NULL, 'f'},
-        {"agent-user", required_argument, NULL, 'u'},
-        {"agent-cgroup", required_argument, NULL, 'c'},
-        {"log-level", required_argument, NULL, 'l'},
-        {"ready-fd", required_argument, NULL, 'r'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"socket", required_argument, NULL, 's'},
+                                         {"agentd-socket", required_argument, NULL, 'a'},
+                                         {"data-dir", required_argument, NULL, 'D'},
+                                         {"state-dir", required_argument, NULL, 'd'},
+                                         {"check-interval", required_argument, NULL, 'i'},
+                                         {"service-backend", required_argument, NULL, 'b'},
+                                         {"services-file", required_argument, NULL, 'S'},
+                                         {"start-limit-burst", required_argument, NULL, 'B'},
+                                         {"start-limit-interval", required_argument, NULL, 'I'},
+                                         {"nixos-profile", required_argument, NULL, 'n'},
+                                         {"fim-path", required_argument, NULL, 'f'},
+                                         {"agent-user", required_argument, NULL, 'u'},
+                                         {"agent-cgroup", required_argument, NULL, 'c'},
+                                         {"log-level", required_argument, NULL, 'l'},
+                                         {"ready-fd", required_argument, NULL, 'r'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     int c, level, r = 0;
 
     o->check_interval_s = WATCH_CHECK_INTERVAL_S;
     o->ready_fd = -1;
     while (r == 0 && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 's': o->socket = optarg; break;
-        case 'a': o->agentd_socket = optarg; break;
-        case 'D': o->data_dir = optarg; break;
-        case 'd': o->state_dir = optarg; break;
-        case 'S': o->services_file = optarg; break;
-        case 'n': o->nixos_profile = optarg; break;
-        case 'u': o->agent_user = optarg; break;
-        case 'i': r = parse_int(optarg, 1, 86400, &o->check_interval_s); break;
-        case 'B': r = parse_int(optarg, 1, 1000, &o->start_burst); break;
-        case 'I': r = parse_int(optarg, 1, 86400, &o->start_interval_s); break;
-        case 'r': r = parse_int(optarg, 0, 65535, &o->ready_fd); break;
-        case 'f': r = add_list(o->fim_paths, &o->n_fim, optarg); break;
-        case 'c': r = add_list(o->agent_cgroups, &o->n_cgroups, optarg); break;
+        case 's':
+            o->socket = optarg;
+            break;
+        case 'a':
+            o->agentd_socket = optarg;
+            break;
+        case 'D':
+            o->data_dir = optarg;
+            break;
+        case 'd':
+            o->state_dir = optarg;
+            break;
+        case 'S':
+            o->services_file = optarg;
+            break;
+        case 'n':
+            o->nixos_profile = optarg;
+            break;
+        case 'u':
+            o->agent_user = optarg;
+            break;
+        case 'i':
+            r = parse_int(optarg, 1, 86400, &o->check_interval_s);
+            break;
+        case 'B':
+            r = parse_int(optarg, 1, 1000, &o->start_burst);
+            break;
+        case 'I':
+            r = parse_int(optarg, 1, 86400, &o->start_interval_s);
+            break;
+        case 'r':
+            r = parse_int(optarg, 0, 65535, &o->ready_fd);
+            break;
+        case 'f':
+            r = add_list(o->fim_paths, &o->n_fim, optarg);
+            break;
+        case 'c':
+            r = add_list(o->agent_cgroups, &o->n_cgroups, optarg);
+            break;
         case 'b':
             o->backend = optarg;
             if (strcmp(optarg, "systemd") != 0 && strcmp(optarg, "process") != 0)
@@ -123,8 +148,11 @@ static int parse_args(int argc, char **argv, struct options *o)
                 return -EINVAL;
             osm_log_set_level((enum osm_log_level)level);
             break;
-        case 'h': usage(stdout); return 1;
-        default: return -EINVAL;
+        case 'h':
+            usage(stdout);
+            return 1;
+        default:
+            return -EINVAL;
         }
     }
     return r < 0 ? r : optind == argc ? 0 : -EINVAL;
@@ -134,7 +162,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 struct layout {
     struct osm_daemon_paths paths;
     char *data_dir, *agentd_socket, *daemons_socket, *agent_socket, *policy, *jobs_db, *jobs_dir,
-        *services_file;
+        *workspace, *services_file;
 };
 
 static void layout_clear(struct layout *l)
@@ -147,6 +175,7 @@ static void layout_clear(struct layout *l)
     free(l->policy);
     free(l->jobs_db);
     free(l->jobs_dir);
+    free(l->workspace);
     free(l->services_file);
 }
 
@@ -167,10 +196,12 @@ static int layout_resolve(const struct options *o, struct layout *l)
     l->policy = osm_path_join(l->paths.state_dir, "policy.json");
     l->jobs_db = osm_path_join(l->data_dir, "jobs.db");
     l->jobs_dir = osm_path_join(l->data_dir, "jobs");
-    l->services_file = o->services_file ? strdup(o->services_file)
-                                        : osm_path_join(l->data_dir, "services.json");
+    /* the agent's one workspace, agentd's too: relative paths of every tool mean the same */
+    l->workspace = osm_path_join(l->paths.state_dir, "workspace");
+    l->services_file =
+        o->services_file ? strdup(o->services_file) : osm_path_join(l->data_dir, "services.json");
     if (!l->daemons_socket || !l->agent_socket || !l->policy || !l->jobs_db || !l->jobs_dir ||
-        !l->services_file)
+        !l->workspace || !l->services_file)
         return -ENOMEM;
     return osm_mkdir_p(l->data_dir, 0700);
 }
@@ -231,7 +262,7 @@ static int open_parts(struct watch *w, const struct options *o, const struct lay
 struct servers {
     struct osm_exec_remote *remote;
     struct osm_exec_tool *tools;
-    struct osm_http_server *operator, *agent;
+    struct osm_http_server *operator, * agent;
 };
 
 /* Without agentd there is no ledger and no approver: nothing may start. */
@@ -240,8 +271,10 @@ static int connect_agentd(const struct layout *l, struct servers *s)
     int r = osm_exec_remote_new(l->daemons_socket, l->jobs_db, &s->remote);
 
     if (r < 0)
-        log_error("daemon.init", "what=agentd socket=%s error=%d reason=\"%s\" note=\"no ledger "
-                  "and no approver: refusing to start\"", l->daemons_socket, r, strerror(-r));
+        log_error("daemon.init",
+                  "what=agentd socket=%s error=%d reason=\"%s\" note=\"no ledger "
+                  "and no approver: refusing to start\"",
+                  l->daemons_socket, r, strerror(-r));
     return r;
 }
 
@@ -251,7 +284,7 @@ static int start_exec(struct watch *w, const struct layout *l, struct servers *s
     struct osm_exec_config cfg = {.daemon = "watch", .routes = watch_routes,
                                   .n_routes = watch_n_routes, .userdata = w,
                                   .policy_path = l->policy,
-                                  .jobs = {.jobs_dir = l->jobs_dir, .workspace = l->jobs_dir}};
+                                  .jobs = {.jobs_dir = l->jobs_dir, .workspace = l->workspace}};
     // clang-format on
     char err[256] = "";
     int r;
@@ -270,7 +303,7 @@ static int start_exec(struct watch *w, const struct layout *l, struct servers *s
 static int listen_all(struct watch *w, const struct layout *l, struct servers *s)
 {
     struct osm_http_server_config ops = {
-        .routes = watch_routes, .n_routes = watch_n_routes, .userdata = w, .operator = true};
+        .routes = watch_routes, .n_routes = watch_n_routes, .userdata = w, .operator= true };
     int r = osm_http_server_start_unix(&ops, l->paths.socket, 0600, &s->operator);
 
     if (r == 0)

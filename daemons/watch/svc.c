@@ -39,15 +39,42 @@ const char *svc_kind_name(const struct svc *s)
         return s->ops->fn(s, unit, ##__VA_ARGS__);                                                 \
     } while (0)
 
-int svc_start(struct svc *s, const char *unit) { UNIT_OP(start); }
-int svc_stop(struct svc *s, const char *unit) { UNIT_OP(stop); }
-int svc_restart(struct svc *s, const char *unit) { UNIT_OP(restart); }
-int svc_reload_or_restart(struct svc *s, const char *unit) { UNIT_OP(reload_or_restart); }
-int svc_enable(struct svc *s, const char *unit, bool enable) { UNIT_OP(enable, enable); }
-int svc_is_active(struct svc *s, const char *unit) { UNIT_OP(is_active); }
-int svc_status(struct svc *s, const char *unit, json_t **ret) { UNIT_OP(status, ret); }
-int svc_remove(struct svc *s, const char *unit) { UNIT_OP(remove); }
-int svc_main_pid(struct svc *s, const char *unit, pid_t *ret) { UNIT_OP(main_pid, ret); }
+int svc_start(struct svc *s, const char *unit)
+{
+    UNIT_OP(start);
+}
+int svc_stop(struct svc *s, const char *unit)
+{
+    UNIT_OP(stop);
+}
+int svc_restart(struct svc *s, const char *unit)
+{
+    UNIT_OP(restart);
+}
+int svc_reload_or_restart(struct svc *s, const char *unit)
+{
+    UNIT_OP(reload_or_restart);
+}
+int svc_enable(struct svc *s, const char *unit, bool enable)
+{
+    UNIT_OP(enable, enable);
+}
+int svc_is_active(struct svc *s, const char *unit)
+{
+    UNIT_OP(is_active);
+}
+int svc_status(struct svc *s, const char *unit, json_t **ret)
+{
+    UNIT_OP(status, ret);
+}
+int svc_remove(struct svc *s, const char *unit)
+{
+    UNIT_OP(remove);
+}
+int svc_main_pid(struct svc *s, const char *unit, pid_t *ret)
+{
+    UNIT_OP(main_pid, ret);
+}
 
 int svc_logs(struct svc *s, const char *unit, const struct svc_log_query *q, json_t **ret)
 {

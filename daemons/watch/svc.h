@@ -20,11 +20,11 @@
 
 #include "watch.h"
 
-#define SVC_NAME_MAX 256              /* unit names: [A-Za-z0-9@._:-], at most this long */
-#define SVC_RESTART_FIRST_MS 100      /* process backend: first restart delay ... */
-#define SVC_RESTART_MAX_MS 60000      /* ... doubling up to this */
-#define SVC_START_LIMIT_BURST 5       /* starts allowed ... */
-#define SVC_START_LIMIT_INTERVAL_S 10 /* ... per this window, then the service is failed */
+#define SVC_NAME_MAX 256                /* unit names: [A-Za-z0-9@._:-], at most this long */
+#define SVC_RESTART_FIRST_MS 100        /* process backend: first restart delay ... */
+#define SVC_RESTART_MAX_MS 60000        /* ... doubling up to this */
+#define SVC_START_LIMIT_BURST 5         /* starts allowed ... */
+#define SVC_START_LIMIT_INTERVAL_S 10   /* ... per this window, then the service is failed */
 #define SVC_LOG_MAX_BYTES (1024 * 1024) /* process backend: a log file rotates at this size */
 #define SVC_LOG_KEEP 3                  /* rotated files kept (name.log.1 .. .3) */
 #define SVC_LOG_LINES_MAX 500           /* journal_logs / app_logs: most lines returned */

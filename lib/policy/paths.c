@@ -32,6 +32,8 @@ static const struct {
     {"file_write", "path", POLICY_PATH_WRITE},
     {"*", "fs_write", POLICY_PATH_WRITE},
     {"directory_list", "path", POLICY_PATH_LIST},
+    {"safe_switch_begin", "plan.files", POLICY_PATH_WRITE},
+    {"safe_switch_begin", "plan.profile", POLICY_PATH_WRITE},
 };
 
 struct collect {
@@ -174,6 +176,29 @@ static bool add_path(struct collect *c, const char *key, const json_t *v, bool w
     return false;
 }
 
+/* A SafeSwitch plan writes the files it names and the Nix profile it switches: host writes,
+ * unless they lie under the managed config prefixes (policy.c). */
+static bool add_switch_plan(struct collect *c)
+{
+    const json_t *plan = json_object_get(c->q->args, "plan");
+    const json_t *files = json_object_get(plan, "files"), *v;
+    const char *path;
+    bool denied = false;
+
+    if (strcmp(c->q->tool, "safe_switch_begin") != 0 || !json_is_object(plan))
+        return false;
+    json_object_foreach((json_t *)files, path, v)
+    {
+        json_t *name = json_string(path);
+        denied = !name ? deny(c, "unresolvable", "plan.files", "out of memory")
+                       : add_path(c, "plan.files", name, false);
+        json_decref(name);
+        if (denied)
+            return true;
+    }
+    return add_path(c, "plan.profile", json_object_get(plan, "profile"), false);
+}
+
 bool policy_paths_collect(const struct osm_policy *p, const struct osm_policy_query *q,
                           const char *key, const struct osm_resolved *override,
                           struct policy_paths *ret_paths, struct osm_policy_verdict *ret)
@@ -203,6 +228,8 @@ bool policy_paths_collect(const struct osm_policy *p, const struct osm_policy_qu
                     break;
             }
     }
+    if (!denied)
+        denied = add_switch_plan(c);
     osm_resolved_clear(&c->r);
     if (c->ws_fd >= 0)
         close(c->ws_fd);

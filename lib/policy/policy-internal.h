@@ -20,8 +20,10 @@ struct osm_policy {
     size_t n_rules;
     char *protected_paths[OSM_POLICY_PROTECTED_MAX]; /* for the command-text warning */
     size_t n_protected;
-    struct osm_pathset *protected_set; /* by path and identity, every use */
-    struct osm_pathset *secrets;       /* by path and identity, listing a directory allowed */
+    struct osm_pathset *protected_set;     /* by path and identity, every use */
+    struct osm_pathset *secrets;           /* by path and identity, listing a directory allowed */
+    char *managed[OSM_POLICY_MANAGED_MAX]; /* managed config prefixes (normalised) */
+    size_t n_managed;
 };
 
 /* What a call does with a path argument. */

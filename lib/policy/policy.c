@@ -224,6 +224,112 @@ static bool decide_host_write(const struct policy_paths *pp, struct osm_policy_v
     return false;
 }
 
+/* Where root runs code from: a write there has done its harm before any rollback, so it is
+ * never "managed config" whatever the operator listed. */
+static const char *const root_exec_paths[] = {
+    "/etc/cron.d",
+    "/etc/cron.hourly",
+    "/etc/cron.daily",
+    "/etc/cron.weekly",
+    "/etc/cron.monthly",
+    "/etc/crontab",
+    "/var/spool/cron",
+    "/etc/anacrontab",
+    "/etc/systemd",
+    "/usr/lib/systemd",
+    "/lib/systemd",
+    "/run/systemd",
+    "/etc/init.d",
+    "/etc/rc.local",
+    "/etc/profile",
+    "/etc/profile.d",
+    "/etc/bash.bashrc",
+    "/etc/environment",
+    "/etc/sudoers",
+    "/etc/sudoers.d",
+    "/etc/pam.d",
+    "/etc/security",
+    "/etc/ld.so.preload",
+    "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",
+    "/etc/apt/apt.conf.d",
+    "/etc/logrotate.d",
+    "/etc/udev",
+    "/usr/lib/udev",
+    "/etc/modprobe.d",
+    "/etc/update-motd.d",
+    "/etc/ssh",
+    "/etc/passwd",
+    "/etc/group",
+    "/etc/shadow",
+    "/etc/gshadow",
+    "/etc/nsswitch.conf",
+    "/etc/polkit-1",
+    "/etc/dbus-1",
+    "/etc/network/if-up.d",
+    "/etc/NetworkManager/dispatcher.d",
+    "/root",
+    "/usr/bin",
+    "/usr/sbin",
+    "/usr/local/bin",
+    "/usr/local/sbin",
+    "/usr/lib",
+    "/usr/local/lib",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib64",
+    "/boot",
+};
+
+static bool root_exec_path(const char *path)
+{
+    for (size_t i = 0; i < ELEMENTSOF(root_exec_paths); i++)
+        if (path_under(path, root_exec_paths[i]))
+            return true;
+    return false;
+}
+
+static bool managed_path(const struct osm_policy *p, const char *path)
+{
+    for (size_t i = 0; i < p->n_managed; i++)
+        if (path_under(path, p->managed[i]))
+            return true;
+    return false;
+}
+
+/* safe_switch_begin: a transaction the system can roll back runs without a person only where
+ * the operator said the config is managed that way, and only where a rollback is in time. */
+static bool decide_switch(const struct osm_policy *p, const struct osm_policy_query *q,
+                          const struct policy_paths *pp, struct osm_policy_verdict *ret)
+{
+    const json_t *plan = json_object_get(q->args, "plan");
+    const char *backend = json_string_value(json_object_get(plan, "backend"));
+    size_t managed = 0;
+
+    if (strcmp(q->tool, "safe_switch_begin") != 0 || !json_is_object(plan))
+        return false;
+    if (backend && strcmp(backend, "nixos") == 0) {
+        policy_verdict(ret, OSM_POLICY_APPROVE, "default:nixos-switch", NULL);
+        return true;
+    }
+    for (size_t i = 0; i < pp->n; i++) {
+        if (pp->items[i].use != POLICY_PATH_WRITE || pp->items[i].in_workspace)
+            continue;
+        if (root_exec_path(pp->items[i].path)) {
+            policy_verdict(ret, OSM_POLICY_APPROVE, "default:root-exec-path", pp->items[i].path);
+            return true;
+        }
+        if (!managed_path(p, pp->items[i].path))
+            return false; /* a host write: decide_host_write holds it */
+        managed++;
+    }
+    if (managed == 0)
+        return false;
+    policy_verdict(ret, OSM_POLICY_ALLOW, "default:managed-config", NULL);
+    return true;
+}
+
 static void decide_default(const struct osm_policy_query *q, const char *command,
                            struct osm_policy_verdict *ret)
 {
@@ -280,7 +386,7 @@ static void decide(const struct osm_policy *p, const struct osm_policy_query *q,
                                                    : p->rules[i].command_pattern);
             goto done;
         }
-    if (!decide_host_write(pp, ret))
+    if (!decide_switch(p, q, pp, ret) && !decide_host_write(pp, ret))
         decide_default(q, command, ret);
 done:
     policy_paths_clear(pp);
@@ -397,17 +503,42 @@ static int parse_rules(struct osm_policy *p, const json_t *rules, char *err, siz
     return 0;
 }
 
-/* {"rules": [...], "secrets": [...], "comment": "..."}, each key optional. */
+static int parse_managed(struct osm_policy *p, const json_t *list, char *err, size_t errlen)
+{
+    size_t i;
+    json_t *item;
+
+    if (!json_is_array(list) || json_array_size(list) > OSM_POLICY_MANAGED_MAX)
+        return fail(err, errlen, -EINVAL, "managed_config must be an array of at most %d paths",
+                    OSM_POLICY_MANAGED_MAX);
+    json_array_foreach(list, i, item)
+    {
+        const char *s = json_string_value(item);
+        if (!s || s[0] != '/' || strcmp(s, "/") == 0)
+            return fail(err, errlen, -EINVAL,
+                        "managed_config[%zu] must be an absolute path other than /", i);
+        if (!(p->managed[i] = osm_policy_normalize_path(s)))
+            return -ENOMEM;
+        p->n_managed++;
+    }
+    return 0;
+}
+
+/* {"rules": [...], "secrets": [...], "managed_config": [...], "comment": "..."}, each key
+ * optional. */
 static int parse_file(struct osm_policy *p, const json_t *doc, char *err, size_t errlen)
 {
-    json_t *rules = NULL, *secrets = NULL;
+    json_t *rules = NULL, *secrets = NULL, *managed = NULL;
     json_error_t jerr;
     int r;
 
-    if (json_unpack_ex((json_t *)doc, &jerr, JSON_STRICT, "{s?o, s?o, s?s}", "rules", &rules,
-                       "secrets", &secrets, "comment", &(const char *){NULL}) < 0)
+    if (json_unpack_ex((json_t *)doc, &jerr, JSON_STRICT, "{s?o, s?o, s?o, s?s}", "rules", &rules,
+                       "secrets", &secrets, "managed_config", &managed, "comment",
+                       &(const char *){NULL}) < 0)
         return fail(err, errlen, -EINVAL, "%s", jerr.text);
     if (rules && (r = parse_rules(p, rules, err, errlen)) < 0)
+        return r;
+    if (managed && (r = parse_managed(p, managed, err, errlen)) < 0)
         return r;
     if (secrets && (r = osm_pathset_add_json(p->secrets, secrets, err, errlen)) < 0)
         return r;
@@ -538,6 +669,8 @@ void osm_policy_free(struct osm_policy *p)
     free(p->rules);
     for (size_t i = 0; i < p->n_protected; i++)
         free(p->protected_paths[i]);
+    for (size_t i = 0; i < p->n_managed; i++)
+        free(p->managed[i]);
     osm_pathset_free(p->protected_set);
     osm_pathset_free(p->secrets);
     free(p);

@@ -3,8 +3,9 @@
  * of protected paths that no rule can open, and a list of secrets no tool may read (DESIGN §6;
  * docs/policy.md is the operator's description).
  *
- * The file (<state>/policy.json) is {"rules": [rule, ...], "secrets": [entry, ...]}, both
- * optional. A rule is an object with optional match keys and a decision:
+ * The file (<state>/policy.json) is {"rules": [rule, ...], "secrets": [entry, ...],
+ * "managed_config": [prefix, ...]}, each optional. A rule is an object with optional match keys and
+ * a decision:
  *   {"tool": "file_write" | "*", "class": "read|reversible|irreversible|privileged",
  *    "ring": 1|2, "path_prefix": "/srv/www", "command_pattern": "apt-get remove" | "@destructive",
  *    "decision": "allow|approve|deny", "comment": "..."}
@@ -25,8 +26,13 @@
  *
  * Order of evaluation: unresolvable paths, protected paths, secrets (deny, always; a directory
  * that holds secrets may still be listed) → the file's rules → defaults:
- *   a write to a host path outside the workspace (file_write's path, fs_write[]) → approve
- *   ("default:host-write");
+ *   a SafeSwitch (safe_switch_begin) whose plan writes only under the managed config prefixes
+ *   → allow ("default:managed-config": the transaction can roll it back), except a path root
+ *   runs code from (cron, systemd units, profile scripts, sudoers, PAM, binaries, ...), which a
+ *   rollback would come too late for → approve ("default:root-exec-path"); a NixOS switch
+ *   (activation scripts run as root) → approve ("default:nixos-switch");
+ *   a write to a host path outside the workspace (file_write's path, fs_write[], a SafeSwitch
+ *   plan's files and profile) → approve ("default:host-write");
  *   shell_exec / run_command / sandbox_exec: ring 1 → approve; ring 2 → allow, unless the command
  *   runs something on the destructive blocklist or cannot be analysed (→ approve, rule
  *   "default:destructive-command": the early warning escalates to a person);
@@ -73,6 +79,7 @@ struct osm_policy;
 #define OSM_POLICY_RULES_MAX 1024
 #define OSM_POLICY_PROTECTED_MAX 64
 #define OSM_POLICY_PATH_ARGS_MAX 64 /* path-like arguments of one call */
+#define OSM_POLICY_MANAGED_MAX 64   /* managed config prefixes */
 
 /* Loads path, or the built-in defaults when it does not exist. protected is a NULL-terminated
  * list of paths that are always denied (normalised here; an entry ending in '*' protects every

@@ -135,6 +135,38 @@ Test(tools, daemon_unavailable_names_the_socket)
     mcp_session_unref(s);
 }
 
+Test(tools, job_tools_go_to_the_daemon_that_gave_the_job)
+{
+    static const struct {
+        const char *args, *socket;
+    } cases[] = {
+        {"{\"job_id\":\"j1\"}", "agentd-agent.sock"},
+        {"{\"job_id\":\"j1\",\"daemon\":\"watch\"}", "watch-agent.sock"},
+        {"{\"job_id\":\"j1\",\"daemon\":\"agentd\"}", "agentd-agent.sock"},
+    };
+    struct mcp_session *s = session();
+    char want[128];
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *r = tool_call(s, "job_status", cases[i].args);
+        json_t *v = text_json(r);
+        snprintf(want, sizeof(want), "%s/%s", run_dir, cases[i].socket);
+        cr_expect_str_eq(json_string_value(json_object_get(v, "socket")), want, "%s",
+                         cases[i].args);
+        json_decref(v);
+        json_decref(r);
+    }
+    {
+        json_t *r = tool_call(s, "job_wait", "{\"job_id\":\"j1\",\"daemon\":\"../x\"}");
+        json_t *v = text_json(r);
+        cr_expect_str_eq(json_string_value(json_object_get(v, "error")), "invalid_argument",
+                         "a daemon outside the list never names a socket");
+        json_decref(v);
+        json_decref(r);
+    }
+    mcp_session_unref(s);
+}
+
 Test(tools, env_override_wins_over_run_dir)
 {
     char *p;

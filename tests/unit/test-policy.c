@@ -65,6 +65,15 @@ static struct osm_policy *load(void)
     return p;
 }
 
+/* The policy, or NULL when the file is refused. */
+static struct osm_policy *load_quiet(void)
+{
+    struct osm_policy *p = NULL;
+    char err[256];
+
+    return osm_policy_load(policy_path, NULL, geteuid(), &p, err, sizeof(err)) == 0 ? p : NULL;
+}
+
 static const char *workspace; /* the query's workspace (NULL: none) */
 
 static enum osm_policy_decision decide(struct osm_policy *p, const char *tool,
@@ -405,6 +414,77 @@ Test(host, writes_outside_the_workspace_wait_for_a_person)
                           "{\"command\":\"ls\",\"fs_write\":[\"%s/ws\"]}", &v),
                  OSM_POLICY_ALLOW, "the workspace's own host path");
     osm_policy_free(p);
+}
+
+Test(host, safeswitch_runs_alone_only_under_managed_config)
+{
+    struct osm_policy *p = load_with("{\"managed_config\":[\"%s/out\", \"/etc/cron.d\"]}");
+    struct osm_policy_verdict v;
+
+    cr_assert_not_null(p);
+    cr_expect_eq(decide_f(p, "safe_switch_begin", OSM_CLASS_REVERSIBLE,
+                          "{\"plan\":{\"backend\":\"files\",\"files\":{"
+                          "\"%s/out/app.conf\":\"a\",\"%s/out/new/b.conf\":\"b\"}},"
+                          "\"ttl_secs\":5,\"health_checks\":[]}",
+                          &v),
+                 OSM_POLICY_ALLOW);
+    cr_expect_str_eq(v.rule, "default:managed-config");
+    cr_expect_eq(decide_f(p, "safe_switch_begin", OSM_CLASS_REVERSIBLE,
+                          "{\"plan\":{\"backend\":\"files\",\"files\":{"
+                          "\"%s/out/app.conf\":\"a\",\"%s/vault/x\":\"b\"}},"
+                          "\"ttl_secs\":5,\"health_checks\":[]}",
+                          &v),
+                 OSM_POLICY_APPROVE, "one file outside the managed prefixes");
+    cr_expect_str_eq(v.rule, "default:host-write");
+    cr_expect_eq(decide_f(p, "safe_switch_begin", OSM_CLASS_REVERSIBLE,
+                          "{\"plan\":{\"backend\":\"files\",\"files\":{"
+                          "\"%s/out/../out/z\":\"a\"}},\"ttl_secs\":5,"
+                          "\"health_checks\":[]}",
+                          &v),
+                 OSM_POLICY_ALLOW, "paths are resolved before they are judged");
+    cr_expect_eq(decide(p, "safe_switch_begin", OSM_CLASS_REVERSIBLE, 2,
+                        "{\"plan\":{\"backend\":\"files\",\"files\":{"
+                        "\"/etc/cron.d/job\":\"* * * * * root sh\"}},\"ttl_secs\":5,"
+                        "\"health_checks\":[]}",
+                        &v),
+                 OSM_POLICY_APPROVE, "root runs code from cron.d: a rollback is too late");
+    cr_expect_str_eq(v.rule, "default:root-exec-path");
+    cr_expect_eq(decide(p, "safe_switch_begin", OSM_CLASS_REVERSIBLE, 2,
+                        "{\"plan\":{\"backend\":\"nixos\",\"store_path\":\"/nix/store/x\"},"
+                        "\"ttl_secs\":5,\"health_checks\":[]}",
+                        &v),
+                 OSM_POLICY_APPROVE);
+    cr_expect_str_eq(v.rule, "default:nixos-switch");
+    cr_expect_eq(decide(p, "safe_switch_begin", OSM_CLASS_REVERSIBLE, 2,
+                        "{\"plan\":\"nixos-rebuild switch done by hand\",\"ttl_secs\":5,"
+                        "\"health_checks\":[]}",
+                        &v),
+                 OSM_POLICY_ALLOW, "a text plan only records a change already made");
+    cr_expect_eq(decide_f(p, "safe_switch_begin", OSM_CLASS_REVERSIBLE,
+                          "{\"plan\":{\"backend\":\"nix-profile\",\"profile\":"
+                          "\"%s/ws/prof\",\"store_path\":\"/nix/store/x\"},"
+                          "\"ttl_secs\":5,\"health_checks\":[]}",
+                          &v),
+                 OSM_POLICY_ALLOW, "a profile in the workspace is the agent's");
+    cr_expect_eq(decide(p, "safe_switch_begin", OSM_CLASS_REVERSIBLE, 2,
+                        "{\"plan\":{\"backend\":\"files\",\"files\":{"
+                        "\"/etc/shadow\":\"x\"}},\"ttl_secs\":5,\"health_checks\":[]}",
+                        &v),
+                 OSM_POLICY_DENY, "secrets stay out of reach");
+    osm_policy_free(p);
+    write_policy("{}", 0600);
+    p = load();
+    cr_expect_eq(decide_f(p, "safe_switch_begin", OSM_CLASS_REVERSIBLE,
+                          "{\"plan\":{\"backend\":\"files\",\"files\":{"
+                          "\"%s/out/app.conf\":\"a\"}},\"ttl_secs\":5,"
+                          "\"health_checks\":[]}",
+                          &v),
+                 OSM_POLICY_APPROVE, "nothing is managed config by default");
+    osm_policy_free(p);
+    write_policy("{\"managed_config\":[\"relative\"]}", 0600);
+    cr_expect_null(load_quiet());
+    write_policy("{\"managed_config\":[\"/\"]}", 0600);
+    cr_expect_null(load_quiet());
 }
 
 Test(host, allow_rules_need_every_path_deny_rules_any)
