@@ -284,8 +284,13 @@ static int connect_agentd(const struct layout *l, struct servers *s)
 static char **protected_list(const struct layout *l)
 {
     static const char *const state_names[] = {
-        OSM_LEDGER_DB_NAME "*", OSM_LEDGER_KEY_NAME, OSM_LEDGER_PUB_NAME,
-        OSM_LEDGER_CHECKPOINT_LOG, "capability.key", "keyd", "jobs",
+        OSM_LEDGER_DB_NAME "*",
+        OSM_LEDGER_KEY_NAME,
+        OSM_LEDGER_PUB_NAME,
+        OSM_LEDGER_CHECKPOINT_LOG,
+        "capability.key",
+        "keyd",
+        "jobs",
     };
     size_t n = ELEMENTSOF(state_names) + 3, i = 0;
     char **list = calloc(n + 1, sizeof(char *));
