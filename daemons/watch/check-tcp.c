@@ -100,7 +100,10 @@ void check_tcp_event(struct check_job *j, uint32_t events)
 
     if (getsockopt(j->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
         err = errno;
-    close(j->fd); /* leaves the epoll set with it */
+    /* out of the set first: a child being spawned may briefly hold a copy of the socket, and
+     * close alone would leave it registered */
+    checks_epoll_del(j->e, j->fd);
+    close(j->fd);
     j->fd = -1;
     if (err == 0)
         checks_job_finish(j, true, "connected");
@@ -110,8 +113,10 @@ void check_tcp_event(struct check_job *j, uint32_t events)
 
 void check_tcp_release(struct check_job *j)
 {
-    if (j->fd >= 0)
+    if (j->fd >= 0) {
+        checks_epoll_del(j->e, j->fd);
         close(j->fd);
+    }
     if (j->ai)
         freeaddrinfo(j->ai);
 }
