@@ -14,11 +14,15 @@
 
 static int tcp_connect(struct check_job *j, const struct sockaddr *sa, socklen_t len)
 {
+    /* closed with a reset: no FIN exchange and no TIME_WAIT left behind per probe (1,000 probes
+     * a second would otherwise hold tens of thousands of local ports) */
+    static const struct linger reset = {.l_onoff = 1, .l_linger = 0};
     int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int r;
 
     if (fd < 0)
         return -errno;
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
     if (connect(fd, sa, len) == 0) {
         close(fd);
         checks_job_finish(j, true, "connected");
