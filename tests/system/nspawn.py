@@ -23,7 +23,7 @@ import tempfile
 import time
 
 # The recipe: changing anything here changes the tarball's name, so it is rebuilt.
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2
 SUITE = "bookworm"
 MIRROR = os.environ.get("OSMODA_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 PACKAGES = (
@@ -32,6 +32,8 @@ PACKAGES = (
     # what agentd and osmoda-watch link (ldd build/daemons/{agentd/agentd,watch/osmoda-watch})
     "libmicrohttpd12", "libcurl4", "libjansson4", "libssl3", "libsodium23", "libsqlite3-0",
     "libseccomp2", "libsystemd0",
+    # the sanitizer runtimes of `make test SANITIZE=1` (gcc 12)
+    "libasan8", "libubsan1",
     # agentd's sandbox, and the language of the test services
     "bubblewrap", "python3-minimal",
 )
