@@ -15,9 +15,10 @@
 #define CTL_SOCKET_NAME "agentd.sock"
 
 static const struct ctl_verb *const verbs[] = {
-    &ctl_verb_events,    &ctl_verb_verify_ledger, &ctl_verb_stats,
-    &ctl_verb_health,    &ctl_verb_checkpoint,    &ctl_verb_prove,
-    &ctl_verb_approvals, &ctl_verb_approve,       &ctl_verb_deny,
+    &ctl_verb_events,     &ctl_verb_verify_ledger, &ctl_verb_stats,     &ctl_verb_health,
+    &ctl_verb_checkpoint, &ctl_verb_prove,         &ctl_verb_approvals, &ctl_verb_approve,
+    &ctl_verb_deny,       &ctl_verb_stop,          &ctl_verb_freeze,    &ctl_verb_thaw,
+    &ctl_verb_lockdown,   &ctl_verb_unlock,        &ctl_verb_fim,
 };
 
 enum { GOPT_STATE_DIR, GOPT_SOCKET, GOPT_JSON, GOPT_HELP, GOPT_VERSION };

@@ -60,6 +60,12 @@ extern const struct ctl_verb ctl_verb_prove;
 extern const struct ctl_verb ctl_verb_approvals; /* ctl-approvals.c */
 extern const struct ctl_verb ctl_verb_approve;
 extern const struct ctl_verb ctl_verb_deny;
+extern const struct ctl_verb ctl_verb_stop; /* ctl-watch.c */
+extern const struct ctl_verb ctl_verb_freeze;
+extern const struct ctl_verb ctl_verb_thaw;
+extern const struct ctl_verb ctl_verb_lockdown;
+extern const struct ctl_verb ctl_verb_unlock;
+extern const struct ctl_verb ctl_verb_fim;
 
 /* ---- errors (agentctl.c) ----------------------------------------------------------------- */
 

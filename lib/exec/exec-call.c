@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/timeutil.h"
@@ -339,12 +340,26 @@ static json_t *parse(struct osm_request *req, struct exec_call *c)
 
 /* ---- the route -------------------------------------------------------------------------- */
 
+bool exec_locked_down(const struct osm_exec *e)
+{
+    return access(e->lockdown_path, F_OK) == 0 || errno != ENOENT;
+}
+
+static json_t *locked_down(struct osm_request *req, const struct osm_exec *e)
+{
+    return osm_error(req, 423, "lockdown", json_pack("{s:s}", "file", e->lockdown_path),
+                     "the system is in lockdown: no agent tool call runs until root lifts it "
+                     "(agentctl unlock)");
+}
+
 json_t *osm_exec_handle(struct osm_exec *e, struct osm_request *req)
 {
     struct exec_call c = {.req = req, .e = e, .started_ms = osm_monotonic_ms()};
     json_t *out;
     int r;
 
+    if (!req->operator&& exec_locked_down(e))
+        return locked_down(req, e);
     snprintf(c.actor, sizeof(c.actor), "%s:%u", req->operator? "operator" : "agent",
              (unsigned)req->peer.uid);
     if ((out = parse(req, &c)))

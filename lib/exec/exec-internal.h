@@ -19,6 +19,7 @@ struct osm_exec {
     struct osm_exec_sink sink;
     struct osm_exec_approver approver;
     char *policy_path;
+    char *lockdown_path;    /* the lockdown file: agent calls are refused while it exists */
     char **protected_paths; /* NULL-terminated */
     uint8_t signer_pk[32];
     int64_t approval_ttl_s;
@@ -60,6 +61,9 @@ int exec_record(struct osm_exec *e, const char *type, const char *actor, const j
                 int64_t *ret_id);
 const struct osm_exec_tool *exec_find_tool(const struct osm_exec *e, const char *name);
 const json_t *exec_schema(const struct osm_exec *e, const struct osm_exec_tool *et);
+
+/* exec-call.c: true while the lockdown file exists (or cannot be checked: fails closed). */
+bool exec_locked_down(const struct osm_exec *e);
 
 /* exec-run.c */
 json_t *exec_run_now(struct exec_call *c);

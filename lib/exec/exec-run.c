@@ -200,6 +200,11 @@ json_t *exec_run_released(void *ctx, const struct osm_job_call *jc, const char *
         *ret_error = "unknown_tool";
         return NULL;
     }
+    if (exec_locked_down(e)) { /* an approval given before the lockdown does not outlast it */
+        *ret_error = "lockdown";
+        return json_pack("{s:s, s:s}", "error", "lockdown", "message",
+                         "the system is in lockdown: the approved call was not run");
+    }
     call.tool = et->tool;
     return exec_run(&call, et, ret_error);
 }

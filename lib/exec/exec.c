@@ -73,13 +73,26 @@ int osm_exec_reload(struct osm_exec *e, char *err, size_t errlen)
     return 0;
 }
 
+/* name in the directory of path (new string). */
+static char *beside(const char *path, const char *name)
+{
+    const char *slash = strrchr(path, '/');
+    char *out = NULL;
+
+    if (asprintf(&out, "%.*s%s", slash ? (int)(slash - path + 1) : 0, path, name) < 0)
+        return NULL;
+    return out;
+}
+
 static int copy_config(struct osm_exec *e, const struct osm_exec_config *cfg)
 {
     e->daemon = strdup(cfg->daemon);
     e->tools = calloc(cfg->n_tools ? cfg->n_tools : 1, sizeof(*e->tools));
     e->policy_path = strdup(cfg->policy_path);
+    e->lockdown_path =
+        cfg->lockdown_path ? strdup(cfg->lockdown_path) : beside(cfg->policy_path, "lockdown");
     e->protected_paths = copy_strings(cfg->protected_paths);
-    if (!e->daemon || !e->tools || !e->policy_path || !e->protected_paths)
+    if (!e->daemon || !e->tools || !e->policy_path || !e->lockdown_path || !e->protected_paths)
         return -ENOMEM;
     memcpy(e->tools, cfg->tools, cfg->n_tools * sizeof(*e->tools));
     e->n_tools = cfg->n_tools;
@@ -154,6 +167,7 @@ void osm_exec_free(struct osm_exec *e)
         free(e->protected_paths[i]);
     free(e->protected_paths);
     free(e->policy_path);
+    free(e->lockdown_path);
     for (size_t i = 0; e->schemas && i < e->n_tools; i++)
         json_decref(e->schemas[i]);
     free(e->schemas);

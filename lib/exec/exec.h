@@ -124,6 +124,9 @@ struct osm_exec_config {
     struct osm_exec_sink sink;
     struct osm_exec_approver approver;
     const char *policy_path;
+    /* While this file exists (osmoda-watch's LOCKDOWN) every agent's tool call is refused, 423
+     * "lockdown", before anything else. NULL: "lockdown" beside policy_path (the state dir). */
+    const char *lockdown_path;
     const char *const *protected_paths; /* NULL-terminated: no tool ever reaches these */
     uint8_t signer_pk[32];              /* agentd's Ed25519 key: capability tokens and decisions */
     const struct osm_exec_rate *rates;  /* NULL: the defaults above */
