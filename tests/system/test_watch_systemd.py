@@ -391,7 +391,8 @@ class WatchOnSystemd(ContainerCase):
         st, ans = self.watch.request("POST", "/service/osm-svc/restart")
         self.assertEqual(st, 200, ans)
         self.assertNotEqual(self.status("osm-svc")["main_pid"], pid)
-        self.assertIn("service.restart", [t for t, _ in self.watch.events("service.")])
+        self.assertIn({"unit": "osm-svc", "action": "restart", "by": "operator"},
+                      [p for t, p in self.watch.events("service.request")])
         st, ans = self.watch.call("journal_logs", {"unit": "osm-svc", "lines": 10})
         self.assertEqual(st, 200, ans)
         self.assertEqual(json.dumps(ans).count("osm-svc-up"), 2, ans)
