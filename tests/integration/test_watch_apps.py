@@ -58,9 +58,7 @@ class Apps(WatchTestCase):
         self.assertEqual(deploys[0][1]["unit"], "osmoda-app-web")
         st, r = self.watch.call("app_list")
         self.assertEqual((st, r["status"]), (200, "ok"), r)
-        self.assertEqual([a["name"] for a in r["result"]["items"]]
-                         if isinstance(r["result"], dict) else
-                         [a["name"] for a in r["result"]], ["web"])
+        self.assertEqual([a["name"] for a in r["result"]["items"]], ["web"])
 
     def test_stop_restart_logs_remove(self):
         st, r = self.deploy("echo", "/bin/sh", ["-c", "echo hello from $0; exec sleep 3600"],

@@ -260,10 +260,21 @@ class Routes(ProcessCase):
             st, r = self.watch.request("POST", path)
             self.assertEqual(st, code, (path, r))
         self.assertEqual(self.watch.events("service.request"), [])
-        # the agent has no door to the action route
+        # the service tools on the agent socket (they were agentd's)
         st, r = self.watch.call("service_status", {"unit": "svc"})
         self.assertEqual((st, r["status"]), (200, "ok"), r)
         self.assertEqual(r["result"]["active_state"], "inactive")
+        for tool, args in (("service_status", {"unit": "a b;rm"}),
+                           ("journal_logs", {"unit": "a b;rm", "lines": 5}),
+                           ("journal_logs", {"unit": "svc", "priority": "loud"})):
+            st, r = self.watch.call(tool, args)
+            self.assertNotEqual(r["status"], "ok", (tool, args, r))
+            self.assertIn("invalid_field", json.dumps(r), (tool, args))
+        st, r = self.watch.call("service_status", {"unit": "nosuch"})
+        self.assertIn("not_found", json.dumps(r))
+        st, r = self.watch.call("journal_logs", {"unit": "svc", "lines": 3})
+        self.assertEqual((st, r["status"]), (200, "ok"), r)
+        self.assertEqual(r["result"]["lines"], [])  # never started: nothing logged
 
 
 class NoOrphans(ProcessCase):
