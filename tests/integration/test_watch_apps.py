@@ -7,7 +7,7 @@ import pwd
 import unittest
 
 from osmtest import WatchTestCase
-from test_watch_process import pid_alive, wait_for
+from test_watch_process import pid_alive, wait_for, watch_sanitizer_errors
 
 
 def uid_of(pid):
@@ -19,6 +19,16 @@ def uid_of(pid):
 
 
 class Apps(WatchTestCase):
+    def tearDown(self):
+        """WatchTestCase's, reading watch's stderr after it exited (leak reports come then)."""
+        alive = self.watch.alive()
+        self.watch.stop()
+        self.agentd.stop()
+        reports = (self.agentd.sanitizer_errors(), watch_sanitizer_errors(self.watch))
+        self.agentd.cleanup()
+        self.assertTrue(alive, "osmoda-watch died during the test")
+        self.assertEqual(reports, ("", ""), "sanitizer reports")
+
     def deploy(self, name, command="/bin/sleep", args=("3600",), **extra):
         body = {"name": name, "command": command, "args": list(args)}
         body.update(extra)

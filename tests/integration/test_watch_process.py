@@ -27,6 +27,15 @@ def wait_for(what, fn, timeout=20):
     raise AssertionError("timed out waiting for " + what)
 
 
+def watch_sanitizer_errors(watch):
+    """Sanitizer reports in osmoda-watch's stderr (ASan/UBSan builds), or ''."""
+    text = watch.text()
+    for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+        if marker in text:
+            return text[max(0, text.index(marker) - 200):][:6000]
+    return ""
+
+
 def pid_alive(pid):
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -85,8 +94,10 @@ class ProcessCase(unittest.TestCase):
         alive = self.watch.alive()
         self.watch.stop()
         self.agentd.stop()
+        report = watch_sanitizer_errors(self.watch)
         self.agentd.cleanup()
         self.assertTrue(alive, "osmoda-watch died during the test")
+        self.assertEqual(report, "", "sanitizer report from osmoda-watch")
 
     def status(self, unit):
         st, r = self.watch.request("GET", "/service/status?unit=" + unit)
