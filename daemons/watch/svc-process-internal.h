@@ -81,7 +81,7 @@ struct proc_svc {
     int64_t kill_at_ms;  /* SIGKILL due at this monotonic time (0: none) */
     int64_t started_ms;  /* monotonic time of the last spawn */
     int64_t since_ms;    /* realtime of the last state change */
-    int64_t starts[64];  /* monotonic times of recent starts (a ring, burst entries) */
+    int64_t *starts;     /* monotonic times of recent starts (a ring, burst entries) */
     unsigned n_starts;
     unsigned attempt;  /* automatic restarts since the service last stayed up */
     unsigned restarts; /* automatic restarts in total */
