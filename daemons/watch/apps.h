@@ -17,12 +17,12 @@ int apps_open(struct watch *w, struct apps **ret);
 void apps_free(struct apps *a);
 
 /* Routes (userdata: struct watch). */
-json_t *apps_route_deploy(struct osm_request *req);  /* POST /app/deploy */
-json_t *apps_route_list(struct osm_request *req);    /* GET /app/list */
-json_t *apps_route_logs(struct osm_request *req);    /* GET /app/logs?name=&lines= */
-json_t *apps_route_stop(struct osm_request *req);    /* POST /app/{name}/stop */
-json_t *apps_route_restart(struct osm_request *req); /* POST /app/{name}/restart */
-json_t *apps_route_remove(struct osm_request *req);  /* POST /app/{name}/remove */
+json_t *apps_route_deploy(struct osm_request *req);    /* POST /app/deploy */
+json_t *apps_route_list(struct osm_request *req);      /* GET /app/list */
+json_t *apps_route_logs(struct osm_request *req);      /* GET /app/logs?name=&lines= */
+json_t *apps_route_stop(struct osm_request *req);      /* POST /app/{name}/stop */
+json_t *apps_route_restart(struct osm_request *req);   /* POST /app/{name}/restart */
+json_t *apps_route_remove(struct osm_request *req);    /* POST /app/{name}/remove */
 json_t *service_route_status(struct osm_request *req); /* GET /service/status?unit= */
 json_t *service_route_logs(struct osm_request *req);   /* GET /service/logs?unit=&lines=&... */
 json_t *service_route_action(struct osm_request *req); /* POST /service/{unit}/{start|stop|
