@@ -30,6 +30,8 @@ struct switch_env {
     struct svc *svc;           /* services to restart */
     struct fim *fim;           /* told of every file the backend is about to write */
     const struct watch_events *events;
+    const char *const *protected_dirs; /* NULL-terminated: no plan may write under these (watch's
+                                          data dir, the suite's state and run dirs) */
 };
 
 struct switch_backend {
@@ -60,3 +62,8 @@ extern const struct switch_backend switch_backend_nixos;
 
 /* By the plan's "backend" name; NULL when unknown. */
 const struct switch_backend *switch_backend_find(const char *name);
+/* The generations of the Nix profile at path (new reference; NULL when path is not absolute and
+ * normalised, or on ENOMEM): {profile, current: N or null, generations: [{number, store_path,
+ * current}] oldest first (at most the newest 1024; truncated says so)}. Reads the profile's
+ * links only: the SafeSwitch engine and safety_status use it whether or not Nix runs here. */
+json_t *switch_nix_generations(const char *profile);
