@@ -30,15 +30,18 @@ struct nix_record {
     long from_gen, to_gen, max_gen;
 };
 
+/* The plan as the tool schema has it: backend, the store path, the profile (nix-profile only)
+ * and an optional description, nothing else. */
 static int parse_plan(const struct switch_env *env, const json_t *plan, bool nixos,
                       struct nix_plan *p, char *err, size_t errlen)
 {
-    const char *backend;
+    const char *backend, *why = NULL;
     json_error_t jerr;
-    int r = nixos ? json_unpack_ex((json_t *)plan, &jerr, JSON_STRICT, "{s:s, s:s}", "backend",
-                                   &backend, "store_path", &p->store_path)
-                  : json_unpack_ex((json_t *)plan, &jerr, JSON_STRICT, "{s:s, s:s, s:s}", "backend",
-                                   &backend, "profile", &p->profile, "store_path", &p->store_path);
+    int r = nixos ? json_unpack_ex((json_t *)plan, &jerr, JSON_STRICT, "{s:s, s:s, s?s}", "backend",
+                                   &backend, "store_path", &p->store_path, "description", &why)
+                  : json_unpack_ex((json_t *)plan, &jerr, JSON_STRICT, "{s:s, s:s, s:s, s?s}",
+                                   "backend", &backend, "profile", &p->profile, "store_path",
+                                   &p->store_path, "description", &why);
 
     if (r < 0) {
         snprintf(err, errlen, "plan: %s", jerr.text);

@@ -168,8 +168,8 @@ static bool exists(const char *path)
 
 static json_t *plan_profile(const char *store)
 {
-    json_t *plan = json_pack("{s:s, s:s, s:s}", "backend", "nix-profile", "profile", t.profile,
-                             "store_path", store);
+    json_t *plan = json_pack("{s:s, s:s, s:s, s:s}", "backend", "nix-profile", "profile", t.profile,
+                             "store_path", store, "description", "a test");
     cr_assert_not_null(plan);
     return plan;
 }
@@ -368,6 +368,9 @@ Test(watch_nix, bad_plans_are_refused_and_change_nothing)
         {"{\"backend\":\"nix-profile\",\"profile\":\"@P\"}", "store_path"},
         {"{\"backend\":\"nix-profile\",\"profile\":\"@P\",\"store_path\":\"@S\",\"x\":1}", "plan:"},
         {"{\"backend\":\"nix-profile\",\"profile\":\"@P\",\"store_path\":7}", "plan:"},
+        {"{\"backend\":\"nix-profile\",\"profile\":\"@P\",\"store_path\":\"@S\","
+         "\"description\":[]}",
+         "plan:"},
         {"{\"backend\":\"nix-profile\",\"profile\":\"@P\",\"store_path\":\"/tmp\"}",
          "not a Nix store path"},
         {"{\"backend\":\"nix-profile\",\"profile\":\"@P\",\"store_path\":\"@S/etc\"}",
