@@ -297,6 +297,7 @@ static int serve(const struct options *o, struct layout *l)
                       .state_dir = l->paths.state_dir,
                       .run_dir = l->paths.run_dir,
                       .daemons_socket = l->daemons_socket,
+                      .nixos_profile = o->nixos_profile,
                       .check_interval_s = o->check_interval_s};
     struct servers s = {0};
     const char *what = NULL;

@@ -19,9 +19,9 @@
 
 #include "watch.h"
 
-#define SWITCH_FILES_MAX 64                    /* files in one plan */
+#define SWITCH_FILES_MAX 64                     /* files in one plan */
 #define SWITCH_FILE_MAX_BYTES (4 * 1024 * 1024) /* content of one file */
-#define SWITCH_CMD_TIMEOUT_S 60                /* nix-env, switch-to-configuration */
+#define SWITCH_CMD_TIMEOUT_S 60                 /* nix-env, switch-to-configuration */
 #define SWITCH_NIXOS_PROFILE "/nix/var/nix/profiles/system"
 
 struct switch_env {
@@ -30,6 +30,8 @@ struct switch_env {
     struct svc *svc;           /* services to restart */
     struct fim *fim;           /* told of every file the backend is about to write */
     const struct watch_events *events;
+    const char *const *protected_dirs; /* NULL-terminated: no plan may write under these (watch's
+                                          data dir, the suite's state and run dirs) */
 };
 
 struct switch_backend {
@@ -41,8 +43,8 @@ struct switch_backend {
                     size_t target_len, char *err, size_t errlen);
     /* Records what the rollback needs (snapshots, the current generation) in *ret_record (new
      * object), before anything changes. */
-    int (*prepare)(const struct switch_env *env, const json_t *plan, json_t **ret_record,
-                   char *err, size_t errlen);
+    int (*prepare)(const struct switch_env *env, const json_t *plan, json_t **ret_record, char *err,
+                   size_t errlen);
     /* Applies the plan; may add to record (the new generation). */
     int (*apply)(const struct switch_env *env, const json_t *plan, json_t *record, char *err,
                  size_t errlen);

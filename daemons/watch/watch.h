@@ -39,6 +39,7 @@ struct watch {
     const char *state_dir;      /* the suite's state dir: policy.json, the agent workspace */
     const char *run_dir;        /* every socket of the suite */
     const char *daemons_socket; /* agentd-daemons.sock */
+    const char *nixos_profile;  /* --nixos-profile, or NULL: the default */
     int check_interval_s;       /* default interval of a watcher */
     struct watch_events events;
     struct svc *svc;

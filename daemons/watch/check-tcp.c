@@ -1,0 +1,117 @@
+/* tcp_port: a non-blocking connect watched by the engine's epoll. A numeric address is used as
+ * it is; a name is resolved by a worker (getaddrinfo blocks) and each address is tried in turn
+ * until one connects, all within the check's one time-out. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "checks-internal.h"
+
+static int tcp_connect(struct check_job *j, const struct sockaddr *sa, socklen_t len)
+{
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int r;
+
+    if (fd < 0)
+        return -errno;
+    if (connect(fd, sa, len) == 0) {
+        close(fd);
+        checks_job_finish(j, true, "connected");
+        return 0;
+    }
+    if (errno != EINPROGRESS) {
+        r = -errno;
+        close(fd);
+        return r;
+    }
+    if ((r = checks_epoll_add(j->e, fd, EPOLLOUT, &j->src)) < 0) {
+        close(fd);
+        return r;
+    }
+    j->fd = fd;
+    return 0;
+}
+
+/* Tries the addresses left; finishes the job when none remains. */
+static void try_next(struct check_job *j, int last_error)
+{
+    while (j->ai_next) {
+        struct addrinfo *ai = j->ai_next;
+        int r;
+
+        j->ai_next = ai->ai_next;
+        if (ai->ai_family == AF_INET)
+            ((struct sockaddr_in *)ai->ai_addr)->sin_port = htons((uint16_t)j->port);
+        else if (ai->ai_family == AF_INET6)
+            ((struct sockaddr_in6 *)ai->ai_addr)->sin6_port = htons((uint16_t)j->port);
+        else
+            continue;
+        if ((r = tcp_connect(j, ai->ai_addr, ai->ai_addrlen)) == 0)
+            return;
+        last_error = -r;
+    }
+    checks_job_finish(j, false, "%s", strerror(last_error));
+}
+
+int check_tcp_start(struct check_job *j)
+{
+    const char *host = j->check->host;
+    struct sockaddr_in in4 = {.sin_family = AF_INET};
+    struct sockaddr_in6 in6 = {.sin6_family = AF_INET6};
+
+    j->port = j->check->port;
+    in4.sin_port = in6.sin6_port = htons((uint16_t)j->port);
+    if (inet_pton(AF_INET, host, &in4.sin_addr) == 1)
+        return tcp_connect(j, (struct sockaddr *)&in4, sizeof(in4));
+    if (inet_pton(AF_INET6, host, &in6.sin6_addr) == 1)
+        return tcp_connect(j, (struct sockaddr *)&in6, sizeof(in6));
+    snprintf(j->name, sizeof(j->name), "%s", host);
+    checks_to_worker(j);
+    return 0;
+}
+
+void check_tcp_resolve(struct check_job *j)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG};
+
+    j->worker_result = getaddrinfo(j->name, NULL, &hints, &j->ai);
+}
+
+void check_tcp_resolved(struct check_job *j)
+{
+    if (j->worker_result != 0) {
+        checks_job_finish(j, false, "cannot resolve %s: %s", j->name,
+                          gai_strerror(j->worker_result));
+        return;
+    }
+    j->ai_next = j->ai;
+    try_next(j, EHOSTUNREACH);
+}
+
+void check_tcp_event(struct check_job *j, uint32_t events)
+{
+    int err = 0;
+    socklen_t len = sizeof(err);
+
+    if (getsockopt(j->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        err = errno;
+    close(j->fd); /* leaves the epoll set with it */
+    j->fd = -1;
+    if (err == 0)
+        checks_job_finish(j, true, "connected");
+    else
+        try_next(j, err);
+}
+
+void check_tcp_release(struct check_job *j)
+{
+    if (j->fd >= 0)
+        close(j->fd);
+    if (j->ai)
+        freeaddrinfo(j->ai);
+}
