@@ -214,6 +214,14 @@ class NixosSwitch(NixSwitchBase):
                                               self.store["s1"] + " switch"])
         self.assertEqual(current(self.system), (1, self.store["s1"]))
 
+    def test_a_system_profile_without_a_generation_is_refused(self):
+        st, r = self.begin({"backend": "nixos", "store_path": self.store["s2"]})
+        self.assertEqual(st, 400, r)
+        self.assertIn("no generation to roll back to", r["message"])
+        self.assertFalse(os.path.lexists(self.system))
+        self.assertEqual(self.activations(), [])
+        self.assertEqual(self.watch.events("switch."), [])
+
     def test_a_store_path_without_switch_to_configuration_is_refused(self):
         nix_env("-p", self.system, "--set", self.store["s1"])
         st, r = self.begin({"backend": "nixos", "store_path": self.store["c1"]})
