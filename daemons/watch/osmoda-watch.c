@@ -286,14 +286,21 @@ static int start_exec(struct watch *w, const struct layout *l, struct servers *s
                                   .policy_path = l->policy,
                                   .jobs = {.jobs_dir = l->jobs_dir, .workspace = l->workspace}};
     // clang-format on
+    const char *const own[] = {l->data_dir, NULL}; /* switches, baselines, watchers */
+    char **protected = osm_exec_protected_new(l->paths.state_dir, l->paths.run_dir, own);
     char err[256] = "";
     int r;
 
-    if ((r = watch_tool_table(&s->tools, &cfg.n_tools)) < 0)
-        return r;
+    if (!protected || (r = watch_tool_table(&s->tools, &cfg.n_tools)) < 0) {
+        osm_exec_protected_free(protected);
+        return -ENOMEM;
+    }
     cfg.tools = s->tools;
+    cfg.protected_paths = (const char *const *)protected;
     osm_exec_remote_config(s->remote, &cfg);
-    if ((r = osm_exec_new(&cfg, &w->exec, err, sizeof(err))) < 0) {
+    r = osm_exec_new(&cfg, &w->exec, err, sizeof(err));
+    osm_exec_protected_free(protected);
+    if (r < 0) {
         log_error("daemon.init", "what=executor error=%d reason=\"%s\"", r, err);
         return r;
     }
