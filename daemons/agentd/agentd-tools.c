@@ -132,44 +132,6 @@ bool agentd_path_protected(struct agentd *ad, const char *canonical)
     return false;
 }
 
-/* What the policy never lets a tool reach (each ending in '*' covers what starts with it). */
-static char **protected_list(struct agentd *ad)
-{
-    static const char *const state_names[] = {
-        OSM_LEDGER_DB_NAME "*",
-        OSM_LEDGER_KEY_NAME,
-        OSM_LEDGER_PUB_NAME,
-        OSM_LEDGER_CHECKPOINT_LOG,
-        "capability.key",
-        "keyd",
-        "jobs",
-    };
-    size_t n = ELEMENTSOF(state_names) + 2, i = 0;
-    char **list = calloc(n + 1, sizeof(char *));
-
-    if (!list)
-        return NULL;
-    for (; i < ELEMENTSOF(state_names); i++)
-        list[i] = osm_path_join(ad->paths.state_dir, state_names[i]);
-    list[i++] = strdup(ad->paths.run_dir);
-    list[i++] = strdup(OSM_DEFAULT_RUN_DIR);
-    for (size_t k = 0; k < n; k++)
-        if (!list[k]) {
-            for (size_t j = 0; j < n; j++)
-                free(list[j]);
-            free(list);
-            return NULL;
-        }
-    return list;
-}
-
-static void free_list(char **list)
-{
-    for (size_t i = 0; list && list[i]; i++)
-        free(list[i]);
-    free(list);
-}
-
 /* ---- rate limits from flags ------------------------------------------------------------- */
 
 /* "TOOL=CALLS/SECONDS" into rule (tool points into the flag). */
@@ -237,7 +199,7 @@ static int start_exec(struct agentd *ad)
     _cleanup_free_ char *ws = ad->cfg.workspace_flag
                                   ? strdup(ad->cfg.workspace_flag)
                                   : osm_path_join(ad->paths.state_dir, "workspace");
-    char **protected = protected_list(ad);
+    char **protected = osm_exec_protected_new(ad->paths.state_dir, ad->paths.run_dir, NULL);
     const char *hidden[] = {ad->paths.state_dir, ad->paths.run_dir, OSM_DEFAULT_RUN_DIR};
     const char *cg = getenv("OSMODA_SANDBOX_CGROUPS");
     struct osm_exec_tool *tools = NULL;
@@ -254,7 +216,7 @@ static int start_exec(struct agentd *ad)
     int r;
 
     if (!policy || !jobs_dir || !ws || !protected || tool_table(&tools, &cfg.n_tools) < 0) {
-        free_list(protected);
+        osm_exec_protected_free(protected);
         return -ENOMEM;
     }
     if ((r = rates_from_flags(&ad->cfg, &rates)) < 0) {
@@ -284,7 +246,7 @@ static int start_exec(struct agentd *ad)
                  osm_exec_policy_rules(ad->exec), osm_exec_policy_secrets(ad->exec));
 out:
     free(tools);
-    free_list(protected);
+    osm_exec_protected_free(protected);
     return r;
 }
 

@@ -383,6 +383,9 @@ json_t *apps_route_deploy(struct osm_request *req)
 
     if (err)
         return err;
+    if (svc_kind(apps_of(req)->w->svc) == SVC_BACKEND_PROCESS &&
+        (json_object_get(req->body, "memory_max") || json_object_get(req->body, "cpu_quota")))
+        return deploy_error(req, -EOPNOTSUPP); /* before anything is recorded */
     name = json_string_value(json_object_get(req->body, "name"));
     if (!(rec = record_new(req->body)))
         return osm_error_errno(req, -ENOMEM, "out of memory");

@@ -39,9 +39,9 @@ void check_free(struct check *c)
     free(c->unit);
     free(c->host);
     free(c->url);
-    if (c->argv)
-        for (char **a = c->argv; *a; a++)
-            free(*a);
+    if (c->argv) /* argv[0] is set last: a refused check may have args without it */
+        for (size_t i = 0; i <= c->n_args; i++)
+            free(c->argv[i]);
     free(c->argv);
     free(c);
 }

@@ -80,8 +80,10 @@ void checks_job_release(struct check_job *j)
         check_http_release(j);
         break;
     default:
-        if (j->fd >= 0)
+        if (j->fd >= 0) {
+            checks_epoll_del(j->e, j->fd); /* before close: see check_tcp_event */
             close(j->fd);
+        }
         break;
     }
     free(j);
@@ -312,7 +314,7 @@ int checks_start(struct checks *e, const struct check *c, check_done_fn done, vo
                             .kind = c->kind,
                             .done = done,
                             .userdata = userdata,
-                            .timeout_ms = timeouts_ms[c->kind],
+                            .timeout_ms = e->timeout_ms[c->kind],
                             .fd = -1,
                             .check = c};
     pthread_mutex_lock(&e->lock);
@@ -335,6 +337,7 @@ static int engine_init(struct checks *e, struct svc *svc)
     int r;
 
     e->svc = svc;
+    memcpy(e->timeout_ms, timeouts_ms, sizeof(e->timeout_ms));
     e->epfd = e->wakefd = -1;
     e->curl_deadline_ms = -1;
     e->starts_tail = &e->starts;

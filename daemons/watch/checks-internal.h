@@ -65,6 +65,7 @@ struct check_job {
 
 struct checks {
     struct svc *svc;
+    int timeout_ms[CHECK_KINDS]; /* the CHECK_*_TIMEOUT_MS; tests shorten them */
     int epfd, wakefd;
     struct check_src wake_src;
     pthread_t thread;

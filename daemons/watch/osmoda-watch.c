@@ -17,7 +17,6 @@
 #include "emergency.h"
 #include "exec/remote.h"
 #include "fim.h"
-#include "ledger/ledger.h"
 #include "svc.h"
 #include "switch.h"
 #include "watch-api.h"
@@ -279,69 +278,28 @@ static int connect_agentd(const struct layout *l, struct servers *s)
     return r;
 }
 
-/* What no tool of watch may reach (as agentd's list): the ledger and its keys, the jobs, the
- * sockets, and watch's own state. A new NULL-terminated list, or NULL on ENOMEM. */
-static char **protected_list(const struct layout *l)
-{
-    static const char *const state_names[] = {
-        OSM_LEDGER_DB_NAME "*",
-        OSM_LEDGER_KEY_NAME,
-        OSM_LEDGER_PUB_NAME,
-        OSM_LEDGER_CHECKPOINT_LOG,
-        "capability.key",
-        "keyd",
-        "jobs",
-    };
-    size_t n = ELEMENTSOF(state_names) + 3, i = 0;
-    char **list = calloc(n + 1, sizeof(char *));
-
-    if (!list)
-        return NULL;
-    for (; i < ELEMENTSOF(state_names); i++)
-        list[i] = osm_path_join(l->paths.state_dir, state_names[i]);
-    list[i++] = strdup(l->paths.run_dir);
-    list[i++] = strdup(OSM_DEFAULT_RUN_DIR);
-    list[i++] = strdup(l->data_dir);
-    for (i = 0; i < n; i++)
-        if (!list[i]) {
-            for (size_t j = 0; j < n; j++)
-                free(list[j]);
-            free(list);
-            return NULL;
-        }
-    return list;
-}
-
-static void free_list(char **list)
-{
-    for (size_t i = 0; list && list[i]; i++)
-        free(list[i]);
-    free(list);
-}
-
 static int start_exec(struct watch *w, const struct layout *l, struct servers *s)
 {
-    char **protected = protected_list(l);
     // clang-format off
     struct osm_exec_config cfg = {.daemon = "watch", .routes = watch_routes,
                                   .n_routes = watch_n_routes, .userdata = w,
                                   .policy_path = l->policy,
                                   .jobs = {.jobs_dir = l->jobs_dir, .workspace = l->workspace}};
     // clang-format on
+    const char *const own[] = {l->data_dir, NULL}; /* switches, baselines, watchers */
+    char **protected = osm_exec_protected_new(l->paths.state_dir, l->paths.run_dir, own);
     char err[256] = "";
     int r;
 
-    if (!protected)
+    if (!protected || (r = watch_tool_table(&s->tools, &cfg.n_tools)) < 0) {
+        osm_exec_protected_free(protected);
         return -ENOMEM;
-    cfg.protected_paths = (const char *const *)protected;
-    if ((r = watch_tool_table(&s->tools, &cfg.n_tools)) < 0) {
-        free_list(protected);
-        return r;
     }
     cfg.tools = s->tools;
+    cfg.protected_paths = (const char *const *)protected;
     osm_exec_remote_config(s->remote, &cfg);
     r = osm_exec_new(&cfg, &w->exec, err, sizeof(err));
-    free_list(protected); /* the executor keeps its own copy */
+    osm_exec_protected_free(protected);
     if (r < 0) {
         log_error("daemon.init", "what=executor error=%d reason=\"%s\"", r, err);
         return r;

@@ -82,6 +82,7 @@ void proc_svc_free(struct proc_svc *p)
     strv_free(p->argv);
     strv_free(p->env);
     free(p->working_dir);
+    free(p->starts);
     free(p);
 }
 

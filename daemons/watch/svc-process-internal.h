@@ -81,7 +81,7 @@ struct proc_svc {
     int64_t kill_at_ms;  /* SIGKILL due at this monotonic time (0: none) */
     int64_t started_ms;  /* monotonic time of the last spawn */
     int64_t since_ms;    /* realtime of the last state change */
-    int64_t starts[64];  /* monotonic times of recent starts (a ring, burst entries) */
+    int64_t *starts;     /* monotonic times of recent starts (a ring, burst entries) */
     unsigned n_starts;
     unsigned attempt;  /* automatic restarts since the service last stayed up */
     unsigned restarts; /* automatic restarts in total */
@@ -142,10 +142,21 @@ void proc_log_drain(struct proc_backend *b, struct proc_svc *p, struct proc_stre
 void proc_log_note(struct proc_backend *b, struct proc_svc *p, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void proc_log_close(struct proc_svc *p);
+struct proc_log_filter {
+    int max_prio;
+    int64_t since_ms; /* INT64_MIN: all */
+    size_t want;
+};
+/* Walks the lines of one log file (data is scrubbed in place) newest first, prepending those
+ * that pass f to out, at most f->want lines and SVC_LOG_ANSWER_MAX bytes in *bytes (*truncated
+ * then set). 1 when the walk is over (enough lines, or a line older than since), 0 to go on to
+ * the older file. */
+int proc_log_scan(char *data, size_t len, const struct proc_log_filter *f, json_t *out,
+                  size_t *bytes, bool *truncated);
 int proc_log_read(struct proc_backend *b, const char *name, const struct svc_log_query *q,
                   json_t **ret);
-/* Query parsing, shared with the routes' validation: lowest priority 0..7 (-EINVAL when the
- * text names none), and since as a realtime in ms (-EINVAL when unreadable). */
+/* Query parsing: lowest priority 0..7 (-EINVAL when the text names none), and since as a
+ * realtime in ms (-EINVAL when unreadable). */
 int svc_log_parse_priority(const char *text);
 int svc_log_parse_since(const char *text, int64_t now_ms, int64_t *ret_ms);
 

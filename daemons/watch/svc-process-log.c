@@ -232,12 +232,6 @@ int svc_log_parse_since(const char *text, int64_t now_ms, int64_t *ret_ms)
                : since_absolute(text, ret_ms);
 }
 
-struct log_filter {
-    int max_prio;
-    int64_t since_ms; /* INT64_MIN: all */
-    size_t want;
-};
-
 /* The time and priority of one of our lines; -EINVAL when it is not ours. */
 static int line_meta(const char *s, size_t len, int64_t *ret_ms, int *ret_prio)
 {
@@ -256,10 +250,8 @@ static int line_meta(const char *s, size_t len, int64_t *ret_ms, int *ret_prio)
     return 0;
 }
 
-/* Walks one file's lines newest first, prepending matches to out. Returns 1 when done (enough
- * lines, or older than since), 0 to go on to the older file. */
-static int scan_file(char *data, size_t len, const struct log_filter *f, json_t *out, size_t *bytes,
-                     bool *truncated)
+int proc_log_scan(char *data, size_t len, const struct proc_log_filter *f, json_t *out,
+                  size_t *bytes, bool *truncated)
 {
     size_t end = len;
 
@@ -292,7 +284,7 @@ static int scan_file(char *data, size_t len, const struct log_filter *f, json_t 
 int proc_log_read(struct proc_backend *b, const char *name, const struct svc_log_query *q,
                   json_t **ret)
 {
-    struct log_filter f = {
+    struct proc_log_filter f = {
         .max_prio = 7, .since_ms = INT64_MIN, .want = q && q->lines ? (size_t)q->lines : 50};
     json_auto_t *lines = json_array();
     bool truncated = false;
@@ -318,7 +310,7 @@ int proc_log_read(struct proc_backend *b, const char *name, const struct svc_log
             continue;
         if (r < 0)
             return r;
-        if (scan_file(data, len, &f, lines, &bytes, &truncated))
+        if (proc_log_scan(data, len, &f, lines, &bytes, &truncated))
             break;
     }
     *ret = json_pack("{s:s, s:O, s:b}", "unit", name, "lines", lines, "truncated", truncated);

@@ -49,11 +49,17 @@ static void on_pidfd(struct proc_backend *b, struct proc_svc *p)
     siginfo_t si = {0};
 
     /* a zombie still holds its pid, so the group is ended before the reap frees the number */
-    if (waitid(P_PIDFD, (id_t)p->pidfd, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
+    if (waitid(P_PIDFD, (id_t)p->pidfd, &si, WEXITED | WNOHANG | WNOWAIT) < 0) {
+        if (errno != ECHILD)
+            return;
+        /* reaped by someone else: its status is lost, but it is gone all the same */
+        si = (siginfo_t){.si_pid = p->pid, .si_code = CLD_EXITED, .si_status = 255};
+    } else if (si.si_pid == 0)
         return;
-    kill(-p->pid, SIGKILL); /* what is left of its process group (ESRCH when nothing) */
-    if (waitid(P_PIDFD, (id_t)p->pidfd, &si, WEXITED | WNOHANG) < 0)
-        return;
+    else {
+        kill(-p->pid, SIGKILL); /* what is left of its process group (ESRCH when nothing) */
+        waitid(P_PIDFD, (id_t)p->pidfd, &si, WEXITED | WNOHANG);
+    }
     if (p->out.fd >= 0)
         proc_log_drain(b, p, &p->out);
     if (p->err.fd >= 0)

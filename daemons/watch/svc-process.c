@@ -55,12 +55,15 @@ static int emit(struct proc_backend *b, const char *type, json_t *payload)
 
 /* ---- the state machine (supervisor thread, lock held) ------------------------------------ */
 
-static void start_record(struct proc_backend *b, struct proc_svc *p, int64_t now)
+static int start_record(struct proc_backend *b, struct proc_svc *p, int64_t now)
 {
     size_t burst = (size_t)b->start_limit_burst;
 
+    if (!p->starts && !(p->starts = calloc(burst, sizeof(*p->starts))))
+        return -ENOMEM;
     p->starts[p->n_starts % burst] = now;
     p->n_starts++;
+    return 0;
 }
 
 static bool start_limit_hit(const struct proc_backend *b, const struct proc_svc *p, int64_t now)
@@ -95,16 +98,12 @@ void proc_spawn_now(struct proc_backend *b, struct proc_svc *p)
     r = emit(b, "service.start",
              json_pack("{s:s, s:i, s:s}", "unit", p->name, "attempt", (int)p->attempt, "backend",
                        "process"));
-    if (r == 0) {
-        start_record(b, p, now);
-        r = proc_spawn(b, p);
-        if (r < 0)
-            spawn_failed(b, p, r);
-    } else {
+    if (r < 0) { /* a start that cannot be recorded is not made */
         p->result = "ledger-unavailable";
         set_state(p, PS_FAILED);
         r = -EIO;
-    }
+    } else if ((r = start_record(b, p, now)) < 0 || (r = proc_spawn(b, p)) < 0)
+        spawn_failed(b, p, r);
     if (r == 0) {
         p->started_ms = now;
         p->result = "success";
@@ -550,8 +549,6 @@ static int backend_init(struct proc_backend *b, const struct svc_process_config 
     b->epfd = b->wakefd = -1;
     b->start_limit_burst =
         cfg->start_limit_burst > 0 ? cfg->start_limit_burst : SVC_START_LIMIT_BURST;
-    if (b->start_limit_burst > (int)ELEMENTSOF(b->svcs[0]->starts))
-        return -EINVAL;
     b->start_limit_interval_s =
         cfg->start_limit_interval_s > 0 ? cfg->start_limit_interval_s : SVC_START_LIMIT_INTERVAL_S;
     b->log_max_bytes = cfg->log_max_bytes > 0 ? cfg->log_max_bytes : SVC_LOG_MAX_BYTES;

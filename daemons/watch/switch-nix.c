@@ -30,15 +30,18 @@ struct nix_record {
     long from_gen, to_gen, max_gen;
 };
 
+/* The plan as the tool schema has it: backend, the store path, the profile (nix-profile only)
+ * and an optional description, nothing else. */
 static int parse_plan(const struct switch_env *env, const json_t *plan, bool nixos,
                       struct nix_plan *p, char *err, size_t errlen)
 {
-    const char *backend;
+    const char *backend, *why = NULL;
     json_error_t jerr;
-    int r = nixos ? json_unpack_ex((json_t *)plan, &jerr, JSON_STRICT, "{s:s, s:s}", "backend",
-                                   &backend, "store_path", &p->store_path)
-                  : json_unpack_ex((json_t *)plan, &jerr, JSON_STRICT, "{s:s, s:s, s:s}", "backend",
-                                   &backend, "profile", &p->profile, "store_path", &p->store_path);
+    int r = nixos ? json_unpack_ex((json_t *)plan, &jerr, JSON_STRICT, "{s:s, s:s, s?s}", "backend",
+                                   &backend, "store_path", &p->store_path, "description", &why)
+                  : json_unpack_ex((json_t *)plan, &jerr, JSON_STRICT, "{s:s, s:s, s:s, s?s}",
+                                   "backend", &backend, "profile", &p->profile, "store_path",
+                                   &p->store_path, "description", &why);
 
     if (r < 0) {
         snprintf(err, errlen, "plan: %s", jerr.text);
@@ -161,6 +164,7 @@ static int validate_nixos(const struct switch_env *env, const json_t *plan, char
 {
     char stc[PATH_MAX];
     struct stat st;
+    long gen;
     int r;
 
     if ((r = validate_common(env, plan, true, target, target_len, err, errlen)) < 0)
@@ -170,6 +174,10 @@ static int validate_nixos(const struct switch_env *env, const json_t *plan, char
     if (stat(stc, &st) < 0 || !S_ISREG(st.st_mode) || access(stc, X_OK) < 0) {
         snprintf(err, errlen, "store_path: not a NixOS system: %s is missing or not executable",
                  stc);
+        return -EINVAL;
+    }
+    if (switch_nix_current(target, &gen, NULL, 0) < 0 || gen == 0) {
+        snprintf(err, errlen, "the system profile %s has no generation to roll back to", target);
         return -EINVAL;
     }
     return 0;
@@ -364,6 +372,8 @@ static int rollback_profile(const struct switch_env *env, const json_t *plan, js
     int r;
 
     (void)env;
+    if (!record)
+        return 0; /* prepare recorded nothing: nothing was changed */
     if ((r = parse_record(record, &rec, err, errlen)) < 0)
         return r;
     return rollback_set(&rec, json_string_value(json_object_get(plan, "store_path")), err, errlen);
@@ -379,6 +389,8 @@ static int rollback_nixos(const struct switch_env *env, const json_t *plan, json
     int r;
 
     (void)env;
+    if (!record)
+        return 0; /* prepare recorded nothing: nothing was changed */
     if ((r = parse_record(record, &rec, err, errlen)) < 0)
         return r;
     if (rec.from_gen == 0) {

@@ -17,7 +17,7 @@
 #define WATCHER_INTERVAL_MAX_S 86400
 #define WATCHER_COOLDOWN_MIN_S 5     /* after an action, failures count again only after ... */
 #define WATCHER_COOLDOWN_INTERVALS 2 /* ... the longer of this many intervals and the minimum */
-#define WATCHER_SLACK_MS 20          /* checks due this close together start in one wake-up */
+#define WATCHER_SLACK_MS 100         /* checks due this close together start in one wake-up */
 #define WATCHERS_FILE_MAX (16 * 1024 * 1024)
 
 enum watcher_action_kind { ACTION_RESTART, ACTION_ROLLBACK, ACTION_NOTIFY };

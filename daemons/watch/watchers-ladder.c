@@ -131,8 +131,9 @@ static void check_done(void *userdata, bool ok, const char *detail)
         w->result_ok = ok;
         snprintf(w->result_detail, sizeof(w->result_detail), "%s", detail);
         w->rnext = ws->results;
+        if (!ws->results) /* a burst of results wakes the scheduler once */
+            pthread_cond_signal(&ws->cond);
         ws->results = w;
-        pthread_cond_signal(&ws->cond);
     }
     pthread_mutex_unlock(&ws->lock);
     if (last)

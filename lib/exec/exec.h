@@ -135,6 +135,12 @@ struct osm_exec_config {
     struct osm_jobs_config jobs; /* store and run_call are filled by the executor */
 };
 
+/* The protected paths of the suite (the ledger and its keys, agentd's capability key, keyd's
+ * state, the jobs, the lockdown file, the run directories) and extra (NULL-terminated, may be
+ * NULL): a NULL-terminated new list for osm_exec_config.protected_paths, or NULL (ENOMEM). */
+char **osm_exec_protected_new(const char *state_dir, const char *run_dir, const char *const *extra);
+void osm_exec_protected_free(char **list);
+
 /* Loads the policy (refusing a file others may write) and opens the jobs layer (re-attaching to
  * runners of a previous run). Logs nothing; returns -errno with err saying what failed. Call
  * osm_exec_reconcile once the approver can answer. */

@@ -1,14 +1,11 @@
-"""agentd's host-inspection tools through the real tool path (agent socket, /tools/call, policy,
-ledger): network_info read from /proc and getifaddrs, service_status and journal_logs that
-refuse clearly where systemd is not running, safety_status without NixOS."""
+"""agentd's host-inspection tool through the real tool path (agent socket, /tools/call, policy,
+ledger): network_info read from /proc and getifaddrs. service_status, journal_logs and
+safety_status are osmoda-watch's (test_watch_process.py and the safety tests)."""
 import json
-import os
 import socket
 import unittest
 
 from osmtest import AgentdTestCase
-
-SYSTEMD = os.path.exists("/run/systemd/system")
 
 
 class HostTools(AgentdTestCase):
@@ -41,27 +38,6 @@ class HostTools(AgentdTestCase):
         st, r = self.agentd.call_tool("network_info", {"detail": "everything"})
         self.assertEqual(st, 422, r)
         self.assertIn("detail", json.dumps(r))
-
-    @unittest.skipIf(SYSTEMD, "this host runs systemd (the refusal path is for hosts without)")
-    def test_service_tools_refuse_without_systemd(self):
-        for tool, args in (("service_status", {"unit": "ssh.service"}),
-                           ("journal_logs", {"unit": "ssh.service", "lines": 5})):
-            r = self.call(tool, args)
-            self.assertEqual(r["status"], "error", r)
-            self.assertIn("systemd_unavailable", json.dumps(r))
-
-    def test_service_status_rejects_odd_unit_names(self):
-        r = self.call("service_status", {"unit": "a b;rm"})
-        self.assertEqual(r["status"], "error")
-        self.assertIn("invalid_unit", json.dumps(r))
-
-    def test_safety_status_reports_generations_or_their_absence(self):
-        r = self.call("safety_status")
-        self.assertEqual(r["status"], "ok")
-        nixos = os.path.islink("/nix/var/nix/profiles/system")
-        self.assertEqual(r["result"]["nixos"], nixos)
-        st, log = self.req("GET", "/events/log?type=tool.call&limit=5")
-        self.assertIn("safety_status", [json.loads(e["payload"])["tool"] for e in log])
 
 
 if __name__ == "__main__":

@@ -27,6 +27,15 @@ def wait_for(what, fn, timeout=20):
     raise AssertionError("timed out waiting for " + what)
 
 
+def watch_sanitizer_errors(watch):
+    """Sanitizer reports in osmoda-watch's stderr (ASan/UBSan builds), or ''."""
+    text = watch.text()
+    for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+        if marker in text:
+            return text[max(0, text.index(marker) - 200):][:6000]
+    return ""
+
+
 def pid_alive(pid):
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -85,8 +94,10 @@ class ProcessCase(unittest.TestCase):
         alive = self.watch.alive()
         self.watch.stop()
         self.agentd.stop()
+        report = watch_sanitizer_errors(self.watch)
         self.agentd.cleanup()
         self.assertTrue(alive, "osmoda-watch died during the test")
+        self.assertEqual(report, "", "sanitizer report from osmoda-watch")
 
     def status(self, unit):
         st, r = self.watch.request("GET", "/service/status?unit=" + unit)
@@ -260,10 +271,21 @@ class Routes(ProcessCase):
             st, r = self.watch.request("POST", path)
             self.assertEqual(st, code, (path, r))
         self.assertEqual(self.watch.events("service.request"), [])
-        # the agent has no door to the action route
+        # the service tools on the agent socket (they were agentd's)
         st, r = self.watch.call("service_status", {"unit": "svc"})
         self.assertEqual((st, r["status"]), (200, "ok"), r)
         self.assertEqual(r["result"]["active_state"], "inactive")
+        for tool, args in (("service_status", {"unit": "a b;rm"}),
+                           ("journal_logs", {"unit": "a b;rm", "lines": 5}),
+                           ("journal_logs", {"unit": "svc", "priority": "loud"})):
+            st, r = self.watch.call(tool, args)
+            self.assertNotEqual(r["status"], "ok", (tool, args, r))
+            self.assertIn("invalid_field", json.dumps(r), (tool, args))
+        st, r = self.watch.call("service_status", {"unit": "nosuch"})
+        self.assertIn("not_found", json.dumps(r))
+        st, r = self.watch.call("journal_logs", {"unit": "svc", "lines": 3})
+        self.assertEqual((st, r["status"]), (200, "ok"), r)
+        self.assertEqual(r["result"]["lines"], [])  # never started: nothing logged
 
 
 class NoOrphans(ProcessCase):

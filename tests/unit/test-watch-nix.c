@@ -168,8 +168,8 @@ static bool exists(const char *path)
 
 static json_t *plan_profile(const char *store)
 {
-    json_t *plan = json_pack("{s:s, s:s, s:s}", "backend", "nix-profile", "profile", t.profile,
-                             "store_path", store);
+    json_t *plan = json_pack("{s:s, s:s, s:s, s:s}", "backend", "nix-profile", "profile", t.profile,
+                             "store_path", store, "description", "a test");
     cr_assert_not_null(plan);
     return plan;
 }
@@ -368,6 +368,9 @@ Test(watch_nix, bad_plans_are_refused_and_change_nothing)
         {"{\"backend\":\"nix-profile\",\"profile\":\"@P\"}", "store_path"},
         {"{\"backend\":\"nix-profile\",\"profile\":\"@P\",\"store_path\":\"@S\",\"x\":1}", "plan:"},
         {"{\"backend\":\"nix-profile\",\"profile\":\"@P\",\"store_path\":7}", "plan:"},
+        {"{\"backend\":\"nix-profile\",\"profile\":\"@P\",\"store_path\":\"@S\","
+         "\"description\":[]}",
+         "plan:"},
         {"{\"backend\":\"nix-profile\",\"profile\":\"@P\",\"store_path\":\"/tmp\"}",
          "not a Nix store path"},
         {"{\"backend\":\"nix-profile\",\"profile\":\"@P\",\"store_path\":\"@S/etc\"}",
@@ -482,16 +485,26 @@ Test(watch_nix, nixos_failing_activation_fails_and_rolls_back)
     cr_assert_str_eq(line, want);
 }
 
-/* A system profile without a generation has nothing to go back to: refused before any change. */
+/* A system profile without a generation has nothing to go back to: refused before any change,
+ * by validate and by prepare; a rollback without a record has nothing to undo. */
 Test(watch_nix, nixos_without_a_previous_generation_is_refused)
 {
     json_auto_t *plan = plan_nixos(t.store[S2]);
     json_t *record = NULL;
+    char tgt[PATH_MAX];
+
+    cr_assert_eq(
+        switch_backend_nixos.validate(&t.env, plan, tgt, sizeof(tgt), t.err, sizeof(t.err)),
+        -EINVAL);
+    cr_assert_not_null(strstr(t.err, "no generation to roll back to"), "%s", t.err);
+    t.err[0] = '\0';
 
     cr_assert_eq(switch_backend_nixos.prepare(&t.env, plan, &record, t.err, sizeof(t.err)),
                  -EINVAL);
     cr_assert_null(record);
     cr_assert_not_null(strstr(t.err, "no generation to roll back to"), "%s", t.err);
+    cr_assert_eq(switch_backend_nixos.rollback(&t.env, plan, NULL, t.err, sizeof(t.err)), 0);
+    cr_assert_eq(switch_backend_nix_profile.rollback(&t.env, plan, NULL, t.err, sizeof(t.err)), 0);
     cr_assert(!exists(t.system));
     cr_assert_eq(activations(), 0);
 }
