@@ -259,6 +259,7 @@ static int run_change(struct begin *b)
 {
     struct switch_session *s = b->s;
     const struct switch_backend *be = s->backend;
+    json_t *summary;
     int r;
 
     if (!be) {
@@ -275,7 +276,10 @@ static int run_change(struct begin *b)
         abort_applied(b, "apply failed");
         return r;
     }
-    s->summary = be->summary(s->plan, s->record);
+    summary = be->summary(s->plan, s->record);
+    pthread_mutex_lock(&b->ss->lock); /* the list route reads it */
+    s->summary = summary;
+    pthread_mutex_unlock(&b->ss->lock);
     return 0;
 }
 
