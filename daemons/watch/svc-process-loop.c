@@ -61,9 +61,9 @@ static void on_pidfd(struct proc_backend *b, struct proc_svc *p)
         waitid(P_PIDFD, (id_t)p->pidfd, &si, WEXITED | WNOHANG);
     }
     if (p->out.fd >= 0)
-        proc_log_drain(b, p, &p->out);
+        proc_log_drain(b, p, &p->out, SIZE_MAX);
     if (p->err.fd >= 0)
-        proc_log_drain(b, p, &p->err);
+        proc_log_drain(b, p, &p->err, SIZE_MAX);
     proc_unwatch_fd(b, &p->out.fd);
     proc_unwatch_fd(b, &p->err.fd);
     proc_unwatch_fd(b, &p->pidfd);
@@ -89,11 +89,11 @@ static void on_event(struct proc_backend *b, struct proc_watch *w)
         break;
     case PW_STDOUT:
         if (p->out.fd >= 0)
-            proc_log_drain(b, p, &p->out);
+            proc_log_drain(b, p, &p->out, SVC_LOG_READ_BUDGET);
         break;
     case PW_STDERR:
         if (p->err.fd >= 0)
-            proc_log_drain(b, p, &p->err);
+            proc_log_drain(b, p, &p->err, SVC_LOG_READ_BUDGET);
         break;
     case PW_NOTIFY:
         if (p->notify_fd >= 0 && proc_notify_read(p))
