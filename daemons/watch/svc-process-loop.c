@@ -53,7 +53,10 @@ static void on_pidfd(struct proc_backend *b, struct proc_svc *p)
         if (errno != ECHILD)
             return;
         /* reaped by someone else: its status is lost, but it is gone all the same */
-        si = (siginfo_t){.si_pid = p->pid, .si_code = CLD_EXITED, .si_status = 255};
+        memset(&si, 0, sizeof(si));
+        si.si_pid = p->pid;
+        si.si_code = CLD_EXITED;
+        si.si_status = 255;
     } else if (si.si_pid == 0)
         return;
     else {
