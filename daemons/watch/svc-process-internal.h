@@ -16,6 +16,7 @@
 #define SVC_PROCESS_MAX 1024      /* supervised services, configured and transient */
 #define SVC_STOP_GRACE_MS 5000    /* SIGTERM, then SIGKILL to the group after this */
 #define SVC_LOG_LINE_MAX 4096     /* longer output lines are split */
+#define SVC_LOG_READ_BUDGET 65536 /* bytes read from one stream per wake-up */
 #define SVC_LOG_ANSWER_MAX 262144 /* bytes of log lines in one answer; truncated beyond */
 #define SVC_NOTIFY_MSG_MAX 4096   /* one sd_notify datagram */
 #define SVC_ARGV_MAX 256          /* argv and env entries of one service */
@@ -136,8 +137,10 @@ bool proc_notify_ready(const char *msg, size_t len);
 int proc_run_user(const char *name, uid_t *ret_uid, gid_t *ret_gid);
 
 /* svc-process-log.c */
-/* Reads what is pending on the stream (eof: flush the partial line) into p's log. */
-void proc_log_drain(struct proc_backend *b, struct proc_svc *p, struct proc_stream *st);
+/* Reads what is pending on the stream, up to budget bytes (so that a busy stream does not
+ * starve the others), into p's log; at the end of the stream flushes the partial line. */
+void proc_log_drain(struct proc_backend *b, struct proc_svc *p, struct proc_stream *st,
+                    size_t budget);
 /* Writes one line of ours (a state change) into p's log. */
 void proc_log_note(struct proc_backend *b, struct proc_svc *p, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

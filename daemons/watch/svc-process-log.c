@@ -118,9 +118,10 @@ void proc_log_note(struct proc_backend *b, struct proc_svc *p, const char *fmt, 
         log_write(b, p, 5, text, (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1);
 }
 
-void proc_log_drain(struct proc_backend *b, struct proc_svc *p, struct proc_stream *st)
+void proc_log_drain(struct proc_backend *b, struct proc_svc *p, struct proc_stream *st,
+                    size_t budget)
 {
-    for (;;) {
+    for (size_t done = 0; done < budget;) {
         ssize_t n = read(st->fd, st->buf + st->len, sizeof(st->buf) - st->len);
         if (n < 0 && errno == EINTR)
             continue;
@@ -134,6 +135,7 @@ void proc_log_drain(struct proc_backend *b, struct proc_svc *p, struct proc_stre
             return;
         }
         st->len += (size_t)n;
+        done += (size_t)n;
         char *start = st->buf, *nl;
         while ((nl = memchr(start, '\n', st->len - (size_t)(start - st->buf)))) {
             log_child_line(b, p, st->priority, start, (size_t)(nl - start));

@@ -53,7 +53,10 @@ static void on_pidfd(struct proc_backend *b, struct proc_svc *p)
         if (errno != ECHILD)
             return;
         /* reaped by someone else: its status is lost, but it is gone all the same */
-        si = (siginfo_t){.si_pid = p->pid, .si_code = CLD_EXITED, .si_status = 255};
+        memset(&si, 0, sizeof(si));
+        si.si_pid = p->pid;
+        si.si_code = CLD_EXITED;
+        si.si_status = 255;
     } else if (si.si_pid == 0)
         return;
     else {
@@ -61,9 +64,9 @@ static void on_pidfd(struct proc_backend *b, struct proc_svc *p)
         waitid(P_PIDFD, (id_t)p->pidfd, &si, WEXITED | WNOHANG);
     }
     if (p->out.fd >= 0)
-        proc_log_drain(b, p, &p->out);
+        proc_log_drain(b, p, &p->out, SIZE_MAX);
     if (p->err.fd >= 0)
-        proc_log_drain(b, p, &p->err);
+        proc_log_drain(b, p, &p->err, SIZE_MAX);
     proc_unwatch_fd(b, &p->out.fd);
     proc_unwatch_fd(b, &p->err.fd);
     proc_unwatch_fd(b, &p->pidfd);
@@ -89,11 +92,11 @@ static void on_event(struct proc_backend *b, struct proc_watch *w)
         break;
     case PW_STDOUT:
         if (p->out.fd >= 0)
-            proc_log_drain(b, p, &p->out);
+            proc_log_drain(b, p, &p->out, SVC_LOG_READ_BUDGET);
         break;
     case PW_STDERR:
         if (p->err.fd >= 0)
-            proc_log_drain(b, p, &p->err);
+            proc_log_drain(b, p, &p->err, SVC_LOG_READ_BUDGET);
         break;
     case PW_NOTIFY:
         if (p->notify_fd >= 0 && proc_notify_read(p))

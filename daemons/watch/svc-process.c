@@ -193,12 +193,12 @@ void proc_on_exit(struct proc_backend *b, struct proc_svc *p, int code, int stat
     bool clean = code == CLD_EXITED && status == 0;
     pid_t pid = p->pid;
 
+    proc_log_note(b, p, "pid %d %s %d", (int)pid,
+                  code == CLD_EXITED ? "exited with status" : "killed by signal", status);
     p->pid = 0;
     p->kill_at_ms = 0;
     p->exit_seq++;
     pthread_cond_broadcast(&b->changed);
-    proc_log_note(b, p, "pid %d %s %d", (int)pid,
-                  code == CLD_EXITED ? "exited with status" : "killed by signal", status);
     if (p->stop_wanted) {
         p->stop_wanted = false;
         p->result = "success";

@@ -4,6 +4,7 @@
  * the priority and the line count; the rest splits at the first 0xfe into a since text and a
  * log file. The answer must hold valid UTF-8 lines, oldest first, within its caps. */
 #include <assert.h>
+#include <errno.h>
 #include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>

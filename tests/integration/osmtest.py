@@ -25,6 +25,26 @@ def binary(name):
     raise FileNotFoundError(name + " is not built in " + BUILD)
 
 
+def wait_for(pred, what="a condition", timeout=20):
+    """Waits until pred() returns something true (an event recorded, a file written, a process
+    gone) and returns it; fails naming what after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.02)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def sanitizer_report(text):
+    """The sanitizer report in a daemon's stderr (ASan/UBSan builds), or ''."""
+    for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+        if marker in text:
+            return text[max(0, text.index(marker) - 200):][:6000]
+    return ""
+
+
 class UnixHTTPConnection(http.client.HTTPConnection):
     def __init__(self, path, timeout=30):
         super().__init__("localhost", timeout=timeout)
@@ -124,12 +144,7 @@ class Agentd:
             return f.read().decode(errors="replace")
 
     def sanitizer_errors(self):
-        """Sanitizer reports in the daemon's stderr (ASan/UBSan builds), or ''."""
-        text = self.log()
-        for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
-            if marker in text:
-                return text[text.index(marker) - 200 if text.index(marker) > 200 else 0:][:6000]
-        return ""
+        return sanitizer_report(self.log())
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
@@ -238,6 +253,9 @@ class Watch:
         with open(self.log_path, "rb") as f:
             return f.read().decode(errors="replace")
 
+    def sanitizer_errors(self):
+        return sanitizer_report(self.text())
+
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
@@ -288,7 +306,7 @@ class WatchTestCase(unittest.TestCase):
         alive = self.watch.alive()
         self.watch.stop()
         self.agentd.stop()
-        report = self.agentd.sanitizer_errors()
+        reports = (self.agentd.sanitizer_errors(), self.watch.sanitizer_errors())
         self.agentd.cleanup()
         self.assertTrue(alive, "osmoda-watch died during the test")
-        self.assertEqual(report, "", "sanitizer report from agentd")
+        self.assertEqual(reports, ("", ""), "sanitizer reports from agentd and osmoda-watch")

@@ -10,7 +10,7 @@ import time
 import unittest
 import uuid
 
-from osmtest import Agentd, Watch, request, run_ctl
+from osmtest import Agentd, Watch, request, run_ctl, wait_for
 
 UNIFIED = "/sys/fs/cgroup/unified"
 FREEZER = "/sys/fs/cgroup/freezer"
@@ -26,15 +26,6 @@ def cpu_ticks(pid):
 def proc_state(pid):
     with open("/proc/%d/stat" % pid) as f:
         return f.read().rsplit(")", 1)[1].split()[0]
-
-
-def wait_for(cond, timeout=20, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting for " + what)
 
 
 def usable(root):

@@ -10,7 +10,7 @@ import subprocess
 import time
 import unittest
 
-from osmtest import Agentd, binary, request
+from osmtest import Agentd, binary, request, wait_for
 
 
 class Notesd:
@@ -66,16 +66,6 @@ class Notesd:
         finally:
             db.close()
         return row[0] if row else None
-
-
-def wait_for(pred, what, timeout=20):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for " + what)
 
 
 class NewDaemon(unittest.TestCase):

@@ -7,7 +7,7 @@ import pwd
 import unittest
 
 from osmtest import WatchTestCase
-from test_watch_process import pid_alive, wait_for, watch_sanitizer_errors
+from test_watch_process import pid_alive, wait_until
 
 
 def uid_of(pid):
@@ -24,7 +24,7 @@ class Apps(WatchTestCase):
         alive = self.watch.alive()
         self.watch.stop()
         self.agentd.stop()
-        reports = (self.agentd.sanitizer_errors(), watch_sanitizer_errors(self.watch))
+        reports = (self.agentd.sanitizer_errors(), self.watch.sanitizer_errors())
         self.agentd.cleanup()
         self.assertTrue(alive, "osmoda-watch died during the test")
         self.assertEqual(reports, ("", ""), "sanitizer reports")
@@ -55,7 +55,7 @@ class Apps(WatchTestCase):
         self.assertEqual(self.watch.events("app."), [])
         st, a = self.agentd.request("POST", "/approval/%s/approve" % r["approval_id"], {})
         self.assertEqual(st, 200, a)
-        app = wait_for("the app to run", lambda: self.apps().get("web", {}).get("main_pid"))
+        app = wait_until("the app to run", lambda: self.apps().get("web", {}).get("main_pid"))
         self.assertTrue(pid_alive(app))
         with open(f"/proc/{app}/cmdline", "rb") as f:
             self.assertEqual(f.read(), b"/bin/sleep\x003600\x00")
@@ -74,10 +74,10 @@ class Apps(WatchTestCase):
         st, r = self.deploy("echo", "/bin/sh", ["-c", "echo hello from $0; exec sleep 3600"],
                             env={"GREETING": "hi"})
         self.assertEqual(st, 200, r)
-        pid = wait_for("echo running", lambda: self.apps()["echo"].get("main_pid"))
+        pid = wait_until("echo running", lambda: self.apps()["echo"].get("main_pid"))
         st, r = self.watch.call("app_logs", {"name": "echo", "lines": 10})
         self.assertEqual((st, r["status"]), (200, "ok"), r)
-        wait_for("the greeting in the log", lambda: any(
+        wait_until("the greeting in the log", lambda: any(
             "hello from" in l for l in self.watch.request(
                 "GET", "/app/logs?name=echo&lines=10")[1]["lines"]))
         st, r = self.watch.request("POST", "/app/echo/stop")

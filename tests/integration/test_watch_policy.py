@@ -6,20 +6,9 @@ import hashlib
 import json
 import os
 import tempfile
-import time
 import unittest
 
-from osmtest import Agentd, Watch
-
-
-def wait_for(pred, what, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for " + what)
+from osmtest import Agentd, Watch, wait_for
 
 
 class SwitchPolicy(unittest.TestCase):
