@@ -104,7 +104,8 @@ static int collect(const char *dir, struct switch_session ***ret, size_t *ret_n)
         v[n++] = s;
     }
     closedir(d);
-    qsort(v, n, sizeof(*v), by_start);
+    if (n > 1)
+        qsort(v, n, sizeof(*v), by_start);
     *ret = v;
     *ret_n = n;
     return 0;

@@ -137,9 +137,11 @@ class FaultCase(unittest.TestCase):
         alive = self.watch.alive()
         self.watch.stop()
         self.agentd.stop()
+        reports = (self.agentd.sanitizer_errors(), self.watch.sanitizer_errors())
         self.agentd.cleanup()
         shutil.rmtree(self.svcdir, ignore_errors=True)
         self.assertTrue(alive, "osmoda-watch died during the test")
+        self.assertEqual(reports, ("", ""), "sanitizer reports from agentd and osmoda-watch")
 
     def healthy(self):
         try:

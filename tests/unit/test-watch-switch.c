@@ -77,6 +77,7 @@ static void teardown(void)
 
 TestSuite(switch, .init = setup, .fini = teardown);
 
+/* Calls handler h as the router would; body (may be NULL) is taken. */
 static json_t *route(osm_handler_fn h, const char *id, json_t *body, int *status)
 {
     struct osm_request req = {
@@ -89,13 +90,14 @@ static json_t *route(osm_handler_fn h, const char *id, json_t *body, int *status
     }
     r = h(&req);
     *status = req.status;
+    json_decref(body); /* the server lends the body to the handler and frees it after */
     return r;
 }
 
 static json_t *begin(const char *content, json_int_t ttl, int *status)
 {
-    json_auto_t *body = json_pack("{s:{s:s, s:{s:s}}, s:I, s:[]}", "plan", "backend", "files",
-                                  "files", conf, content, "ttl_secs", ttl, "health_checks");
+    json_t *body = json_pack("{s:{s:s, s:{s:s}}, s:I, s:[]}", "plan", "backend", "files", "files",
+                             conf, content, "ttl_secs", ttl, "health_checks");
     return route(switch_route_begin, NULL, body, status);
 }
 
@@ -204,9 +206,9 @@ Test(switch, begin_applies_and_commits_at_ttl)
 Test(switch, manual_rollback_restores_and_ends_the_session)
 {
     int st;
-    json_auto_t *j = begin("v2\n", 3600, &st), *r = NULL, *again = NULL;
+    json_auto_t *j = begin("v2\n", 3600, &st), *r = NULL;
     const char *id = json_string_value(json_object_get(j, "id"));
-    json_t *rb;
+    json_t *rb, *again;
     char *t;
 
     cr_assert_eq(st, 200);
@@ -505,9 +507,8 @@ Test(switch, generations_list_newest_first)
 
 static json_t *begin_checked(const char *content, json_t *checks, int *status)
 {
-    json_auto_t *body =
-        json_pack("{s:{s:s, s:{s:s}}, s:i, s:o}", "plan", "backend", "files", "files", conf,
-                  content, "ttl_secs", 3600, "health_checks", checks);
+    json_t *body = json_pack("{s:{s:s, s:{s:s}}, s:i, s:o}", "plan", "backend", "files", "files",
+                             conf, content, "ttl_secs", 3600, "health_checks", checks);
     return route(switch_route_begin, NULL, body, status);
 }
 
