@@ -60,9 +60,10 @@ static int unit_op(struct svc *s, const char *op, const char *unit)
         r = svc_status(s, unit, &j);
     else if (strcmp(op, "remove") == 0)
         r = svc_remove(s, unit);
-    else if (strcmp(op, "main-pid") == 0 && (r = svc_main_pid(s, unit, &pid)) == 0)
-        j = json_integer(pid);
-    else if (strcmp(op, "main-pid") != 0)
+    else if (strcmp(op, "main-pid") == 0) {
+        if ((r = svc_main_pid(s, unit, &pid)) == 0)
+            j = json_integer(pid);
+    } else
         return -1;
     return print(r, j);
 }
