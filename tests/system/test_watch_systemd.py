@@ -22,24 +22,12 @@ import time
 import unittest
 
 import nspawn
-from osmtest import BUILD, Agentd, Watch, binary, request
+from osmtest import BUILD, Agentd, Watch, binary, request, wait_for
 
 BUILD_DIR = os.path.abspath(BUILD)
 PROBE = os.path.join(BUILD_DIR, "tests", "system", "svc-probe")
 WAIT_S = 30  # deadline of a wait for something to happen inside the container
 ENOENT, EEXIST, EINVAL, ENOTCONN = 2, 17, 22, 107
-
-
-def await_true(fn, what, timeout=WAIT_S):
-    """Calls fn until it returns something true; that value, or AssertionError at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for " + what)
-        time.sleep(0.05)
 
 
 class ContainerCase(unittest.TestCase):
@@ -79,15 +67,15 @@ class ContainerCase(unittest.TestCase):
         return st
 
     def await_state(self, unit, state):
-        return await_true(lambda: (lambda st: st if st["active_state"] == state else None)(
-            self.status(unit)), "%s %s" % (unit, state))
+        return wait_for(lambda: (lambda st: st if st["active_state"] == state else None)(
+            self.status(unit)), "%s %s" % (unit, state), timeout=WAIT_S)
 
     def await_log(self, unit, marker, count=1):
         def seen():
             r, logs = self.probe("logs", unit, "100")
             lines = [l for l in logs["lines"] if marker in l] if r == 0 else []
             return lines if len(lines) >= count else None
-        return await_true(seen, "%r in the journal of %s" % (marker, unit))
+        return wait_for(seen, "%r in the journal of %s" % (marker, unit), timeout=WAIT_S)
 
     def unit_uid(self, pid):
         status = self.c.run(["cat", "/proc/%d/status" % pid]).stdout
@@ -270,7 +258,7 @@ class ContainerAgentd(Agentd):
                  + self.args, {"OSMODA_STATE_DIR": self.state_dir, "OSMODA_RUN_DIR": self.run_dir})
         self.proc = self  # the base class only checks it against None
         if wait:
-            await_true(lambda: self._ready(), "agentd in the container: " + self.log())
+            wait_for(self._ready, "agentd in the container: " + self.log(), timeout=WAIT_S)
         return self
 
     def _ready(self):
@@ -308,7 +296,7 @@ class ContainerWatch(Watch):
                   self.data_dir] + self.args, {})
         self.proc = self
         if wait:
-            await_true(self._ready, "osmoda-watch in the container: " + self.text())
+            wait_for(self._ready, "osmoda-watch in the container: " + self.text(), timeout=WAIT_S)
         return self
 
     @property
@@ -366,12 +354,6 @@ class WatchOnSystemd(ContainerCase):
         self.assertTrue(alive, "osmoda-watch died during the test: " + self.watch.text())
         self.assertEqual(report, "", "sanitizer report from agentd")
 
-    def skip_unless_built(self, st, ans, what):
-        """Parts of watch written elsewhere answer 503 not_enabled until they are merged."""
-        inner = ans.get("result") if isinstance(ans, dict) and "call_id" in ans else ans
-        if isinstance(inner, dict) and inner.get("error") == "not_enabled" and \
-                (st == 503 or "call_id" in ans):
-            self.skipTest(what + " not built")
 
     def test_health_names_the_systemd_backend(self):
         st, h = self.watch.request("GET", "/health")
@@ -384,7 +366,6 @@ class WatchOnSystemd(ContainerCase):
         self.c.run(["systemctl", "daemon-reload"])
         self.c.run(["systemctl", "start", "osm-svc"])
         st, ans = self.watch.call("service_status", {"unit": "osm-svc"})
-        self.skip_unless_built(st, ans, "service routes (apps part)")
         self.assertEqual(st, 200, ans)
         self.assertIn("osm-svc.service", json.dumps(ans))
         pid = self.status("osm-svc")["main_pid"]
@@ -400,7 +381,6 @@ class WatchOnSystemd(ContainerCase):
     def test_an_app_is_a_transient_unit_not_run_as_root(self):
         st, ans = self.watch.request("POST", "/app/deploy", {
             "name": "osmhello", "command": "/bin/sh", "args": ["-c", "exec sleep 1000"]})
-        self.skip_unless_built(st, ans, "apps (apps part)")
         self.assertIn(st, (200, 202), ans)
         st_ = self.await_state("osmoda-app-osmhello", "active")
         try:
@@ -422,15 +402,16 @@ class WatchOnSystemd(ContainerCase):
             "plan": {"backend": "files", "files": {"/etc/osm-sw.conf": "mode=broken\n"},
                      "restart": ["osm-sw"]},
             "ttl_secs": 60, "health_checks": [{"type": "systemd_unit", "unit": "osm-sw"}]})
-        self.skip_unless_built(st, ans, "SafeSwitch")
         self.assertIn(st, (200, 201, 202), ans)
         sid = ans.get("id") or ans.get("session_id")
 
-        def rolled_back():
+        def settled():
             s, a = self.watch.request("GET", "/switch/status/" + sid)
-            return a if s == 200 and "roll" in json.dumps(a.get("state", a.get("status"))) \
-                else None
-        await_true(rolled_back, "the switch to roll back")
+            final = ("committed", "rolled_back", "rollback_failed")
+            return a if s == 200 and a["status"]["state"] in final else None
+        session = wait_for(settled, "the switch to end", timeout=WAIT_S)
+        self.assertEqual(session["status"]["state"], "rolled_back",
+                         json.dumps(session) + self.watch.text()[-3000:])
         self.assertEqual(self.c.read("/etc/osm-sw.conf"), good)
         self.assertEqual(os.stat(self.c.host_path("/etc/osm-sw.conf")).st_mode & 0o777, 0o640)
         self.assertEqual(self.await_state("osm-sw", "active")["active_state"], "active")
