@@ -388,6 +388,25 @@ class WatchOnSystemd(ContainerCase):
         finally:
             self.watch.request("POST", "/app/osmhello/remove")
 
+    def test_a_watcher_restarts_a_unit_that_crashed(self):
+        # Restart=no: systemd leaves the crashed unit down; watch's watcher brings it back
+        self.c.write("/etc/systemd/system/osm-crash.service",
+                     "[Service]\nExecStart=/bin/sh -c 'exec sleep 1000'\nRestart=no\n")
+        self.c.run(["systemctl", "daemon-reload"])
+        self.c.run(["systemctl", "start", "osm-crash"])
+        first = self.await_state("osm-crash", "active")["main_pid"]
+        st, w = self.watch.request("POST", "/watcher/add", {
+            "name": "crash", "check": {"type": "systemd_unit", "unit": "osm-crash"},
+            "interval_secs": 1, "actions": [{"type": "restart_service", "unit": "osm-crash"}]})
+        self.assertEqual(st, 200, w)
+        self.c.run(["/bin/sh", "-c", "kill -KILL %d" % first])
+        wait_for(lambda: self.status("osm-crash")["main_pid"] not in (0, first),
+                 "the watcher to restart osm-crash", timeout=WAIT_S)
+        self.assertEqual(self.await_state("osm-crash", "active")["active_state"], "active")
+        types = [t for t, p in self.watch.events() if t.startswith(("watch.", "service."))]
+        for t in ("watch.check.failed", "watch.escalation", "service.restart"):
+            self.assertIn(t, types)
+
     def test_a_switch_that_breaks_a_unit_is_rolled_back(self):
         good = b"mode=good\n# kept byte for byte\n"
         self.c.write("/etc/osm-sw.conf", good.decode(), 0o640)
