@@ -7,7 +7,8 @@ const struct osm_tool osm_tools_safeswitch[] = {
      .description = "Make a change as a SafeSwitch transaction: watch applies the plan (config "
                     "files, a Nix profile, a NixOS generation), runs the health checks every 5 s "
                     "and rolls the change back on a failure; after ttl_secs it commits. A text "
-                    "plan only describes a change the caller already made.",
+                    "plan applies nothing: on NixOS a rollback returns to the generation current "
+                    "at begin, so begin before switching.",
      .input_schema = J({"type":"object","properties":{
         "plan":{"description":"The change for watch to apply, or text about one made.","oneOf":[
           {"type":"string","minLength":1,"description":"What was changed, and why."},
