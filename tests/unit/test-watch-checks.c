@@ -272,6 +272,75 @@ Test(checks_engine, tcp_to_a_listening_and_a_closed_port)
     checks_free(e);
 }
 
+/* A listener whose accept queue is full: a SYN to it is dropped, so a connect stays in progress
+ * (the engine's epoll path) until the queue has room and the SYN is sent again. */
+static int full_listener(int *ret_port, int *ret_queued)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), q;
+
+    cr_assert(fd >= 0);
+    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    cr_assert_eq(listen(fd, 0), 0); /* room for one */
+    getsockname(fd, (struct sockaddr *)&a, &len);
+    q = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_eq(connect(q, (struct sockaddr *)&a, sizeof(a)), 0);
+    *ret_port = ntohs(a.sin_port);
+    *ret_queued = q;
+    return fd;
+}
+
+/* A socket of this host sending SYNs to port and not answered (SYN_SENT in /proc/net/tcp). */
+static bool syn_sent_to(int port)
+{
+    FILE *f = fopen("/proc/net/tcp", "r");
+    char line[512];
+    unsigned rport, state;
+    bool found = false;
+
+    cr_assert(f);
+    while (!found && fgets(line, sizeof(line), f))
+        found = sscanf(line, " %*d: %*x:%*x %*x:%x %x", &rport, &state) == 2 &&
+                rport == (unsigned)port && state == 0x02;
+    fclose(f);
+    return found;
+}
+
+Test(checks_engine, tcp_handshake_that_does_not_complete_at_once)
+{
+    struct checks *e = engine();
+    struct result r = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    char text[256], detail[CHECK_DETAIL_MAX];
+    int port, queued, fd = full_listener(&port, &queued), c;
+    struct check *chk;
+
+    snprintf(text, sizeof(text), "{\"type\":\"tcp_port\",\"host\":\"127.0.0.1\",\"port\":%d}",
+             port);
+    e->timeout_ms[CHECK_TCP_PORT] = 300;
+    cr_assert_not(run_one(e, text, detail));
+    cr_assert_str_eq(detail, "timed out after 300 ms");
+    cr_assert_not(syn_sent_to(port), "the timed-out socket is closed");
+    /* in progress until the queue has room: then the SYN sent again connects */
+    e->timeout_ms[CHECK_TCP_PORT] = 20000;
+    chk = parse_ok(text);
+    cr_assert_eq(checks_start(e, chk, on_done, &r), 0);
+    while (!syn_sent_to(port))
+        usleep(10000);
+    cr_assert((c = accept(fd, NULL, NULL)) >= 0);
+    pthread_mutex_lock(&r.lock);
+    while (!r.done)
+        pthread_cond_wait(&r.cond, &r.lock);
+    pthread_mutex_unlock(&r.lock);
+    cr_assert(r.ok, "%s", r.detail);
+    cr_assert_str_eq(r.detail, "connected");
+    check_free(chk);
+    close(c);
+    close(queued);
+    close(fd);
+    checks_free(e);
+}
+
 Test(checks_engine, command_exit_status_and_time_out)
 {
     struct checks *e = engine();
