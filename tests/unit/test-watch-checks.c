@@ -194,6 +194,7 @@ struct result {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     bool done, ok;
+    int calls;
     char detail[CHECK_DETAIL_MAX];
 };
 
@@ -203,6 +204,7 @@ static void on_done(void *userdata, bool ok, const char *detail)
 
     pthread_mutex_lock(&r->lock);
     r->done = true;
+    r->calls++;
     r->ok = ok;
     snprintf(r->detail, sizeof(r->detail), "%s", detail);
     pthread_cond_signal(&r->cond);
@@ -452,6 +454,46 @@ Test(checks_engine, many_at_once_each_with_its_result)
         check_free(cs[i]);
     close(fd);
     checks_free(e);
+}
+
+Test(checks_engine, a_burst_started_at_once_each_with_its_own_result)
+{
+    struct checks *e = engine();
+    struct result r[3];
+    struct check *c[3];
+    struct check_start s[3];
+    char text[256];
+    int port, fd = listener(&port);
+
+    snprintf(text, sizeof(text), "{\"type\":\"tcp_port\",\"host\":\"127.0.0.1\",\"port\":%d}",
+             port);
+    c[0] = parse_ok(text);
+    c[1] = parse_ok("{\"type\":\"command\",\"cmd\":\"/bin/false\"}");
+    c[2] = parse_ok("{\"type\":\"command\",\"cmd\":\"/bin/true\"}");
+    for (int i = 0; i < 3; i++) {
+        r[i] = (struct result){.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+        s[i] = (struct check_start){c[i], &r[i]};
+    }
+    /* a burst with a hole is refused whole */
+    s[1].check = NULL;
+    cr_assert_eq(checks_start_many(e, s, 3, on_done), -EINVAL);
+    s[1].check = c[1];
+    cr_assert_eq(checks_start_many(e, s, 0, on_done), 0);
+    cr_assert_eq(checks_start_many(e, s, 3, on_done), 0);
+    for (int i = 0; i < 3; i++) {
+        pthread_mutex_lock(&r[i].lock);
+        while (!r[i].done)
+            pthread_cond_wait(&r[i].cond, &r[i].lock);
+        pthread_mutex_unlock(&r[i].lock);
+        cr_assert_eq(r[i].ok, i != 1, "check %d: %s", i, r[i].detail);
+    }
+    cr_assert_str_eq(r[1].detail, "exit 1");
+    checks_free(e);
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(r[i].calls, 1, "check %d: done %d times", i, r[i].calls);
+        check_free(c[i]);
+    }
+    close(fd);
 }
 
 Test(checks_engine, run_all_of_none_passes)
