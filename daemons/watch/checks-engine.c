@@ -372,6 +372,7 @@ static int engine_init(struct checks *e, struct svc *svc)
     memcpy(e->timeout_ms, timeouts_ms, sizeof(e->timeout_ms));
     e->epfd = e->wakefd = -1;
     e->curl_deadline_ms = -1;
+    e->tcp_spare[0] = e->tcp_spare[1] = -1;
     e->starts_tail = &e->starts;
     e->work_tail = &e->work;
     e->wake_src.kind = SRC_WAKE;
@@ -433,6 +434,7 @@ void checks_free(struct checks *e)
     free_queue(e->work);
     free_queue(e->completions);
     check_http_free(e);
+    check_tcp_free(e);
     if (e->wakefd >= 0)
         close(e->wakefd);
     if (e->epfd >= 0)

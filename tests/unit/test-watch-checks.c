@@ -309,21 +309,26 @@ static bool syn_sent_to(int port)
     return found;
 }
 
+/* A local probe leaves its socket to the next (connect to AF_UNSPEC): a probe on such a socket
+ * that does not complete at once sees neither the reset of the last connection nor its error. */
 Test(checks_engine, tcp_handshake_that_does_not_complete_at_once)
 {
     struct checks *e = engine();
     struct result r = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
-    char text[256], detail[CHECK_DETAIL_MAX];
-    int port, queued, fd = full_listener(&port, &queued), c;
+    char ok[256], text[256], detail[CHECK_DETAIL_MAX];
+    int okport, okfd = listener(&okport), port, queued, fd = full_listener(&port, &queued), c;
     struct check *chk;
 
+    snprintf(ok, sizeof(ok), "{\"type\":\"tcp_port\",\"host\":\"127.0.0.1\",\"port\":%d}", okport);
     snprintf(text, sizeof(text), "{\"type\":\"tcp_port\",\"host\":\"127.0.0.1\",\"port\":%d}",
              port);
+    cr_assert(run_one(e, ok, detail), "%s", detail);
     e->timeout_ms[CHECK_TCP_PORT] = 300;
     cr_assert_not(run_one(e, text, detail));
     cr_assert_str_eq(detail, "timed out after 300 ms");
     cr_assert_not(syn_sent_to(port), "the timed-out socket is closed");
     /* in progress until the queue has room: then the SYN sent again connects */
+    cr_assert(run_one(e, ok, detail), "%s", detail);
     e->timeout_ms[CHECK_TCP_PORT] = 20000;
     chk = parse_ok(text);
     cr_assert_eq(checks_start(e, chk, on_done, &r), 0);
@@ -336,10 +341,13 @@ Test(checks_engine, tcp_handshake_that_does_not_complete_at_once)
     pthread_mutex_unlock(&r.lock);
     cr_assert(r.ok, "%s", r.detail);
     cr_assert_str_eq(r.detail, "connected");
+    /* and the spare still serves a local probe */
+    cr_assert(run_one(e, ok, detail), "%s", detail);
     check_free(chk);
     close(c);
     close(queued);
     close(fd);
+    close(okfd);
     checks_free(e);
 }
 
