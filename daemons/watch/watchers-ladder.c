@@ -115,6 +115,23 @@ static void destroy(struct watchers *ws)
     free(ws);
 }
 
+/* Queues w's result for the scheduler, waking it only when it would sleep past the result's
+ * delay: at the first of a burst (it then sleeps until the delay is up) and at the last. Under
+ * ws->lock. */
+static void queue_result(struct watchers *ws, struct watcher *w, bool ok, const char *detail)
+{
+    int64_t now = osm_monotonic_ms();
+
+    w->result_ok = ok;
+    snprintf(w->result_detail, sizeof(w->result_detail), "%s", detail);
+    if (!ws->results)
+        ws->results_since_ms = now;
+    if (ws->asleep_until_ms > now + WATCHER_RESULT_DELAY_MS && (!ws->results || ws->inflight == 0))
+        pthread_cond_signal(&ws->cond);
+    w->rnext = ws->results;
+    ws->results = w;
+}
+
 /* On the engine's thread: hands the result to the scheduler. */
 static void check_done(void *userdata, bool ok, const char *detail)
 {
@@ -128,15 +145,7 @@ static void check_done(void *userdata, bool ok, const char *detail)
         watcher_unref(w);
         last = ws->released && ws->inflight == 0;
     } else {
-        w->result_ok = ok;
-        snprintf(w->result_detail, sizeof(w->result_detail), "%s", detail);
-        w->rnext = ws->results;
-        if (!ws->results) { /* a burst of results wakes the scheduler once, if it must */
-            ws->results_since_ms = osm_monotonic_ms();
-            if (ws->asleep_until_ms > ws->results_since_ms + WATCHER_RESULT_DELAY_MS)
-                pthread_cond_signal(&ws->cond);
-        }
-        ws->results = w;
+        queue_result(ws, w, ok, detail);
     }
     pthread_mutex_unlock(&ws->lock);
     if (last)
@@ -281,15 +290,22 @@ static void process_results(struct watchers *ws, int64_t now)
     }
 }
 
-/* When the scheduler must wake next: the earliest due check, or the oldest result waiting once
- * it has waited its delay; INT64_MAX for nothing to do. */
+/* When results must be taken: at once when no check is in flight any more, else once the oldest
+ * has waited its delay; INT64_MAX when there is none. */
+static int64_t results_due_ms(const struct watchers *ws)
+{
+    if (!ws->results)
+        return INT64_MAX;
+    return ws->inflight == 0 ? 0 : ws->results_since_ms + WATCHER_RESULT_DELAY_MS;
+}
+
+/* When the scheduler must wake next: the earliest due check or results_due_ms; INT64_MAX for
+ * nothing to do. */
 static int64_t next_wake(const struct watchers *ws)
 {
     int64_t at = ws->n_heap > 0 ? ws->heap[0]->next_run_ms : INT64_MAX;
 
-    if (ws->results && ws->results_since_ms + WATCHER_RESULT_DELAY_MS < at)
-        at = ws->results_since_ms + WATCHER_RESULT_DELAY_MS;
-    return at;
+    return results_due_ms(ws) < at ? results_due_ms(ws) : at;
 }
 
 /* Sleeps until at (monotonic ms) or a signal. A result arriving meanwhile signals only when at
@@ -317,7 +333,7 @@ static void *scheduler_main(void *arg)
         int64_t now = osm_monotonic_ms(), at;
 
         if ((ws->n_heap > 0 && ws->heap[0]->next_run_ms <= now + WATCHER_SLACK_MS) ||
-            (ws->results && ws->results_since_ms + WATCHER_RESULT_DELAY_MS <= now)) {
+            results_due_ms(ws) <= now) {
             process_results(ws, now);
             start_due(ws, now);
         }
