@@ -366,6 +366,7 @@ static void *writer_main(void *arg)
 {
     struct agentd_writer *w = arg;
 
+    pthread_setname_np(pthread_self(), "ledger-writer");
     pthread_mutex_lock(&w->mu);
     while (!w->stopping) {
         if (w->head && !w->busy) {
