@@ -529,6 +529,7 @@ static void *sweeper_main(void *arg)
     struct timespec until;
     int r;
 
+    pthread_setname_np(pthread_self(), "approval-sweep");
     pthread_mutex_lock(&a->lock);
     while (!a->stopping) {
         clock_gettime(CLOCK_MONOTONIC, &until);

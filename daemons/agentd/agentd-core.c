@@ -28,6 +28,7 @@ static void *verify_at_start(void *arg)
     struct osm_ledger *l = NULL;
     int r;
 
+    pthread_setname_np(pthread_self(), "ledger-verify");
     r = osm_ledger_open(ad->ledger_path, OSM_LEDGER_RDONLY, &l);
     if (r == 0)
         r = osm_ledger_verify(l, &opts, &rep);

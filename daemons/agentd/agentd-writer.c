@@ -44,6 +44,9 @@ struct agentd_writer {
     int64_t last_batch_ms;     /* monotonic time the last batch was committed */
     int64_t index_lag;         /* events not yet searchable, as last seen by the ledger's holder;
                                   the connection itself is touched only by whoever is busy */
+    int64_t checkpoint_at_ms;  /* when the time-based checkpoint falls due (monotonic), 0 none;
+                                  like index_lag, set under mu by the ledger's holder */
+    int64_t asleep_until_ms;   /* the writer thread's planned wake-up while it waits, 0 awake */
 };
 
 static void lead(struct agentd_writer *w);
@@ -191,6 +194,26 @@ static void checkpoint_if_due(struct agentd_writer *w, bool force)
         w->first_unsigned_ms = 0;
 }
 
+/* When the time-based checkpoint falls due, 0 if no event waits for one. By the ledger's holder. */
+static int64_t checkpoint_deadline(const struct agentd_writer *w)
+{
+    return w->first_unsigned_ms ? w->first_unsigned_ms + w->ad->cfg.checkpoint_interval * 1000 : 0;
+}
+
+/* When the writer thread has maintenance to do: search indexing shortly after appends pause, the
+ * time-based checkpoint when due (and appends paused), otherwise nothing (INT64_MAX): an idle
+ * writer sleeps until an append, the stop, or the ledger's holder (lead) wakes it. Under mu. */
+static int64_t maintenance_at(const struct agentd_writer *w)
+{
+    int64_t paused = w->last_batch_ms + OSM_INDEX_IDLE_MS;
+
+    if (w->busy || (!w->index_lag && !w->checkpoint_at_ms))
+        return INT64_MAX;
+    if (w->index_lag > 0)
+        return osm_monotonic_ms() + OSM_INDEX_IDLE_MS;
+    return w->checkpoint_at_ms > paused ? w->checkpoint_at_ms : paused;
+}
+
 /* Takes up to one batch of appends (stopping at a task, which runs alone). */
 static struct append_req *take_batch(struct agentd_writer *w)
 {
@@ -287,7 +310,7 @@ static void finish_batch(struct append_req *batch)
 static void lead(struct agentd_writer *w)
 {
     struct append_req *batch = take_batch(w);
-    int64_t lag;
+    int64_t lag, at;
 
     w->busy = true;
     pthread_mutex_unlock(&w->mu);
@@ -295,13 +318,15 @@ static void lead(struct agentd_writer *w)
     batch = answer_async(batch);
     checkpoint_if_due(w, false);
     lag = osm_ledger_index_lag(w->ledger);
+    at = checkpoint_deadline(w);
     pthread_mutex_lock(&w->mu);
     w->index_lag = lag;
+    w->checkpoint_at_ms = at;
     w->last_batch_ms = osm_monotonic_ms();
     w->busy = false;
     finish_batch(batch);
     pthread_cond_broadcast(&w->idle);
-    if (w->head)
+    if (w->head || maintenance_at(w) < w->asleep_until_ms)
         pthread_cond_signal(&w->wake);
 }
 
@@ -325,18 +350,18 @@ int agentd_index_now(struct agentd *ad)
     return agentd_writer_task(ad, index_all, NULL);
 }
 
-/* Waits briefly when search indexing is behind (to index once the load pauses), else up to a
- * second (time-based checkpoints). */
+/* Waits for an append, the stop, or the maintenance due next. */
 static void maintenance_wait(struct agentd_writer *w)
 {
-    int64_t ms = w->index_lag > 0 ? OSM_INDEX_IDLE_MS : 1000;
-    struct timespec deadline;
+    int64_t at = maintenance_at(w);
+    struct timespec deadline = {.tv_sec = at / 1000, .tv_nsec = (at % 1000) * 1000000};
 
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_nsec += (long)(ms % 1000) * 1000000;
-    deadline.tv_sec += ms / 1000 + deadline.tv_nsec / 1000000000;
-    deadline.tv_nsec %= 1000000000;
-    pthread_cond_timedwait(&w->wake, &w->mu, &deadline);
+    w->asleep_until_ms = at;
+    if (at == INT64_MAX)
+        pthread_cond_wait(&w->wake, &w->mu);
+    else
+        pthread_cond_timedwait(&w->wake, &w->mu, &deadline);
+    w->asleep_until_ms = 0;
 }
 
 /* Holds the ledger (waiting for it to be free and the queue empty) for maintenance work. */
@@ -366,6 +391,7 @@ static void *writer_main(void *arg)
 {
     struct agentd_writer *w = arg;
 
+    pthread_setname_np(pthread_self(), "ledger-writer");
     pthread_mutex_lock(&w->mu);
     while (!w->stopping) {
         if (w->head && !w->busy) {
@@ -379,9 +405,10 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&w->mu);
         index_some(w, OSM_INDEX_CHUNK);
         checkpoint_if_due(w, false);
-        int64_t lag = osm_ledger_index_lag(w->ledger);
+        int64_t lag = osm_ledger_index_lag(w->ledger), at = checkpoint_deadline(w);
         pthread_mutex_lock(&w->mu);
         w->index_lag = lag;
+        w->checkpoint_at_ms = at;
         release_ledger(w);
     }
     while (w->head) { /* what was queued before the stop is committed and answered */
@@ -400,15 +427,21 @@ static void *writer_main(void *arg)
 int agentd_writer_start(struct agentd *ad, struct osm_ledger *ledger)
 {
     struct agentd_writer *w = calloc(1, sizeof(*w));
+    pthread_condattr_t ca;
     int r;
 
     if (!w)
         return -ENOMEM;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->idle, NULL);
-    pthread_cond_init(&w->wake, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->wake, &ca);
+    pthread_condattr_destroy(&ca);
     w->ledger = ledger;
     w->ad = ad;
+    /* a first look at once: events left unsigned by the last run get their checkpoint */
+    w->checkpoint_at_ms = osm_monotonic_ms();
     r = -pthread_create(&w->thread, NULL, writer_main, w);
     if (r < 0) {
         free(w);

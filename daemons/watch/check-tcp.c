@@ -1,6 +1,7 @@
-/* tcp_port: a non-blocking connect watched by the engine's epoll. A numeric address is used as
- * it is; a name is resolved by a worker (getaddrinfo blocks) and each address is tried in turn
- * until one connects, all within the check's one time-out. */
+/* tcp_port: a non-blocking connect, asked again at once (a local handshake is through by then)
+ * and otherwise watched by the engine's epoll. A numeric address is used as it is; a name is
+ * resolved by a worker (getaddrinfo blocks) and each address is tried in turn until one
+ * connects, all within the check's one time-out. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -12,23 +13,62 @@
 
 #include "checks-internal.h"
 
-static int tcp_connect(struct check_job *j, const struct sockaddr *sa, socklen_t len)
+static int *spare_of(struct checks *e, int family)
+{
+    return &e->tcp_spare[family == AF_INET6];
+}
+
+/* An unconnected non-blocking socket of family: the spare, or a new one. */
+static int tcp_socket(struct checks *e, int family)
 {
     /* closed with a reset: no FIN exchange and no TIME_WAIT left behind per probe (1,000 probes
      * a second would otherwise hold tens of thousands of local ports) */
     static const struct linger reset = {.l_onoff = 1, .l_linger = 0};
-    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    int r;
+    int *spare = spare_of(e, family), fd = *spare;
 
-    if (fd < 0)
+    if (fd >= 0) {
+        *spare = -1;
+        return fd;
+    }
+    if ((fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
         return -errno;
     setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
-    if (connect(fd, sa, len) == 0) {
+    return fd;
+}
+
+/* Ends a connection that was made within the call and keeps its socket as the spare: a connect
+ * to AF_UNSPEC resets the connection (as close with SO_LINGER 0 does) and leaves the socket
+ * unconnected, ready for the next probe, which then costs no socket(), setsockopt() or close()
+ * and no file allocated and freed: a third of a local probe's cost. Never a socket that was in
+ * the epoll set. */
+static void tcp_recycle(struct checks *e, int family, int fd)
+{
+    static const struct sockaddr unspec = {.sa_family = AF_UNSPEC};
+    int *spare = spare_of(e, family);
+
+    if (*spare < 0 && connect(fd, &unspec, sizeof(unspec)) == 0)
+        *spare = fd;
+    else
         close(fd);
+}
+
+static int tcp_connect(struct check_job *j, const struct sockaddr *sa, socklen_t len)
+{
+    int fd = tcp_socket(j->e, sa->sa_family), r;
+
+    if (fd < 0)
+        return fd;
+    /* A connect to this host (loopback) is through the handshake by the time the call returns,
+     * EINPROGRESS notwithstanding: asking again answers at once (0, or the refusal) and saves
+     * the epoll registration, the wake-up, the SO_ERROR read and the removal. EALREADY: still
+     * in progress, the engine's epoll sees it through. */
+    if (connect(fd, sa, len) == 0 ||
+        (errno == EINPROGRESS && (connect(fd, sa, len) == 0 || errno == EISCONN))) {
+        tcp_recycle(j->e, sa->sa_family, fd);
         checks_job_finish(j, true, "connected");
         return 0;
     }
-    if (errno != EINPROGRESS) {
+    if (errno != EINPROGRESS && errno != EALREADY) {
         r = -errno;
         close(fd);
         return r;
@@ -123,4 +163,11 @@ void check_tcp_release(struct check_job *j)
     }
     if (j->ai)
         freeaddrinfo(j->ai);
+}
+
+void check_tcp_free(struct checks *e)
+{
+    for (size_t i = 0; i < sizeof(e->tcp_spare) / sizeof(e->tcp_spare[0]); i++)
+        if (e->tcp_spare[i] >= 0)
+            close(e->tcp_spare[i]);
 }

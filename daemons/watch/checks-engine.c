@@ -246,6 +246,7 @@ static void *engine_main(void *arg)
     struct checks *e = arg;
     struct epoll_event evs[CHECKS_EPOLL_BATCH];
 
+    pthread_setname_np(pthread_self(), "watch-checks");
     for (;;) {
         int n = epoll_wait(e->epfd, evs, CHECKS_EPOLL_BATCH, next_timeout(e, osm_monotonic_ms()));
 
@@ -264,6 +265,7 @@ static void *worker_main(void *arg)
 {
     struct checks *e = arg;
 
+    pthread_setname_np(pthread_self(), "check-worker");
     pthread_mutex_lock(&e->lock);
     for (;;) {
         while (!e->stopping && !e->work)
@@ -300,36 +302,66 @@ void checks_to_worker(struct check_job *j)
     pthread_mutex_unlock(&e->lock);
 }
 
-int checks_start(struct checks *e, const struct check *c, check_done_fn done, void *userdata)
+static struct check_job *job_new(struct checks *e, const struct check *c, check_done_fn done,
+                                 void *userdata)
 {
-    struct check_job *j;
+    struct check_job *j = malloc(sizeof(*j));
+
+    if (j)
+        *j = (struct check_job){.src = {SRC_JOB},
+                                .e = e,
+                                .kind = c->kind,
+                                .done = done,
+                                .userdata = userdata,
+                                .timeout_ms = e->timeout_ms[c->kind],
+                                .fd = -1,
+                                .check = c};
+    return j;
+}
+
+/* Frees jobs that never reached the engine. */
+static void jobs_drop(struct check_job *j)
+{
+    for (struct check_job *next; j; j = next) {
+        next = j->qnext;
+        free(j);
+    }
+}
+
+int checks_start_many(struct checks *e, const struct check_start *s, size_t n, check_done_fn done)
+{
+    struct check_job *head = NULL, **tail = &head;
     bool was_empty;
 
-    if (!e || !c || !done)
+    if (!e || (n && !s) || !done)
         return -EINVAL;
-    if (!(j = calloc(1, sizeof(*j))))
-        return -ENOMEM;
-    *j = (struct check_job){.src = {SRC_JOB},
-                            .e = e,
-                            .kind = c->kind,
-                            .done = done,
-                            .userdata = userdata,
-                            .timeout_ms = e->timeout_ms[c->kind],
-                            .fd = -1,
-                            .check = c};
+    for (size_t i = 0; i < n; i++, tail = &(*tail)->qnext)
+        if (!s[i].check || !(*tail = job_new(e, s[i].check, done, s[i].userdata))) {
+            jobs_drop(head);
+            return s[i].check ? -ENOMEM : -EINVAL;
+        }
+    if (!head)
+        return 0;
     pthread_mutex_lock(&e->lock);
     if (e->stopping) {
         pthread_mutex_unlock(&e->lock);
-        free(j);
+        jobs_drop(head);
         return -ESHUTDOWN;
     }
     was_empty = !e->starts;
-    *e->starts_tail = j;
-    e->starts_tail = &j->qnext;
+    *e->starts_tail = head;
+    e->starts_tail = tail;
     pthread_mutex_unlock(&e->lock);
     if (was_empty)
         wake(e);
     return 0;
+}
+
+int checks_start(struct checks *e, const struct check *c, check_done_fn done, void *userdata)
+{
+    struct check_start s = {c, userdata};
+
+    return checks_start_many(e, &s, 1, done);
 }
 
 static int engine_init(struct checks *e, struct svc *svc)
@@ -340,6 +372,7 @@ static int engine_init(struct checks *e, struct svc *svc)
     memcpy(e->timeout_ms, timeouts_ms, sizeof(e->timeout_ms));
     e->epfd = e->wakefd = -1;
     e->curl_deadline_ms = -1;
+    e->tcp_spare[0] = e->tcp_spare[1] = -1;
     e->starts_tail = &e->starts;
     e->work_tail = &e->work;
     e->wake_src.kind = SRC_WAKE;
@@ -401,6 +434,7 @@ void checks_free(struct checks *e)
     free_queue(e->work);
     free_queue(e->completions);
     check_http_free(e);
+    check_tcp_free(e);
     if (e->wakefd >= 0)
         close(e->wakefd);
     if (e->epfd >= 0)

@@ -81,6 +81,8 @@ struct checks {
     size_t n_workers;
     pthread_cond_t work_cond;
     struct check_job *work, **work_tail;
+    /* tcp_port: an unconnected socket kept between probes, IPv4 and IPv6, -1 none */
+    int tcp_spare[2];
     /* http_get */
     CURLM *multi;
     int64_t curl_deadline_ms; /* -1: none */
@@ -103,6 +105,7 @@ void check_tcp_event(struct check_job *j, uint32_t events);
 void check_tcp_resolve(struct check_job *j); /* worker */
 void check_tcp_resolved(struct check_job *j);
 void check_tcp_release(struct check_job *j);
+void check_tcp_free(struct checks *e); /* the spare sockets */
 int check_command_start(struct check_job *j);
 void check_command_event(struct check_job *j, uint32_t events);
 void check_command_kill(struct check_job *j);

@@ -47,6 +47,16 @@ void checks_free(struct checks *e);
 /* Starts c; done is called exactly once, on the engine's thread, never from inside this call.
  * c must stay valid until then. */
 int checks_start(struct checks *e, const struct check *c, check_done_fn done, void *userdata);
+
+/* One check of a checks_start_many burst, with its done's userdata. */
+struct check_start {
+    const struct check *check;
+    void *userdata;
+};
+
+/* Starts n checks as checks_start does each, handed to the engine's thread with one wake-up for
+ * all (a scheduler starting a burst of due checks). 0, or -errno and none was started. */
+int checks_start_many(struct checks *e, const struct check_start *s, size_t n, check_done_fn done);
 /* Runs the n checks at once and waits for all: true when every one passed; otherwise detail
  * names the first that failed. For callers on their own thread (SafeSwitch probation). */
 bool checks_run_all(struct checks *e, struct check *const *cs, size_t n, char *detail,

@@ -468,6 +468,7 @@ static void *fim_thread(void *arg)
     struct epoll_event ev[2];
     json_t *first;
 
+    pthread_setname_np(pthread_self(), "watch-fim");
     watch_roots(f);
     first = verify(f); /* what changed while watch was not watching */
     json_decref(first);

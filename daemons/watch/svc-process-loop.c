@@ -159,6 +159,7 @@ static void *loop_main(void *arg)
     struct epoll_event evs[EVENTS_MAX];
     int timeout;
 
+    pthread_setname_np(pthread_self(), "svc-process");
     pthread_mutex_lock(&b->lock);
     for (;;) {
         timeout = run_deadlines(b);

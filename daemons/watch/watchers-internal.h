@@ -18,6 +18,7 @@
 #define WATCHER_COOLDOWN_MIN_S 5     /* after an action, failures count again only after ... */
 #define WATCHER_COOLDOWN_INTERVALS 2 /* ... the longer of this many intervals and the minimum */
 #define WATCHER_SLACK_MS 100         /* checks due this close together start in one wake-up */
+#define WATCHER_RESULT_DELAY_MS 100  /* a result waits at most this long for a wake-up */
 #define WATCHERS_FILE_MAX (16 * 1024 * 1024)
 
 enum watcher_action_kind { ACTION_RESTART, ACTION_ROLLBACK, ACTION_NOTIFY };
@@ -76,7 +77,11 @@ struct watchers {
     size_t n, cap;
     struct watcher **heap;
     size_t n_heap, heap_cap;
+    struct check_start *due; /* the burst being started: the scheduler's own, read unlocked */
+    size_t due_cap;
     struct watcher *results;
+    int64_t results_since_ms; /* when the oldest result waiting was queued */
+    int64_t asleep_until_ms;  /* the scheduler's planned wake-up while it waits, 0 while awake */
     struct watcher_work *work, **work_tail;
     bool stopping;
     size_t inflight; /* checks started and not yet done */

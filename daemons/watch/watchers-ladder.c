@@ -115,6 +115,23 @@ static void destroy(struct watchers *ws)
     free(ws);
 }
 
+/* Queues w's result for the scheduler, waking it only when it would sleep past the result's
+ * delay: at the first of a burst (it then sleeps until the delay is up) and at the last. Under
+ * ws->lock. */
+static void queue_result(struct watchers *ws, struct watcher *w, bool ok, const char *detail)
+{
+    int64_t now = osm_monotonic_ms();
+
+    w->result_ok = ok;
+    snprintf(w->result_detail, sizeof(w->result_detail), "%s", detail);
+    if (!ws->results)
+        ws->results_since_ms = now;
+    if (ws->asleep_until_ms > now + WATCHER_RESULT_DELAY_MS && (!ws->results || ws->inflight == 0))
+        pthread_cond_signal(&ws->cond);
+    w->rnext = ws->results;
+    ws->results = w;
+}
+
 /* On the engine's thread: hands the result to the scheduler. */
 static void check_done(void *userdata, bool ok, const char *detail)
 {
@@ -128,35 +145,72 @@ static void check_done(void *userdata, bool ok, const char *detail)
         watcher_unref(w);
         last = ws->released && ws->inflight == 0;
     } else {
-        w->result_ok = ok;
-        snprintf(w->result_detail, sizeof(w->result_detail), "%s", detail);
-        w->rnext = ws->results;
-        if (!ws->results) /* a burst of results wakes the scheduler once */
-            pthread_cond_signal(&ws->cond);
-        ws->results = w;
+        queue_result(ws, w, ok, detail);
     }
     pthread_mutex_unlock(&ws->lock);
     if (last)
         destroy(ws);
 }
 
+/* The burst buffer holds every scheduled watcher. Only the scheduler touches it. */
+static struct check_start *due_buffer(struct watchers *ws, size_t *ret_cap)
+{
+    if (ws->due_cap < ws->n_heap) {
+        struct check_start *d = realloc(ws->due, ws->heap_cap * sizeof(*d));
+
+        if (d) {
+            ws->due = d;
+            ws->due_cap = ws->heap_cap;
+        }
+    }
+    *ret_cap = ws->due_cap;
+    return ws->due;
+}
+
+static void start_failed(struct watchers *ws, const struct check_start *burst, size_t n, int r,
+                         int64_t now)
+{
+    log_warn("watcher.check", "checks=%zu error=%d reason=\"%s\"", n, r, strerror(-r));
+    for (size_t i = 0; i < n; i++) {
+        struct watcher *w = burst[i].userdata;
+
+        w->running = false;
+        ws->inflight--;
+        watchers_schedule(ws, w, now + (int64_t)w->interval_s * 1000);
+        watcher_unref(w);
+    }
+}
+
+/* Starts the checks due now or within the slack, handed to the engine in one burst without the
+ * lock (the engine's done takes it). Under ws->lock. */
 static void start_due(struct watchers *ws, int64_t now)
 {
-    while (ws->n_heap > 0 && ws->heap[0]->next_run_ms <= now + WATCHER_SLACK_MS) {
-        struct watcher *w = ws->heap[0];
-        int r;
+    struct check_start one, *burst;
+    size_t n, cap;
+    int r;
 
-        watchers_unschedule(ws, w);
-        w->running = true;
-        w->refs++;
-        ws->inflight++;
-        if ((r = checks_start(ws->w->checks, w->check, check_done, w)) < 0) {
-            log_warn("watcher.check", "id=%s error=%d reason=\"%s\"", w->id, r, strerror(-r));
-            w->running = false;
-            w->refs--;
-            ws->inflight--;
-            watchers_schedule(ws, w, now + (int64_t)w->interval_s * 1000);
+    while (!ws->stopping) {
+        if (!(burst = due_buffer(ws, &cap))) {
+            burst = &one;
+            cap = 1;
         }
+        for (n = 0; n < cap && ws->n_heap > 0 && ws->heap[0]->next_run_ms <= now + WATCHER_SLACK_MS;
+             n++) {
+            struct watcher *w = ws->heap[0];
+
+            watchers_unschedule(ws, w);
+            w->running = true;
+            w->refs++;
+            ws->inflight++;
+            burst[n] = (struct check_start){w->check, w};
+        }
+        if (n == 0)
+            return;
+        pthread_mutex_unlock(&ws->lock);
+        r = checks_start_many(ws->w->checks, burst, n, check_done);
+        pthread_mutex_lock(&ws->lock);
+        if (r < 0)
+            start_failed(ws, burst, n, r, now);
     }
 }
 
@@ -236,26 +290,55 @@ static void process_results(struct watchers *ws, int64_t now)
     }
 }
 
+/* When results must be taken: at once when no check is in flight any more, else once the oldest
+ * has waited its delay; INT64_MAX when there is none. */
+static int64_t results_due_ms(const struct watchers *ws)
+{
+    if (!ws->results)
+        return INT64_MAX;
+    return ws->inflight == 0 ? 0 : ws->results_since_ms + WATCHER_RESULT_DELAY_MS;
+}
+
+/* When the scheduler must wake next: the earliest due check or results_due_ms; INT64_MAX for
+ * nothing to do. */
+static int64_t next_wake(const struct watchers *ws)
+{
+    int64_t at = ws->n_heap > 0 ? ws->heap[0]->next_run_ms : INT64_MAX;
+
+    return results_due_ms(ws) < at ? results_due_ms(ws) : at;
+}
+
+/* Sleeps until at (monotonic ms) or a signal. A result arriving meanwhile signals only when at
+ * is further than its delay (the scheduler then sleeps again until the delay is up): the results
+ * of a burst are taken together, on the wake-up that starts the next burst when there is one. */
+static void sleep_until(struct watchers *ws, int64_t at)
+{
+    struct timespec ts = {.tv_sec = at / 1000, .tv_nsec = (at % 1000) * 1000000};
+
+    ws->asleep_until_ms = at;
+    if (at == INT64_MAX)
+        pthread_cond_wait(&ws->cond, &ws->lock);
+    else
+        pthread_cond_timedwait(&ws->cond, &ws->lock, &ts);
+    ws->asleep_until_ms = 0;
+}
+
 static void *scheduler_main(void *arg)
 {
     struct watchers *ws = arg;
-    struct timespec ts;
 
+    pthread_setname_np(pthread_self(), "watch-sched");
     pthread_mutex_lock(&ws->lock);
     while (!ws->stopping) {
-        int64_t now = osm_monotonic_ms();
+        int64_t now = osm_monotonic_ms(), at;
 
-        process_results(ws, now);
-        start_due(ws, now);
-        if (ws->results || ws->stopping)
-            continue;
-        if (ws->n_heap == 0) {
-            pthread_cond_wait(&ws->cond, &ws->lock);
-            continue;
+        if ((ws->n_heap > 0 && ws->heap[0]->next_run_ms <= now + WATCHER_SLACK_MS) ||
+            results_due_ms(ws) <= now) {
+            process_results(ws, now);
+            start_due(ws, now);
         }
-        ts.tv_sec = ws->heap[0]->next_run_ms / 1000;
-        ts.tv_nsec = (ws->heap[0]->next_run_ms % 1000) * 1000000;
-        pthread_cond_timedwait(&ws->cond, &ws->lock, &ts);
+        if (!ws->stopping && (at = next_wake(ws)) > osm_monotonic_ms())
+            sleep_until(ws, at);
     }
     pthread_mutex_unlock(&ws->lock);
     return NULL;
@@ -378,6 +461,7 @@ static void *actor_main(void *arg)
 {
     struct watchers *ws = arg;
 
+    pthread_setname_np(pthread_self(), "watch-actor");
     pthread_mutex_lock(&ws->lock);
     for (;;) {
         while (!ws->stopping && !ws->work)
@@ -441,6 +525,9 @@ void watchers_ladder_stop(struct watchers *ws)
         pthread_join(ws->actor, NULL);
         ws->started = false;
     }
+    free(ws->due);
+    ws->due = NULL;
+    ws->due_cap = 0;
     pthread_mutex_lock(&ws->lock);
     for (k = ws->work; k; k = next) {
         next = k->next;

@@ -240,6 +240,7 @@ static void *waiter_main(void *arg)
     struct osm_exec_remote *r = arg;
     int backoff = 1;
 
+    pthread_setname_np(pthread_self(), "exec-waiter");
     while (!atomic_load(&r->stopping)) {
         uint64_t seen;
         json_t *ids;

@@ -216,6 +216,7 @@ static void *worker_main(void *arg)
     struct osm_http_server *s = arg;
     struct pending *p;
 
+    pthread_setname_np(pthread_self(), "http-worker");
     pthread_mutex_lock(&s->mu);
     while (s->work_head || worker_wait(s)) {
         p = s->work_head;

@@ -137,6 +137,7 @@ static void *monitor_main(void *arg)
     struct jobs_monitor *m = j->monitor;
     struct epoll_event evs[MONITOR_EVENTS];
 
+    pthread_setname_np(pthread_self(), "job-monitor");
     for (;;) {
         int n = epoll_wait(m->epfd, evs, MONITOR_EVENTS, -1);
         if (n < 0 && errno == EINTR)

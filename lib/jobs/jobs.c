@@ -94,6 +94,7 @@ static void *call_main(void *arg)
     char now[OSM_TS_LEN + 1];
     _cleanup_free_ char *text = result ? json_dumps(result, JSON_COMPACT) : NULL;
 
+    pthread_setname_np(pthread_self(), "job-call");
     osm_now_ts(now);
     (void)jobs_record(j, "job.end",
                       json_pack("{s:s, s:s, s:O?, s:s?}", "id", ct->id, "status",

@@ -42,7 +42,7 @@ static int unit_op(struct svc *s, const char *op, const char *unit)
 {
     json_t *j = NULL;
     pid_t pid = 0;
-    int r;
+    int r = 0; /* set on every path; gcc -O2 with sanitizers cannot tell */
 
     if (strcmp(op, "start") == 0)
         r = svc_start(s, unit);

@@ -194,6 +194,7 @@ struct result {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     bool done, ok;
+    int calls;
     char detail[CHECK_DETAIL_MAX];
 };
 
@@ -203,6 +204,7 @@ static void on_done(void *userdata, bool ok, const char *detail)
 
     pthread_mutex_lock(&r->lock);
     r->done = true;
+    r->calls++;
     r->ok = ok;
     snprintf(r->detail, sizeof(r->detail), "%s", detail);
     pthread_cond_signal(&r->cond);
@@ -269,6 +271,83 @@ Test(checks_engine, tcp_to_a_listening_and_a_closed_port)
                           "\"port\":80}",
                           detail));
     cr_assert(strstr(detail, "resolve"), "%s", detail);
+    checks_free(e);
+}
+
+/* A listener whose accept queue is full: a SYN to it is dropped, so a connect stays in progress
+ * (the engine's epoll path) until the queue has room and the SYN is sent again. */
+static int full_listener(int *ret_port, int *ret_queued)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), q;
+
+    cr_assert(fd >= 0);
+    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    cr_assert_eq(listen(fd, 0), 0); /* room for one */
+    getsockname(fd, (struct sockaddr *)&a, &len);
+    q = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_eq(connect(q, (struct sockaddr *)&a, sizeof(a)), 0);
+    *ret_port = ntohs(a.sin_port);
+    *ret_queued = q;
+    return fd;
+}
+
+/* A socket of this host sending SYNs to port and not answered (SYN_SENT in /proc/net/tcp). */
+static bool syn_sent_to(int port)
+{
+    FILE *f = fopen("/proc/net/tcp", "r");
+    char line[512];
+    unsigned rport, state;
+    bool found = false;
+
+    cr_assert(f);
+    while (!found && fgets(line, sizeof(line), f))
+        found = sscanf(line, " %*d: %*x:%*x %*x:%x %x", &rport, &state) == 2 &&
+                rport == (unsigned)port && state == 0x02;
+    fclose(f);
+    return found;
+}
+
+/* A local probe leaves its socket to the next (connect to AF_UNSPEC): a probe on such a socket
+ * that does not complete at once sees neither the reset of the last connection nor its error. */
+Test(checks_engine, tcp_handshake_that_does_not_complete_at_once)
+{
+    struct checks *e = engine();
+    struct result r = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    char ok[256], text[256], detail[CHECK_DETAIL_MAX];
+    int okport, okfd = listener(&okport), port, queued, fd = full_listener(&port, &queued), c;
+    struct check *chk;
+
+    snprintf(ok, sizeof(ok), "{\"type\":\"tcp_port\",\"host\":\"127.0.0.1\",\"port\":%d}", okport);
+    snprintf(text, sizeof(text), "{\"type\":\"tcp_port\",\"host\":\"127.0.0.1\",\"port\":%d}",
+             port);
+    cr_assert(run_one(e, ok, detail), "%s", detail);
+    e->timeout_ms[CHECK_TCP_PORT] = 300;
+    cr_assert_not(run_one(e, text, detail));
+    cr_assert_str_eq(detail, "timed out after 300 ms");
+    cr_assert_not(syn_sent_to(port), "the timed-out socket is closed");
+    /* in progress until the queue has room: then the SYN sent again connects */
+    cr_assert(run_one(e, ok, detail), "%s", detail);
+    e->timeout_ms[CHECK_TCP_PORT] = 20000;
+    chk = parse_ok(text);
+    cr_assert_eq(checks_start(e, chk, on_done, &r), 0);
+    while (!syn_sent_to(port))
+        usleep(10000);
+    cr_assert((c = accept(fd, NULL, NULL)) >= 0);
+    pthread_mutex_lock(&r.lock);
+    while (!r.done)
+        pthread_cond_wait(&r.cond, &r.lock);
+    pthread_mutex_unlock(&r.lock);
+    cr_assert(r.ok, "%s", r.detail);
+    cr_assert_str_eq(r.detail, "connected");
+    /* and the spare still serves a local probe */
+    cr_assert(run_one(e, ok, detail), "%s", detail);
+    check_free(chk);
+    close(c);
+    close(queued);
+    close(fd);
+    close(okfd);
     checks_free(e);
 }
 
@@ -383,6 +462,46 @@ Test(checks_engine, many_at_once_each_with_its_result)
         check_free(cs[i]);
     close(fd);
     checks_free(e);
+}
+
+Test(checks_engine, a_burst_started_at_once_each_with_its_own_result)
+{
+    struct checks *e = engine();
+    struct result r[3];
+    struct check *c[3];
+    struct check_start s[3];
+    char text[256];
+    int port, fd = listener(&port);
+
+    snprintf(text, sizeof(text), "{\"type\":\"tcp_port\",\"host\":\"127.0.0.1\",\"port\":%d}",
+             port);
+    c[0] = parse_ok(text);
+    c[1] = parse_ok("{\"type\":\"command\",\"cmd\":\"/bin/false\"}");
+    c[2] = parse_ok("{\"type\":\"command\",\"cmd\":\"/bin/true\"}");
+    for (int i = 0; i < 3; i++) {
+        r[i] = (struct result){.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+        s[i] = (struct check_start){c[i], &r[i]};
+    }
+    /* a burst with a hole is refused whole */
+    s[1].check = NULL;
+    cr_assert_eq(checks_start_many(e, s, 3, on_done), -EINVAL);
+    s[1].check = c[1];
+    cr_assert_eq(checks_start_many(e, s, 0, on_done), 0);
+    cr_assert_eq(checks_start_many(e, s, 3, on_done), 0);
+    for (int i = 0; i < 3; i++) {
+        pthread_mutex_lock(&r[i].lock);
+        while (!r[i].done)
+            pthread_cond_wait(&r[i].cond, &r[i].lock);
+        pthread_mutex_unlock(&r[i].lock);
+        cr_assert_eq(r[i].ok, i != 1, "check %d: %s", i, r[i].detail);
+    }
+    cr_assert_str_eq(r[1].detail, "exit 1");
+    checks_free(e);
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(r[i].calls, 1, "check %d: done %d times", i, r[i].calls);
+        check_free(c[i]);
+    }
+    close(fd);
 }
 
 Test(checks_engine, run_all_of_none_passes)
