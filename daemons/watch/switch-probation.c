@@ -118,6 +118,7 @@ static void *probation_main(void *arg)
     int64_t next = osm_monotonic_ms() + SWITCH_PROBE_INTERVAL_S * 1000;
     bool confirming = false, past_end = false;
 
+    pthread_setname_np(pthread_self(), "watch-probation");
     pthread_mutex_lock(&ss->lock);
     for (;;) {
         int64_t end = deadline_mono(s);
