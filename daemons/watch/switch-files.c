@@ -267,39 +267,6 @@ static int files_validate(const struct switch_env *env, const json_t *plan, char
 
 /* ---- prepare: the snapshot ---- */
 
-static int read_fd(int fd, size_t max, char **ret, size_t *ret_len)
-{
-    size_t cap = 4096, len = 0;
-    _cleanup_free_ char *buf = malloc(cap);
-
-    if (!buf)
-        return -ENOMEM;
-    for (;;) {
-        ssize_t n;
-        if (len == cap) {
-            char *nb = cap > max ? NULL : realloc(buf, cap * 2);
-            if (!nb)
-                return cap > max ? -EFBIG : -ENOMEM;
-            buf = nb;
-            cap *= 2;
-        }
-        n = read(fd, buf + len, cap - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -errno;
-        if (n == 0)
-            break;
-        len += (size_t)n;
-    }
-    if (len > max)
-        return -EFBIG;
-    *ret = TAKE_PTR(buf);
-    *ret_len = len;
-    return 0;
-}
-
-/* The current bytes of base in dirfd: 1 and the data, 0 when absent, or -errno. */
 static int read_current(int dirfd, const char *base, struct stat *st, char **ret, size_t *ret_len)
 {
     _cleanup_close_ int fd = openat(dirfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
@@ -311,7 +278,7 @@ static int read_current(int dirfd, const char *base, struct stat *st, char **ret
         return -errno;
     if (!S_ISREG(st->st_mode))
         return -EINVAL;
-    r = read_fd(fd, SWITCH_FILE_MAX_BYTES, ret, ret_len);
+    r = osm_read_fd(fd, SWITCH_FILE_MAX_BYTES, ret, ret_len);
     return r < 0 ? r : 1;
 }
 
@@ -520,7 +487,7 @@ static int store_get(const char *store_dir, const char *sha, char **ret, size_t 
         return -ENOMEM;
     if ((fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
         return -errno;
-    if ((r = read_fd(fd, SWITCH_FILE_MAX_BYTES, ret, ret_len)) < 0)
+    if ((r = osm_read_fd(fd, SWITCH_FILE_MAX_BYTES, ret, ret_len)) < 0)
         return r;
     if ((r = switch_sha256_hex(*ret, *ret_len, got)) < 0 || strcmp(got, sha) != 0) {
         free(TAKE_PTR(*ret));

@@ -13,11 +13,15 @@
 int osm_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len)
 {
     _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    return fd < 0 ? -errno : osm_read_fd(fd, max, ret_data, ret_len);
+}
+
+int osm_read_fd(int fd, size_t max, char **ret_data, size_t *ret_len)
+{
     _cleanup_free_ char *buf = NULL;
     size_t len = 0, cap = 4096;
 
-    if (fd < 0)
-        return -errno;
     buf = malloc(cap + 1);
     if (!buf)
         return -ENOMEM;

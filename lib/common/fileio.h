@@ -7,6 +7,8 @@
 
 /* Reads the whole file into a NUL-terminated heap buffer. -EFBIG past max bytes. */
 int osm_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len);
+/* The same from an open fd, read to its end (the fd stays open). */
+int osm_read_fd(int fd, size_t max, char **ret_data, size_t *ret_len);
 /* Reads a secret (key, token) of at most size - 1 bytes into buf, NUL-terminated: refuses a
  * symlink (-ELOOP), anything but a regular file (-EINVAL), a file group or others may access
  * (-EPERM) and a longer file (-EFBIG). The caller wipes buf. */
