@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/fileio.h"
 #include "common/log.h"
 #include "common/macro.h"
 #include "mcp.h"
@@ -34,20 +35,6 @@ struct stdio_ctx {
     struct mcp_sink sink;
 };
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -errno;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* The sink of every request: one line per message, whole lines only. */
 static int send_line(void *ud, const json_t *msg)
 {
@@ -58,9 +45,9 @@ static int send_line(void *ud, const json_t *msg)
     if (!s)
         return -ENOMEM;
     pthread_mutex_lock(&x->out_lock);
-    r = x->out_broken ? -EPIPE : write_all(x->out_fd, s, strlen(s));
+    r = x->out_broken ? -EPIPE : osm_write_all(x->out_fd, s, strlen(s));
     if (r == 0)
-        r = write_all(x->out_fd, "\n", 1);
+        r = osm_write_all(x->out_fd, "\n", 1);
     if (r < 0)
         x->out_broken = true;
     pthread_mutex_unlock(&x->out_lock);

@@ -260,19 +260,12 @@ static int open_for_write(const struct target *t, bool append, const char **ret_
     return fd;
 }
 
-static int write_all(int fd, const char *data, size_t len)
+/* The content, then fsync: file_write answers only once it is on disk. */
+static int write_synced(int fd, const char *data, size_t len)
 {
-    size_t done = 0;
+    int r = osm_write_all(fd, data, len);
 
-    while (done < len) {
-        ssize_t n = write(fd, data + done, len - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -errno;
-        done += (size_t)n;
-    }
-    return fsync(fd) < 0 ? -errno : 0;
+    return r < 0 ? r : fsync(fd) < 0 ? -errno : 0;
 }
 
 static json_t *file_write(struct osm_exec_call *call, const char **ret_error)
@@ -300,7 +293,7 @@ static json_t *file_write(struct osm_exec_call *call, const char **ret_error)
     target_clear(&t);
     if (fd < 0)
         return fail(*ret_error, path, fd, NULL);
-    if ((r = write_all(fd, content, len)) < 0) {
+    if ((r = write_synced(fd, content, len)) < 0) {
         *ret_error = "io_error";
         return fail(*ret_error, path, r, NULL);
     }

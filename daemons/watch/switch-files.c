@@ -29,23 +29,9 @@
 
 /* ---- durable writes, shared with the record store ---- */
 
-static int write_all(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -errno;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 static int fill_tmp(int fd, const void *data, size_t len, mode_t mode, uid_t uid, gid_t gid)
 {
-    int r = write_all(fd, data, len);
+    int r = osm_write_all(fd, data, len);
 
     if (r == 0 && (uid != (uid_t)-1 || gid != (gid_t)-1) && fchown(fd, uid, gid) < 0)
         r = -errno;

@@ -80,7 +80,7 @@ int osm_read_secret_file(const char *path, char *buf, size_t size, size_t *ret_l
     return 0;
 }
 
-static int write_all(int fd, const void *data, size_t len)
+int osm_write_all(int fd, const void *data, size_t len)
 {
     const char *p = data;
 
@@ -107,7 +107,7 @@ static int write_replace(const char *path, const void *data, size_t len, mode_t 
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
     if (fd < 0)
         return -errno;
-    r = write_all(fd, data, len);
+    r = osm_write_all(fd, data, len);
     if (r == 0 && fchmod(fd, mode) < 0)
         r = -errno;
     if (r == 0 && sync && fsync(fd) < 0)
@@ -136,7 +136,7 @@ int osm_append_file_sync(const char *path, const void *data, size_t len, mode_t 
 
     if (fd < 0)
         return -errno;
-    r = write_all(fd, data, len);
+    r = osm_write_all(fd, data, len);
     if (r == 0 && fsync(fd) < 0)
         r = -errno;
     return r;

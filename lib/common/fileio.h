@@ -13,6 +13,8 @@ int osm_read_fd(int fd, size_t max, char **ret_data, size_t *ret_len);
  * symlink (-ELOOP), anything but a regular file (-EINVAL), a file group or others may access
  * (-EPERM) and a longer file (-EFBIG). The caller wipes buf. */
 int osm_read_secret_file(const char *path, char *buf, size_t size, size_t *ret_len);
+/* Writes all of data to fd (retrying short writes and EINTR): 0 or -errno. */
+int osm_write_all(int fd, const void *data, size_t len);
 /* Writes data to path through a temporary file, fsync and rename, with the given mode. */
 int osm_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
 /* The same without fsync: readers see the old file or the new one, never a part, and a crash of
