@@ -94,6 +94,30 @@ static void refuse(struct exec_call *c, const char *rule, const char *code, cons
     va_end(ap);
 }
 
+static bool is_class_default(const char *rule)
+{
+    static const char *const class_rules[] = {"default:read", "default:reversible",
+                                              "default:irreversible", "default:privileged"};
+
+    for (size_t i = 0; i < ELEMENTSOF(class_rules); i++)
+        if (strcmp(rule, class_rules[i]) == 0)
+            return true;
+    return false;
+}
+
+/* The daemon's own default in place of the class default (osm_exec_decide_fn). */
+static void daemon_decide(struct exec_call *c)
+{
+    struct osm_exec_call call;
+    struct osm_policy_verdict v = {.decision = OSM_POLICY_DENY};
+
+    exec_call_of(c, &call);
+    call.approved = false;
+    call.approval_id = NULL;
+    if (c->et->decide(&call, &v))
+        c->verdict = v;
+}
+
 static void policy_decide(struct exec_call *c)
 {
     struct osm_policy_query q = {.tool = c->et->tool->name,
@@ -106,6 +130,8 @@ static void policy_decide(struct exec_call *c)
     pthread_rwlock_rdlock(&c->e->policy_lock);
     osm_policy_decide(c->e->policy, &q, &c->verdict);
     pthread_rwlock_unlock(&c->e->policy_lock);
+    if (c->et->decide && is_class_default(c->verdict.rule))
+        daemon_decide(c);
     if (c->verdict.decision != OSM_POLICY_DENY)
         return;
     snprintf(rule, sizeof(rule), "%s", c->verdict.rule);

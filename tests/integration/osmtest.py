@@ -203,34 +203,33 @@ def run_ctl(*args, state_dir=None, sock=None, input=None):
     return subprocess.run(argv, input=input, capture_output=True, text=True, timeout=120)
 
 
-class Watch:
-    """A real osmoda-watch beside a real agentd (its ledger and approver), on the process
-    service backend unless told otherwise. data_dir survives stop()/start() (restart tests)."""
+class OsmDaemon:
+    """A real osModa-C daemon beside a real agentd (its ledger and approver): operator socket
+    <run>/<name>.sock, agent socket <run>/<name>-agent.sock, data_dir surviving stop()/start()
+    (restart tests). Subclasses give the name and the extra arguments."""
+    name = None
 
-    def __init__(self, agentd, args=(), backend="process", data_dir=None):
+    def __init__(self, agentd, args=(), data_dir=None):
         self.agentd = agentd
-        self.sock = os.path.join(agentd.run_dir, "watch.sock")
-        self.agent_sock = os.path.join(agentd.run_dir, "watch-agent.sock")
-        self.data_dir = data_dir or os.path.join(agentd.tmp, "watch")
-        self.log_path = os.path.join(agentd.tmp, "watch.stderr")
-        self.args = ["--service-backend", backend] + list(args)
-        if "--fim-path" not in self.args:
-            # the integrity monitor's defaults hash all of /etc at every start: tests that are
-            # not about it watch an empty directory of their own
-            quiet = os.path.join(agentd.tmp, "fim-quiet")
-            os.makedirs(quiet, exist_ok=True)
-            self.args += ["--fim-path", quiet]
+        self.sock = os.path.join(agentd.run_dir, self.name + ".sock")
+        self.agent_sock = os.path.join(agentd.run_dir, self.name + "-agent.sock")
+        self.data_dir = data_dir or os.path.join(agentd.tmp, self.name)
+        self.log_path = os.path.join(agentd.tmp, self.name + ".stderr")
+        self.args = list(args)
         self.proc = None
 
-    def start(self, wait=True):
+    def command(self):
+        return [binary("osmoda-" + self.name), "--socket", self.sock, "--agentd-socket",
+                self.agentd.sock, "--state-dir", self.agentd.state_dir, "--data-dir",
+                self.data_dir] + self.args
+
+    def start(self, wait=True, env=None):
         for p in (self.sock, self.agent_sock):
             if os.path.exists(p):
                 os.unlink(p)
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [binary("osmoda-watch"), "--socket", self.sock, "--agentd-socket", self.agentd.sock,
-             "--state-dir", self.agentd.state_dir, "--data-dir", self.data_dir] + self.args,
-            stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
+        self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=self.log,
+                                     stderr=self.log, env=env)
         if wait:
             self.wait_ready()
         return self
@@ -239,7 +238,7 @@ class Watch:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError("osmoda-watch exited: " + self.text())
+                raise RuntimeError("osmoda-%s exited: %s" % (self.name, self.text()))
             if os.path.exists(self.agent_sock):
                 try:
                     if request(self.sock, "GET", "/health", timeout=2)[0] == 200:
@@ -247,7 +246,7 @@ class Watch:
                 except OSError:
                     pass
             time.sleep(0.05)
-        raise RuntimeError("osmoda-watch did not become ready: " + self.text())
+        raise RuntimeError("osmoda-%s did not become ready: %s" % (self.name, self.text()))
 
     def text(self):
         with open(self.log_path, "rb") as f:
@@ -272,20 +271,59 @@ class Watch:
         self.proc = None
 
     def request(self, method, path, body=None, **kw):
-        """On the operator socket (watch.sock)."""
+        """On the operator socket (<name>.sock)."""
         return request(self.sock, method, path, body, **kw)
 
     def call(self, tool, args=None):
-        """A tool call on the agent socket, through watch's executor: (status, answer)."""
+        """A tool call on the agent socket, through the daemon's executor: (status, answer)."""
         return request(self.agent_sock, "POST", "/tools/call",
                        {"tool": tool, "arguments": args or {}})
 
     def events(self, prefix=""):
-        """watch's events in agentd's ledger, oldest first: [(type, payload dict)]."""
-        st, log = self.agentd.request("GET", "/events/log?actor=watch&limit=10000")
+        """The daemon's events in agentd's ledger, oldest first: [(type, payload dict)]."""
+        st, log = self.agentd.request("GET", "/events/log?actor=%s&limit=10000" % self.name)
         assert st == 200, log
         return [(e["type"], json.loads(e["payload"])) for e in reversed(log)
                 if e["type"].startswith(prefix)]
+
+
+class Watch(OsmDaemon):
+    """osmoda-watch, on the process service backend unless told otherwise."""
+    name = "watch"
+
+    def __init__(self, agentd, args=(), backend="process", data_dir=None):
+        super().__init__(agentd, ["--service-backend", backend] + list(args), data_dir)
+        if "--fim-path" not in self.args:
+            # the integrity monitor's defaults hash all of /etc at every start: tests that are
+            # not about it watch an empty directory of their own
+            quiet = os.path.join(agentd.tmp, "fim-quiet")
+            os.makedirs(quiet, exist_ok=True)
+            self.args += ["--fim-path", quiet]
+
+
+class Egress(OsmDaemon):
+    """osmoda-egress; listen: "ADDR:PORT" of the default principal (a free port of the test's)."""
+    name = "egress"
+
+    def __init__(self, agentd, args=(), listen=None, data_dir=None):
+        extra = ["--listen", listen] if listen else []
+        super().__init__(agentd, extra + list(args), data_dir)
+
+
+class Keyd(OsmDaemon):
+    """osmoda-keyd with a master key file of the test's (outside its data directory)."""
+    name = "keyd"
+
+    def __init__(self, agentd, args=(), data_dir=None, key_file=True):
+        extra = []
+        if key_file:
+            path = os.path.join(agentd.tmp, "keyd-master.key")
+            if not os.path.exists(path):
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                os.write(fd, os.urandom(32))
+                os.close(fd)
+            extra = ["--key-file", path]
+        super().__init__(agentd, extra + list(args), data_dir)
 
 
 class WatchTestCase(unittest.TestCase):

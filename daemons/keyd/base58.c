@@ -1,0 +1,2 @@
+/* Placeholder until this part lands. */
+#include "base58.h"
