@@ -104,9 +104,8 @@ struct acl_config {
 /* Loads acl_path (a missing file: the default configuration built from default_allow, a
  * NULL-terminated list or NULL) and grants_path (missing: no grants). A bad file: -EINVAL and
  * a message naming the file and the rule in err; -errno for I/O errors. refs = 1. */
-int acl_config_load(const char *acl_path, const char *grants_path,
-                    const char *const *default_allow, struct acl_config **ret, char *err,
-                    size_t errlen);
+int acl_config_load(const char *acl_path, const char *grants_path, const char *const *default_allow,
+                    struct acl_config **ret, char *err, size_t errlen);
 /* The same from JSON values (grants may be NULL): the loader's core, for tests and fuzzing. */
 int acl_config_from_json(const json_t *acl, const json_t *grants, struct acl_config **ret,
                          char *err, size_t errlen);

@@ -38,20 +38,20 @@ struct resolver;
 /* What the daemon shares between its threads: the main thread (signals), the proxy thread and
  * the operator API's threads. */
 struct egress {
-    const char *run_dir;       /* sockets */
-    const char *state_dir;     /* the suite's state (policy.json, lockdown) */
-    char *data_dir;            /* <state>/egress: acl.json, grants.json, jobs.db */
-    char *acl_path;            /* the operator's ACL file (default <data>/acl.json) */
-    char *grants_path;         /* grants approved through egress_request_access (<data>/grants.json) */
-    char *lockdown_path;       /* <state>/lockdown, written by osmoda-watch */
-    char *principal_dir;       /* <run>/egress-proxy: one socket per principal */
-    const char *hosts_file;    /* --hosts-file: names resolved from it before DNS, or NULL */
-    const char *listen;        /* "ADDR:PORT" of the default principal, or NULL for none */
+    const char *run_dir;    /* sockets */
+    const char *state_dir;  /* the suite's state (policy.json, lockdown) */
+    char *data_dir;         /* <state>/egress: acl.json, grants.json, jobs.db */
+    char *acl_path;         /* the operator's ACL file (default <data>/acl.json) */
+    char *grants_path;      /* grants approved through egress_request_access (<data>/grants.json) */
+    char *lockdown_path;    /* <state>/lockdown, written by osmoda-watch */
+    char *principal_dir;    /* <run>/egress-proxy: one socket per principal */
+    const char *hosts_file; /* --hosts-file: names resolved from it before DNS, or NULL */
+    const char *listen;     /* "ADDR:PORT" of the default principal, or NULL for none */
     const char *const *default_allow; /* osModa's --default-allow, when no ACL file exists */
 
-    pthread_mutex_t lock;     /* guards acl */
-    struct acl_config *acl;   /* the configuration in force (a reference held here) */
-    atomic_bool lockdown;     /* refuse everything, close everything */
+    pthread_mutex_t lock;   /* guards acl */
+    struct acl_config *acl; /* the configuration in force (a reference held here) */
+    atomic_bool lockdown;   /* refuse everything, close everything */
 
     struct resolver *resolver;
     struct egress_events *events;

@@ -32,8 +32,8 @@ struct http_request {
     int minor; /* HTTP/1.minor: 0 or 1 */
     /* CONNECT host:port, or the absolute-form target http://host[:port]/path?query. An
      * origin-form target ("/x") is refused: a proxy is asked with the absolute form. */
-    char host[254]; /* as written (normalise with acl_host_normalize) */
-    uint16_t port;  /* CONNECT's port; 80 when an http:// target has none */
+    char host[254];   /* as written (normalise with acl_host_normalize) */
+    uint16_t port;    /* CONNECT's port; 80 when an http:// target has none */
     const char *path; /* origin-form to send upstream ("/" when the target had none) */
     size_t path_len;
     struct http_header headers[HTTP_HEADERS_MAX];
@@ -59,8 +59,8 @@ struct http_response {
     int64_t content_length; /* -1: none */
     bool chunked;
     bool keep_alive;
-    bool no_body;         /* 1xx, 204, 304, or the answer to HEAD */
-    bool until_close;     /* the body ends when the upstream closes */
+    bool no_body;     /* 1xx, 204, 304, or the answer to HEAD */
+    bool until_close; /* the body ends when the upstream closes */
 };
 
 /* Parses an upstream's response head; head_request: the request was HEAD. Same returns as

@@ -24,9 +24,9 @@
 #include "egress.h"
 
 struct proxy_stats {
-    uint64_t accepted;     /* connections accepted */
-    uint64_t active;       /* open now (client side) */
-    uint64_t tunnels;      /* CONNECT tunnels open now */
+    uint64_t accepted; /* connections accepted */
+    uint64_t active;   /* open now (client side) */
+    uint64_t tunnels;  /* CONNECT tunnels open now */
     uint64_t allowed, denied, would_deny;
     uint64_t bytes_up, bytes_down; /* through closed and open connections */
     uint64_t refused_limit, refused_ledger, refused_lockdown;

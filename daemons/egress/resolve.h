@@ -9,7 +9,7 @@
 #include <sys/socket.h>
 
 #define RESOLVE_THREADS 4
-#define RESOLVE_ADDRS_MAX 16  /* addresses kept per lookup, in the resolver's order */
+#define RESOLVE_ADDRS_MAX 16   /* addresses kept per lookup, in the resolver's order */
 #define RESOLVE_QUEUE_MAX 4096 /* lookups waiting for a thread */
 
 struct resolver;
@@ -38,4 +38,5 @@ int resolver_submit(struct resolver *r, const char *host, uint16_t port, void *c
 void resolver_drain(struct resolver *r, void (*fn)(const struct resolve_result *res, void *ud),
                     void *ud);
 /* Synchronous lookup with the same rules (tests, and the sandbox's tools). */
-int resolver_lookup(struct resolver *r, const char *host, uint16_t port, struct resolve_result *ret);
+int resolver_lookup(struct resolver *r, const char *host, uint16_t port,
+                    struct resolve_result *ret);

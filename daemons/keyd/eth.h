@@ -19,7 +19,8 @@ bool eth_key_valid(const uint8_t sk[static 32]);
 /* The 20-byte address of a private key: 0 or -EINVAL. */
 int eth_address_of_key(const uint8_t sk[static 32], uint8_t addr[static ETH_ADDR_LEN]);
 /* EIP-55 text ("0x" + mixed-case hex, NUL-terminated). */
-void eth_address_text(const uint8_t addr[static ETH_ADDR_LEN], char out[static ETH_ADDR_TEXT_LEN + 1]);
+void eth_address_text(const uint8_t addr[static ETH_ADDR_LEN],
+                      char out[static ETH_ADDR_TEXT_LEN + 1]);
 /* Parses "0x" + 40 hex digits. All lower or all upper case is accepted as is; mixed case must be
  * the EIP-55 checksum (-EBADMSG otherwise: a typo in an address loses funds). -EINVAL malformed. */
 int eth_address_parse(const char *s, uint8_t addr[static ETH_ADDR_LEN]);
@@ -51,8 +52,8 @@ struct eth_tx {
     uint64_t chain_id; /* EIP-155 replay protection: never 0 */
     uint64_t nonce;
     uint64_t gas_limit;
-    unsigned __int128 gas_price;        /* legacy */
-    unsigned __int128 max_fee_per_gas;  /* 1559 */
+    unsigned __int128 gas_price;       /* legacy */
+    unsigned __int128 max_fee_per_gas; /* 1559 */
     unsigned __int128 max_priority_fee_per_gas;
     bool has_to; /* false: contract creation */
     uint8_t to[ETH_ADDR_LEN];

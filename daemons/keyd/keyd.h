@@ -19,10 +19,10 @@
 
 struct keyd {
     const char *run_dir, *state_dir;
-    char *data_dir;      /* <state>/keyd */
-    char *policy_path;   /* <data>/policy.json */
+    char *data_dir;       /* <state>/keyd */
+    char *policy_path;    /* <data>/policy.json */
     char *daemons_socket; /* agentd's, for events */
-    char *lockdown_path; /* <state>/lockdown */
+    char *lockdown_path;  /* <state>/lockdown */
     struct kstore *store;
     struct vault *vault;
     pthread_rwlock_t policy_lock;

@@ -41,20 +41,20 @@ enum kp_verdict { KP_ALLOW, KP_APPROVE, KP_DENY };
 
 struct kp_request {
     enum kp_action action;
-    const char *chain;     /* "ethereum" | "solana" */
+    const char *chain; /* "ethereum" | "solana" */
     const char *wallet_id;
-    const char *to;        /* canonical address text (EIP-55 / base58), sends only */
-    amount_t amount;       /* base units, sends only */
-    int key_version;       /* the signing key's version */
+    const char *to;  /* canonical address text (EIP-55 / base58), sends only */
+    amount_t amount; /* base units, sends only */
+    int key_version; /* the signing key's version */
 };
 
 /* A transaction's replay guard entry: (chain, from, nonce) → what was signed. */
 struct kp_nonce {
-    const char *chain_key;      /* "ethereum:<chain_id>" */
-    const char *from;           /* the signer's address */
+    const char *chain_key; /* "ethereum:<chain_id>" */
+    const char *from;      /* the signer's address */
     uint64_t nonce;
     const uint8_t *unsigned_hash; /* 32 bytes: what the signature covers */
-    const uint8_t *raw;         /* the signed transaction */
+    const uint8_t *raw;           /* the signed transaction */
     size_t raw_len;
 };
 

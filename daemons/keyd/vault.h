@@ -30,7 +30,7 @@
 
 #define VAULT_KEY_LEN 32
 #define VAULT_CREDENTIAL_NAME "keyd-master"
-#define VAULT_KDF_OPSLIMIT 3                    /* Argon2id t (osModa's) */
+#define VAULT_KDF_OPSLIMIT 3                     /* Argon2id t (osModa's) */
 #define VAULT_KDF_MEMLIMIT (64ULL * 1024 * 1024) /* Argon2id m = 64 MiB (osModa's) */
 #define VAULT_PASSPHRASE_MIN 12
 #define VAULT_PASSPHRASE_MAX 1024
@@ -46,11 +46,11 @@ enum vault_source {
 };
 
 struct vault_config {
-    const char *data_dir;        /* <state>/keyd (salt, verifier) */
-    const char *key_file;        /* or NULL */
-    const char *credentials_dir; /* $CREDENTIALS_DIRECTORY or NULL */
+    const char *data_dir;            /* <state>/keyd (salt, verifier) */
+    const char *key_file;            /* or NULL */
+    const char *credentials_dir;     /* $CREDENTIALS_DIRECTORY or NULL */
     const char *const *deliver_dirs; /* NULL-terminated: where secrets may be written as files */
-    const char *credstore_dir;   /* systemd credentials are written here (/run/credstore) */
+    const char *credstore_dir;       /* systemd credentials are written here (/run/credstore) */
     struct kstore *store;
     /* Records a ledger event and waits until it is durable (agentd): 0 or -errno. A read or a
      * delivery that cannot be recorded does not happen. */
@@ -77,7 +77,8 @@ void vault_lock(struct vault *v);
 /* After LOCKDOWN: the credential or key file again; -EACCES for a passphrase vault (the operator
  * unlocks it). */
 int vault_unlock_again(struct vault *v, char *err, size_t errlen);
-/* {unlocked, source, source_text, kdf?: {algorithm, opslimit, memlimit, last_unlock_ms}, secrets} */
+/* {unlocked, source, source_text, kdf?: {algorithm, opslimit, memlimit, last_unlock_ms}, secrets}
+ */
 json_t *vault_status_json(struct vault *v);
 
 /* Seals plain under aad (e.g. "wallet|<id>|<version>"): *ret malloc'd. -EACCES when locked. */

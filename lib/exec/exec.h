@@ -57,9 +57,10 @@ typedef json_t *(*osm_exec_fn)(struct osm_exec_call *call, const char **ret_erro
 typedef json_t *(*osm_exec_preview_fn)(const struct osm_exec_call *call);
 /* The daemon's own default for a call, which knows what the arguments mean (keyd: a send above
  * the threshold waits for a person, one below runs). Consulted only when the policy reached its
- * built-in class default ("default:read", "default:irreversible", ...): protected paths, secrets and the operator's rules
- * in policy.json decide first. Fills *v (decision, rule such as "keyd:threshold", detail) and
- * returns true, or returns false to keep the class default. call->approved is false here. */
+ * built-in class default ("default:read", "default:irreversible", ...): protected paths, secrets
+ * and the operator's rules in policy.json decide first. Fills *v (decision, rule such as
+ * "keyd:threshold", detail) and returns true, or returns false to keep the class default.
+ * call->approved is false here. */
 typedef bool (*osm_exec_decide_fn)(const struct osm_exec_call *call, struct osm_policy_verdict *v);
 
 /* A tool as one daemon executes it. run NULL: the tool's REST mapping (tool->method, path) is
@@ -69,7 +70,7 @@ struct osm_exec_tool {
     osm_exec_fn run;
     osm_exec_preview_fn preview;
     osm_exec_decide_fn decide; /* NULL: the class default */
-    bool process; /* run starts a sandboxed process (osm_exec_run_process) */
+    bool process;              /* run starts a sandboxed process (osm_exec_run_process) */
 };
 
 /* Where tool.call / tool.result / job events and job rows go. agentd records into its own
