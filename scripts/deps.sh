@@ -10,7 +10,7 @@ packages=(
   gcc make pkg-config meson ninja-build clang libclang-rt-14-dev clang-format git
   libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libssl-dev libsodium-dev
   libsqlite3-dev libcriterion-dev libseccomp-dev bubblewrap
-  libsystemd-dev libsecp256k1-dev libbotan-2-dev
+  libsystemd-dev libsecp256k1-dev libbotan-2-dev libwslay-dev
   python3 sqlite3 tar gzip procps curl ca-certificates
   systemd-container debootstrap nix-bin monit busybox-static
   tinyproxy squid nftables iproute2 wrk openssl

@@ -1,0 +1,2 @@
+/* Placeholder until this part lands. */
+#include "gw-ws.h"
