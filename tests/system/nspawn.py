@@ -41,7 +41,7 @@ CACHE_DIR = os.environ.get("OSMODA_TEST_CACHE", "/var/cache/osmoda-test")
 WORK_DIR = os.environ.get("OSMODA_NSPAWN_WORK", "/var/tmp")
 CGROUP_HIERARCHIES = ("/sys/fs/cgroup/systemd", "/sys/fs/cgroup/unified")
 BUILD_TIMEOUT = 900  # debootstrap over the network
-BOOT_TIMEOUT = 60
+BOOT_TIMEOUT = 180  # a loaded 2-core machine has taken over 60 s to boot the container
 STOP_TIMEOUT = 30
 
 
