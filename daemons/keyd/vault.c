@@ -267,15 +267,34 @@ bool vault_unlocked(const struct vault *v)
     return vault_source(v) != VAULT_SOURCE_NONE;
 }
 
-/* Puts key in force (taking it), or keeps the one in force when it is the same source. */
-static void install_key(struct vault *v, struct secbuf *key, enum vault_source src)
+static unsigned lock_epoch(struct vault *v)
 {
-    pthread_rwlock_wrlock(&v->key_lock);
-    secbuf_free(&v->key);
-    v->key = *key;
-    *key = (struct secbuf){0};
-    v->source = src;
+    unsigned e;
+
+    pthread_rwlock_rdlock(&v->key_lock);
+    e = v->lock_epoch;
     pthread_rwlock_unlock(&v->key_lock);
+    return e;
+}
+
+/* Puts key in force (taking it and freeing the one it replaces), unless the vault was locked
+ * since epoch: an unlock that began before a LOCKDOWN must not undo it (-EBUSY, key freed). */
+static int install_key(struct vault *v, struct secbuf *key, enum vault_source src, unsigned epoch)
+{
+    int r = 0;
+
+    pthread_rwlock_wrlock(&v->key_lock);
+    if (v->lock_epoch != epoch)
+        r = -EBUSY;
+    else {
+        secbuf_free(&v->key);
+        v->key = *key;
+        *key = (struct secbuf){0};
+        v->source = src;
+    }
+    pthread_rwlock_unlock(&v->key_lock);
+    secbuf_free(key);
+    return r;
 }
 
 void vault_lock(struct vault *v)
@@ -283,11 +302,13 @@ void vault_lock(struct vault *v)
     pthread_rwlock_wrlock(&v->key_lock);
     secbuf_free(&v->key);
     v->source = VAULT_SOURCE_NONE;
+    v->lock_epoch++;
     pthread_rwlock_unlock(&v->key_lock);
 }
 
 int vault_unlock_again(struct vault *v, char *err, size_t errlen)
 {
+    unsigned epoch = lock_epoch(v);
     struct secbuf key = {0};
     int r;
 
@@ -297,8 +318,9 @@ int vault_unlock_again(struct vault *v, char *err, size_t errlen)
     }
     if ((r = load_source(v, &key, err, errlen)) < 0)
         return r;
-    install_key(v, &key, v->configured);
-    return 0;
+    if ((r = install_key(v, &key, v->configured, epoch)) < 0)
+        snprintf(err, errlen, "the vault was locked again while unlocking: try again");
+    return r;
 }
 
 /* The passphrase path: kdf = salt ‖ opslimit ‖ memlimit in vault_meta, the key check beside. */
@@ -429,6 +451,7 @@ static int passphrase_key(struct vault *v, const char *pass, size_t len, struct 
 
 int vault_unlock_passphrase(struct vault *v, const char *pass, size_t len, char *err, size_t errlen)
 {
+    unsigned epoch = lock_epoch(v);
     struct secbuf key = {0};
     int r;
 
@@ -452,8 +475,9 @@ int vault_unlock_passphrase(struct vault *v, const char *pass, size_t len, char 
     pthread_mutex_unlock(&v->unlock_lock);
     if (r < 0)
         return r;
-    install_key(v, &key, VAULT_SOURCE_PASSPHRASE);
-    return 0;
+    if ((r = install_key(v, &key, VAULT_SOURCE_PASSPHRASE, epoch)) < 0)
+        snprintf(err, errlen, "the vault was locked again while unlocking: try again");
+    return r;
 }
 
 static int count_tx(sqlite3 *db, void *ctx)

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -675,6 +676,34 @@ Test(vault, delete_and_access_log)
     log = vault_access_log(v, "a", 10);
     cr_assert_eq(json_array_size(log), 2, "the history of a deleted secret stays");
     json_decref(log);
+}
+
+static void *put_many(void *arg)
+{
+    for (int i = 0; i < 10; i++)
+        if (vault_secret_put(v, "shared", (const uint8_t *)"x", 1, "op", NULL) != 0)
+            return arg;
+    return NULL;
+}
+
+Test(vault, concurrent_rotations_get_distinct_versions)
+{
+    pthread_t t[8];
+    void *failed;
+    json_t *list;
+
+    open_key_file();
+    for (int i = 0; i < 8; i++)
+        cr_assert_eq(pthread_create(&t[i], NULL, put_many, (void *)"failed"), 0);
+    for (int i = 0; i < 8; i++) {
+        cr_assert_eq(pthread_join(t[i], &failed), 0);
+        cr_assert_null(failed, "a put failed");
+    }
+    list = vault_secret_list(v);
+    cr_assert_eq(json_integer_value(json_object_get(json_array_get(list, 0), "versions")), 80);
+    cr_assert_eq(json_integer_value(json_object_get(json_array_get(list, 0), "current")), 80);
+    json_decref(list);
+    cr_assert_eq(count_events("vault.put") + count_events("vault.rotate"), 80);
 }
 
 /* delivery */
