@@ -17,6 +17,8 @@
 #define SEAL_OVERHEAD (SEAL_HEADER + crypto_aead_xchacha20poly1305_ietf_ABYTES)
 #define SEAL_PLAIN_MAX (16u * 1024 * 1024)
 #define KDF_PARAMS_LEN (VAULT_SALT_LEN + 16) /* salt, opslimit, memlimit (LE u64) */
+#define KDF_OPSLIMIT_MAX 64                  /* stored costs above these are refused */
+#define KDF_MEMLIMIT_MAX (4ULL * 1024 * 1024 * 1024)
 
 static const char vault_schema[] =
     "CREATE TABLE IF NOT EXISTS vault_meta(k TEXT PRIMARY KEY, v BLOB NOT NULL);"
@@ -363,6 +365,10 @@ static int kdf_get_tx(sqlite3 *db, void *ctx)
     memcpy(k->salt, buf, VAULT_SALT_LEN);
     k->ops = u64_get(buf + VAULT_SALT_LEN);
     k->mem = (size_t)u64_get(buf + VAULT_SALT_LEN + 8);
+    /* stored costs outside what libsodium accepts, or beyond a sane memory, are damage */
+    if (k->ops < crypto_pwhash_OPSLIMIT_MIN || k->ops > KDF_OPSLIMIT_MAX ||
+        k->mem < crypto_pwhash_MEMLIMIT_MIN || k->mem > KDF_MEMLIMIT_MAX)
+        return -EBADMSG;
     k->found = true;
     return 0;
 }

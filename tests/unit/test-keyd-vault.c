@@ -470,6 +470,28 @@ Test(vault, passphrase_set_lock_wrong_right, .timeout = 120)
     secbuf_free(&out);
 }
 
+static int damage_kdf(sqlite3 *db, void *ctx)
+{
+    (void)ctx;
+    /* memlimit (the last 8 bytes, little-endian) set to 2^63 */
+    return sqlite3_exec(db,
+                        "UPDATE vault_meta SET v = substr(v, 1, 24) || x'0000000000000080' "
+                        "WHERE k = 'kdf'",
+                        NULL, NULL, NULL) == SQLITE_OK
+               ? 0
+               : -EIO;
+}
+
+Test(vault, passphrase_damaged_costs_refused, .timeout = 120)
+{
+    cr_assert_eq(open_with(NULL, NULL), 0, "%s", err);
+    cr_assert_eq(vault_unlock_passphrase(v, PASS, strlen(PASS), err, sizeof(err)), 0, "%s", err);
+    vault_lock(v);
+    cr_assert_eq(kstore_tx(store, damage_kdf, NULL), 0);
+    cr_assert_eq(vault_unlock_passphrase(v, PASS, strlen(PASS), err, sizeof(err)), -EBADMSG);
+    cr_assert_not(vault_unlocked(v));
+}
+
 Test(vault, passphrase_not_for_key_vaults)
 {
     open_key_file();
