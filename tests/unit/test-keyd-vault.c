@@ -855,6 +855,8 @@ Test(vault, deliver_credential)
     snprintf(path, sizeof(path), "%s/db.pass", credstore);
     cr_assert_str_eq(json_string_value(json_object_get(ret, "how")), "credential");
     cr_assert_str_eq(json_string_value(json_object_get(ret, "to")), path);
+    cr_assert_str_eq(json_string_value(json_object_get(ret, "mode")), "0400");
+    cr_assert_eq(json_integer_value(json_object_get(ret, "uid")), geteuid());
     json_decref(ret);
     cr_assert_eq(lstat(path, &st), 0);
     cr_assert_eq(st.st_mode & 07777, 0400);
