@@ -8,6 +8,8 @@
 #include <limits.h>
 #include <pthread.h>
 #include <sodium.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,6 +174,51 @@ Test(secmem, small_buffers_reused_zeroed_and_never_shared)
         secbuf_free(&b[i]);
     cr_assert_eq(secbuf_alloc(&big, 100000), 0);
     memset(big.p, 1, big.len);
+    secbuf_free(&big);
+}
+
+/* The VmFlags line of the mapping holding p, from /proc/self/smaps. */
+static void vmflags_of(const void *p, char *ret, size_t size)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    char line[512];
+    bool in = false;
+
+    cr_assert_not_null(f);
+    ret[0] = '\0';
+    while (fgets(line, sizeof(line), f)) {
+        unsigned long lo, hi;
+
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' '))
+            in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+        else if (in && strncmp(line, "VmFlags:", 8) == 0) {
+            snprintf(ret, size, "%s", line);
+            break;
+        }
+    }
+    fclose(f);
+}
+
+#ifdef __SANITIZE_ADDRESS__
+#define MLOCK_SEEN false /* AddressSanitizer turns mlock into a no-op */
+#else
+#define MLOCK_SEEN true
+#endif
+
+Test(secmem, locked_and_not_dumped)
+{
+    struct secbuf small, big;
+    char flags[512];
+
+    cr_assert_eq(secbuf_alloc(&small, 32), 0);
+    cr_assert_eq(secbuf_alloc(&big, 8192), 0);
+    vmflags_of(small.p, flags, sizeof(flags));
+    cr_assert(!MLOCK_SEEN || strstr(flags, " lo"), "pool not mlocked: %s", flags);
+    cr_assert_not_null(strstr(flags, " dd"), "pool not excluded from core dumps: %s", flags);
+    vmflags_of(big.p, flags, sizeof(flags));
+    cr_assert(!MLOCK_SEEN || strstr(flags, " lo"), "buffer not mlocked: %s", flags);
+    cr_assert_not_null(strstr(flags, " dd"), "buffer not excluded from core dumps: %s", flags);
+    secbuf_free(&small);
     secbuf_free(&big);
 }
 
