@@ -129,9 +129,10 @@ static void set_texts(struct vault *v)
         return;
     }
     snprintf(v->text_off, sizeof(v->text_off),
-             "locked: the master key (%s) was zeroed by LOCKDOWN or the operator; it is read "
-             "again on unlock: agentctl unlock / POST /unlock on keyd.sock",
-             v->text_on + strlen("master key "));
+             "locked: no master key in memory (zeroed by LOCKDOWN or the operator); unlocking "
+             "reads it again from the %s %s: agentctl unlock / POST /unlock on keyd.sock",
+             v->configured == VAULT_SOURCE_CREDENTIAL ? "systemd credential" : "key file",
+             v->configured == VAULT_SOURCE_CREDENTIAL ? v->credential_path : kf);
 }
 
 static char *dup_or_null(const char *s)
