@@ -9,14 +9,29 @@ import os
 import shutil
 import signal
 import sqlite3
-import subprocess
 import time
 import unittest
 
-from osmtest import Agentd
+from osmtest import Agentd, wait_for
 
 POLICY = {"rules": [{"tool": "shell_exec", "command_pattern": "bg-job", "decision": "approve"}]}
 ACTIVITY_S = 3
+
+
+def cmdline(pid):
+    try:
+        with open("/proc/%s/cmdline" % pid, "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
+def sleepers_in(procs):
+    """The pids of the job's "sleep 300" and "sleep 301" once both run, else None."""
+    with open(procs) as f:
+        pids = f.read().split()
+    found = [p for p in pids if cmdline(p) in (b"sleep\x00300\x00", b"sleep\x00301\x00")]
+    return found if len(found) == 2 else None
 
 
 class Jobs(unittest.TestCase):
@@ -146,16 +161,16 @@ class Jobs(unittest.TestCase):
                 if len(f.read().split()) >= 3:
                     break
             time.sleep(0.05)
-        with open(procs) as f:
-            self.assertGreaterEqual(len(f.read().split()), 3)
+        sleepers = wait_for(lambda: sleepers_in(procs), "the job's two sleepers")
         r = self.tool("job_kill", {"job_id": jid})
         self.assertEqual(r["result"]["status"], "killed", r)
         self.assertEqual(r["result"]["reason"], "job_kill")
-        # every process of the job is gone, including those that left its session
+        # every process of the job is gone, including those that left its session (this job's
+        # own sleepers: other runs of this test may have theirs on the machine)
         self.assertFalse(os.path.exists(procs) and open(procs).read().split())
-        out = subprocess.run(["pgrep", "-f", "sleep 30[01]"], capture_output=True,
-                             text=True).stdout.split()
-        self.assertEqual(out, [], "sleepers survived job_kill")
+        survivors = [p for p in sleepers if cmdline(p) in (b"sleep\x00300\x00",
+                                                          b"sleep\x00301\x00")]
+        self.assertEqual(survivors, [], "sleepers survived job_kill")
         with open(self.job_file(jid, "exit")) as f:
             self.assertEqual(json.load(f)["status"], "killed")
 
