@@ -96,6 +96,7 @@ Test(acl, host_normalize)
     /* addresses in forms resolvers accept are not names */
     norm_is("127.1", NULL);
     norm_is("0x7f000001", NULL);
+    norm_is("0X21.", NULL);
     norm_is("2130706433", NULL);
     norm_is("1.2.3.4.5", NULL);
     norm_is("010.0.0.1", NULL);
