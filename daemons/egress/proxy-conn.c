@@ -491,6 +491,15 @@ static void decide(struct conn *c)
     c->rule = NULL;
     c->reason[0] = c->address[0] = '\0';
     if (!c->reserved && egress_events_reserve(p->eg->events) < 0) {
+        struct egress_decision d = {.principal = c->principal,
+                                    .host = c->host,
+                                    .port = c->port,
+                                    .method = c->method,
+                                    .verdict = EGRESS_DENY,
+                                    .reason = "ledger_unavailable",
+                                    .mode = "enforce"};
+
+        egress_events_drop_denial(p->eg->events, &d);
         stat_add(&p->st.refused_ledger, 1);
         return conn_answer(c, 503, "egress: ledger_unavailable: decisions cannot be recorded");
     }
