@@ -263,13 +263,13 @@ struct servers {
     struct osm_exec_remote *remote;
     struct osm_exec *exec;
     struct osm_http_server *operator, * agent;
+    struct osm_exec_tool *tools; /* egress_tool_table's */
 };
 
 static int start_servers(struct egress *eg, const struct layout *l, struct servers *s)
 {
     // clang-format off
-    struct osm_exec_config cfg = {.daemon = "egress", .tools = egress_exec_tools,
-                                  .n_tools = egress_n_exec_tools, .routes = egress_routes,
+    struct osm_exec_config cfg = {.daemon = "egress", .routes = egress_routes,
                                   .n_routes = egress_n_routes, .userdata = eg,
                                   .policy_path = l->policy,
                                   .jobs = {.jobs_dir = l->jobs_dir, .workspace = l->workspace}};
@@ -283,6 +283,11 @@ static int start_servers(struct egress *eg, const struct layout *l, struct serve
 
     if (!protected)
         return -ENOMEM;
+    if ((r = egress_tool_table(&s->tools, &cfg.n_tools)) < 0) {
+        osm_exec_protected_free(protected);
+        return r;
+    }
+    cfg.tools = s->tools;
     if ((r = osm_exec_remote_new(l->daemons_socket, l->jobs_db, &s->remote)) < 0) {
         osm_exec_protected_free(protected);
         log_error("daemon.init", "what=agentd socket=%s error=%d reason=\"%s\"", l->daemons_socket,
@@ -312,6 +317,7 @@ static void stop_servers(struct servers *s)
     osm_exec_remote_stop(s->remote);
     osm_exec_free(s->exec);
     osm_exec_remote_free(s->remote);
+    free(s->tools);
 }
 
 static void reload(struct egress *eg, struct servers *s)
