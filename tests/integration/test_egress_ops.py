@@ -394,8 +394,6 @@ class NetOps(unittest.TestCase):
         self.assertEqual(st, 200, a)
         wait_for(lambda: self.tunnel("other.test:443", "agent")[0] == 200, "the granted host")
         self.assertEqual(self.tunnel("other.test:443")[0], 403)  # only for its principal
-        allows = [p for t, p in self.egress.decisions()
-                  if t == "egress.allow" and p["host"] == "other.test"]
         self.assertTrue(wait_for(lambda: [p for t, p in self.egress.decisions()
                                           if t == "egress.allow" and p["host"] == "other.test"],
                                  "the allow event"))
