@@ -207,6 +207,29 @@ class OperatorApi(EgressOps):
         st, h = self.op("GET", "/health")
         self.assertIn("routine-x", h["principals"])  # the old configuration is in force
 
+    def test_a_change_that_cannot_be_recorded_is_not_made(self):
+        self.agentd.stop()
+        try:
+            st, r = self.op("POST", "/acl/grants", {"principal": "agent", "host": "x.example",
+                                                    "ttl_s": 60, "reason": "r"})
+            self.assertEqual((st, r["error"]), (503, "ledger_unavailable"), r)
+            self.assertFalse(os.path.exists(self.grants_path))
+            st, r = self.op("POST", "/reload", {})
+            self.assertEqual(st, 503, r)
+            st, r = self.op("POST", "/lockdown", {})  # the safe direction happens anyway
+            self.assertEqual((st, r["recorded"]), (200, False), r)
+            st, h = self.op("GET", "/health")
+            self.assertTrue(h["lockdown"])
+            st, r = self.op("POST", "/unlock", {})
+            self.assertEqual(st, 503, r)  # but its end is recorded first
+            st, h = self.op("GET", "/health")
+            self.assertTrue(h["lockdown"])
+        finally:
+            self.agentd.start()
+        st, r = self.op("POST", "/unlock", {})
+        self.assertEqual(st, 200, r)
+        self.assertEqual(len(self.egress.events("egress.unlock")), 1)
+
     def test_agent_socket_has_no_operator_routes(self):
         for method, path in (("POST", "/acl/grants"), ("POST", "/lockdown"), ("POST", "/unlock"),
                              ("POST", "/reload")):
