@@ -168,8 +168,9 @@ class EgressProxyTest(unittest.TestCase):
         with self.eg.connect() as s:
             self.assertEqual(connect_tunnel(s, "other.test:443")[0], 403)
         denials = osmtest.wait_for(
-            lambda: [p for t, p in self.eg.decisions() if p["decision"] == "deny"],
-            "the denials")
+            lambda: (lambda d: len(d) == 2 and d)(
+                [p for t, p in self.eg.decisions() if p["decision"] == "deny"]),
+            "the two denials")
         self.assertEqual([(p["host"], p["port"], p["reason"]) for p in denials],
                          [("allowed.test", 8443, "port 8443 not allowed"),
                           ("other.test", 443, "port 443 not allowed")])
@@ -237,6 +238,17 @@ class EgressProxyTest(unittest.TestCase):
                          [("allowed.test", "allow", "GET"), ("allowed.test", "allow", "GET"),
                           ("other.test", "allow", "GET"), ("denied.test", "deny", "GET")])
         self.assertEqual(evs[1][1]["bytes_down"] > 0, True)
+
+    def test_kept_upstream_closed_by_the_upstream_is_dialled_again(self):
+        self.start(acl_of([ALLOW]))
+        marker = os.path.join(self.net.tmp, "dropped-" + self.id().rsplit(".", 1)[1])
+        with self.eg.connect() as s:
+            self.assertEqual(get(s, "http://allowed.test/drop?" + os.path.basename(marker),
+                                 "allowed.test")[0], 200)
+            osmtest.wait_for(lambda: os.path.exists(marker), "the upstream closing")
+            status, _, body = get(s, "http://allowed.test/again", "allowed.test")
+            self.assertEqual(status, 200, body)
+            self.assertIn(b"path=/again n=1", body)  # a new upstream connection
 
     def test_request_body_forwarded(self):
         self.start(acl_of([ALLOW]))
