@@ -261,6 +261,22 @@ class EgressProxyTest(unittest.TestCase):
             status, _, body = get(s, "http://allowed.test/big?n=300000", "allowed.test")
             self.assertEqual((status, len(body)), (200, 300000))
 
+    def test_bulk_through_a_tunnel_intact(self):
+        self.start(acl_of([ALLOW]))
+        data = os.urandom(8 << 20)  # enough to fill a pipe many times over
+        got = bytearray()
+        with self.eg.connect() as s:
+            self.assertEqual(connect_tunnel(s, "allowed.test:7000")[0], 200)
+            sender = threading.Thread(target=lambda: (s.sendall(data), s.shutdown(socket.SHUT_WR)))
+            sender.start()
+            while chunk := s.recv(1 << 20):
+                got += chunk
+            sender.join()
+        self.assertEqual(len(got), len(data))
+        self.assertTrue(got == data, "the echo differs from what was sent")
+        ev = self.decision("allowed.test")
+        self.assertEqual((ev["bytes_up"], ev["bytes_down"]), (len(data), len(data)))
+
     def test_principal_socket(self):
         acl = acl_of([ALLOW])
         acl["principals"]["agent"] = {"rules": [{"host": "other.test", "ports": [80]}]}
