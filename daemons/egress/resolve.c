@@ -223,11 +223,12 @@ int resolver_new(const char *hosts_file, unsigned threads, struct resolver **ret
         e = -errno;
         goto fail;
     }
-    if (hosts_file && (!(r->hosts_path = strdup(hosts_file)) ||
-                       (e = hosts_load(hosts_file, &r->hosts, err, errlen)) < 0)) {
-        e = r->hosts_path ? e : -ENOMEM;
+    if (hosts_file && !(r->hosts_path = strdup(hosts_file))) {
+        e = -ENOMEM;
         goto fail;
     }
+    if (hosts_file && (e = hosts_load(hosts_file, &r->hosts, err, errlen)) < 0)
+        goto fail;
     if (threads == 0 || threads > RESOLVE_THREADS)
         threads = RESOLVE_THREADS;
     if ((e = start_threads(r, threads)) < 0)
