@@ -450,18 +450,14 @@ void conn_resolved(const struct resolve_result *res, void *ud)
         else if (!internal)
             internal = why, format_addr(&res->addrs[i], c->address, sizeof(c->address));
     }
+    /* Refused in report mode too: report mode is for rolling out an allowlist, and a name
+     * that resolves inside the host's networks is an attack (DNS rebinding), not a missing
+     * rule. */
     if (n == 0 && internal) {
         char reason[96];
 
         snprintf(reason, sizeof(reason), "internal address (%s)", internal);
-        if (c->pr->mode != ACL_REPORT)
-            return conn_deny(c, 403, reason);
-        if (c->verdict == EGRESS_ALLOW) {
-            c->verdict = EGRESS_WOULD_DENY;
-            snprintf(c->reason, sizeof(c->reason), "%s", reason);
-        }
-        memcpy(c->addrs, res->addrs, res->n * sizeof(res->addrs[0]));
-        n = res->n;
+        return conn_deny(c, 403, reason);
     }
     c->n_addrs = n;
     c->next_addr = 0;

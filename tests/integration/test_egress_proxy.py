@@ -143,6 +143,18 @@ class EgressProxyTest(unittest.TestCase):
         self.assertEqual(self.curl("https://allowed.test/").returncode, 0)
         self.assertEqual(self.decision("allowed.test")["decision"], "allow")
 
+    def test_report_mode_still_refuses_internal_addresses(self):
+        # report mode relaxes the allowlist, never the rebinding check: a name outside the
+        # allowlist and one inside it both get 403 when they resolve to loopback
+        self.start(acl_of([{"host": "loop.test", "ports": [80]}], mode="report"))
+        for host in ("loop.test", "mapped.test"):
+            with self.subTest(host=host), self.eg.connect() as s:
+                status, _, body = get(s, "http://%s/" % host, host)
+                self.assertEqual(status, 403, body)
+                ev = self.decision(host)
+                self.assertEqual(ev["decision"], "deny")
+                self.assertTrue(ev["reason"].startswith("internal address"), ev)
+
     def test_wildcard_edges(self):
         self.start(acl_of([{"host": "*.example.com", "ports": [80]}]))
         with self.eg.connect() as s:
