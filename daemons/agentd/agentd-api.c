@@ -62,6 +62,7 @@ const size_t agentd_n_agent_routes = ELEMENTSOF(agentd_agent_routes);
  * its credentials. */
 const struct osm_route agentd_daemons_routes[] = {
     {"POST", "/events/append", agentd_daemons_events_append, BODY}, /* defers until durable */
+    {"POST", "/events/append_batch", agentd_daemons_events_append_batch, BODY | BLOCKS},
     {"POST", "/approvals/open", agentd_daemons_approval_open, BODY | BLOCKS},
     {"POST", "/approvals/grant", agentd_daemons_approval_grant, BODY},
     {"POST", "/approvals/wait", agentd_daemons_approvals_wait, BODY | BLOCKS},

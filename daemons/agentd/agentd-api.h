@@ -20,6 +20,8 @@ json_t *agentd_health(struct osm_request *req);
 /* agentd-events.c */
 json_t *agentd_events_append(struct osm_request *req);
 json_t *agentd_events_log(struct osm_request *req);
+/* Records req's {"events": [{type, payload}, ...]} in order, in one transaction, as actor. */
+json_t *agentd_events_append_batch(struct osm_request *req, const char *actor);
 /* agentd-proofs.c */
 json_t *agentd_ledger_checkpoint(struct osm_request *req);
 json_t *agentd_ledger_inclusion(struct osm_request *req);
@@ -63,6 +65,7 @@ json_t *agentd_capability_verify(struct osm_request *req);
 extern const struct osm_route agentd_daemons_routes[];
 extern const size_t agentd_n_daemons_routes;
 json_t *agentd_daemons_events_append(struct osm_request *req);
+json_t *agentd_daemons_events_append_batch(struct osm_request *req);
 json_t *agentd_daemons_approval_open(struct osm_request *req);
 json_t *agentd_daemons_approval_grant(struct osm_request *req);
 json_t *agentd_daemons_approval_cancel(struct osm_request *req);

@@ -74,6 +74,14 @@ json_t *agentd_daemons_events_append(struct osm_request *req)
     return agentd_events_append(req);
 }
 
+json_t *agentd_daemons_events_append_batch(struct osm_request *req)
+{
+    char name[AGENTD_DAEMON_NAME_MAX];
+    json_t *err = caller(req, name);
+
+    return err ? err : agentd_events_append_batch(req, name);
+}
+
 json_t *agentd_daemons_approval_open(struct osm_request *req)
 {
     char name[AGENTD_DAEMON_NAME_MAX];

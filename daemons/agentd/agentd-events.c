@@ -1,5 +1,6 @@
-/* POST /events/append (the typed-event door every daemon's ledger client uses) and
- * GET /events/log (osModa: exact-match filters, newest first). */
+/* POST /events/append (the typed-event door every daemon's ledger client uses), its batch form
+ * POST /events/append_batch (daemons socket), and GET /events/log (osModa: exact-match filters,
+ * newest first). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -149,5 +150,104 @@ json_t *agentd_events_log(struct osm_request *req)
         json_decref(out);
         return osm_error(req, 500, "internal_error", NULL, "query failed");
     }
+    return out;
+}
+
+/* A batch of events appended as one writer task: one transaction, so the events are contiguous,
+ * in the caller's order, and either all durable or none. */
+struct batch {
+    struct osm_ledger_entry *entries;
+    char **payloads;
+    size_t n;
+};
+
+static void batch_clear(struct batch *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        free(b->payloads[i]);
+    free(b->payloads);
+    free(b->entries);
+}
+
+static int batch_task(struct osm_ledger *l, void *ctx)
+{
+    struct batch *b = ctx;
+    int r = osm_ledger_append(l, b->entries, b->n);
+
+    for (size_t i = 0; r == 0 && i < b->n; i++)
+        if (b->entries[i].result < 0)
+            r = b->entries[i].result;
+    return r;
+}
+
+/* Why item i of the batch is refused, or NULL (its type is set). */
+static const char *batch_item_invalid(const json_t *item, const char **ret_type)
+{
+    const json_t *type = json_object_get(item, "type");
+
+    if (!json_is_object(item) || json_object_size(item) != 2 || !json_object_get(item, "payload"))
+        return "must be an object with exactly \"type\" and \"payload\"";
+    if (!json_is_string(type) || !osm_ledger_name_valid(json_string_value(type)))
+        return "type must be 1-128 characters of [a-z0-9_.:-]";
+    *ret_type = json_string_value(type);
+    return NULL;
+}
+
+/* Validates every event and builds the entries; an envelope (new reference) for the first
+ * refused one, so that a bad event refuses the whole batch before anything is written. */
+static json_t *batch_build(struct osm_request *req, const json_t *events, const char *actor,
+                           struct batch *b)
+{
+    size_t n = json_array_size(events);
+    const char *type, *why;
+    json_t *item;
+    size_t i;
+
+    b->entries = calloc(n, sizeof(*b->entries));
+    b->payloads = calloc(n, sizeof(*b->payloads));
+    if (!b->entries || !b->payloads)
+        return not_recorded(req, -ENOMEM);
+    json_array_foreach(events, i, item)
+    {
+        if ((why = batch_item_invalid(item, &type)))
+            return osm_error(req, 422, "invalid_field",
+                             json_pack("{s:s, s:I}", "field", "events", "index", (json_int_t)i),
+                             "event %zu %s; nothing was recorded", i, why);
+        b->payloads[i] = osm_json_dumps_sorted(json_object_get(item, "payload"));
+        if (!b->payloads[i])
+            return not_recorded(req, -ENOMEM);
+        b->n = i + 1;
+        b->entries[i] = (struct osm_ledger_entry){.type = type,
+                                                  .actor = actor,
+                                                  .payload = b->payloads[i],
+                                                  .payload_len = strlen(b->payloads[i])};
+    }
+    return NULL;
+}
+
+json_t *agentd_events_append_batch(struct osm_request *req, const char *actor)
+{
+    struct batch b = {0};
+    json_t *events = NULL, *out;
+    int r;
+
+    if ((out = osm_request_unpack(req, "{s:o}", "events", &events)))
+        return out;
+    if (!json_is_array(events) || json_array_size(events) == 0 ||
+        json_array_size(events) > OSM_EVENTS_APPEND_BATCH_MAX)
+        return osm_error(req, 422, "invalid_field", json_pack("{s:s}", "field", "events"),
+                         "events must be an array of 1 to %d events", OSM_EVENTS_APPEND_BATCH_MAX);
+    if (!osm_ledger_name_valid(actor))
+        return osm_error(req, 403, "unknown_daemon", NULL, "the caller has no valid name");
+    out = batch_build(req, events, actor, &b); /* an envelope, or NULL to go on */
+    r = out ? 0 : agentd_writer_task(AGENTD(req), batch_task, &b);
+    if (!out && r < 0)
+        out = not_recorded(req, r);
+    if (!out) {
+        req->status = 201;
+        out = json_pack("{s:I, s:I, s:I}", "count", (json_int_t)b.n, "first_id",
+                        (json_int_t)b.entries[0].id, "last_id", (json_int_t)b.entries[b.n - 1].id);
+    }
+    batch_clear(&b);
     return out;
 }

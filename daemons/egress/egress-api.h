@@ -32,8 +32,10 @@
 extern const struct osm_route egress_routes[];
 extern const size_t egress_n_routes;
 
-extern const struct osm_exec_tool egress_exec_tools[];
-extern const size_t egress_n_exec_tools;
+/* The tools egress executes, for osm_exec_config.tools (userdata: the struct egress): the
+ * registry's egress_* entries and the job tools of its held calls. A new array (free() it), or
+ * -ENOMEM. A function rather than a table, as the executor wants the registry's own entries. */
+int egress_tool_table(struct osm_exec_tool **ret, size_t *ret_n);
 
 /* Adds a grant to grants.json (atomically) and reloads: 0 with the grant (new reference). */
 int egress_grant_add(struct egress *eg, const char *principal, const char *host,

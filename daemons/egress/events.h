@@ -53,6 +53,9 @@ void egress_events_release(struct egress_events *ev);
 /* Queues d's event in a reserved slot (copies d; never blocks, never fails). Denials also go to
  * the recent-denials ring. */
 void egress_events_record(struct egress_events *ev, const struct egress_decision *d);
+/* A denial that found no slot (egress_events_reserve refused): it cannot reach the ledger, so it
+ * is counted (dropped_denials) and kept in the recent-denials ring only. Never blocks. */
+void egress_events_drop_denial(struct egress_events *ev, const struct egress_decision *d);
 /* Records an event of the daemon's own (egress.grant, egress.reload, egress.lockdown, ...)
  * and waits until it is durable: 0 or -errno (then the change must not be made). */
 int egress_events_record_sync(struct egress_events *ev, const char *type, const json_t *payload);

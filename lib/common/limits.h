@@ -20,6 +20,7 @@
 #define OSM_LEDGER_PAYLOAD_MAX OSM_BODY_MAX
 #define OSM_LEDGER_BATCH_MAX 1024        /* events per group-commit transaction */
 #define OSM_LEDGER_QUEUE_MAX 65536       /* waiting appends before callers get 503 */
+#define OSM_EVENTS_APPEND_BATCH_MAX 256  /* events per POST /events/append_batch */
 #define OSM_CHECKPOINT_EVERY_EVENTS 1000 /* sign a checkpoint after this many new events */
 #define OSM_CHECKPOINT_EVERY_SECONDS 60  /* ... or this long after the first unsigned one */
 #define OSM_READ_POOL_MAX 16             /* read-only SQLite connections per daemon */

@@ -37,7 +37,7 @@ static const struct {
     {osm_tools_safety, &osm_tools_safety_n},     {osm_tools_teach, &osm_tools_teach_n},
     {osm_tools_approval, &osm_tools_approval_n}, {osm_tools_fleet, &osm_tools_fleet_n},
     {osm_tools_apps, &osm_tools_apps_n},         {osm_tools_speckit, &osm_tools_speckit_n},
-    {osm_tools_jobs, &osm_tools_jobs_n},
+    {osm_tools_jobs, &osm_tools_jobs_n},         {osm_tools_egress, &osm_tools_egress_n},
 };
 
 #define TOOLS_CAP 128
@@ -183,7 +183,7 @@ static const struct {
 } socket_envs[] = {
     {"agentd", "AGENTD_SOCKET"},     {"keyd", "KEYD_SOCKET"},   {"watch", "WATCH_SOCKET"},
     {"routines", "ROUTINES_SOCKET"}, {"mesh", "MESH_SOCKET"},   {"mcpd", "MCPD_SOCKET"},
-    {"teachd", "TEACHD_SOCKET"},     {"voice", "VOICE_SOCKET"},
+    {"teachd", "TEACHD_SOCKET"},     {"voice", "VOICE_SOCKET"}, {"egress", "EGRESS_SOCKET"},
 };
 
 const char *osm_tool_socket_env(const char *daemon)

@@ -7,7 +7,7 @@
 /* Every daemon that executes tools has jobs: the bridge sends a job tool to the daemon named
  * here, which is the daemon a pending answer came from. */
 #define JOB_DAEMON J("daemon":{"type":"string","enum":["agentd","watch","routines","mesh","mcpd",\
-  "teachd","voice","keyd"],"description":"The daemon that gave the job id (default agentd)."})
+  "teachd","voice","keyd","egress"],"description":"The daemon that gave the job id (default agentd)."})
 
 const struct osm_tool osm_tools_jobs[] = {
     {.name = "job_status",
