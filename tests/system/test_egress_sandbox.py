@@ -1,11 +1,12 @@
 """The sandbox's one way out, end to end with real components: agentd and osmoda-egress in a
-network namespace of the test's, joined by a veth to an upstream namespace that holds a TLS
-server (python ssl, a CA and certificate made by openssl for allowed.test, denied.test and the
-upstream address). osmoda-egress resolves the two names from a hosts file, its ACL lets the
-"agent" principal reach allowed.test:443 only, and nftables in the test namespace drop every
-direct connection to the upstream except egress's own (it runs with a group of its own, matched
-with meta skgid). Then, through agentd's shell_exec (ring 2: its own network namespace, the
-egress socket bound in and relayed by osmoda-sandbox-init):
+network namespace of the test's, joined by a veth to an upstream namespace (EgressNet of
+tests/integration/egress_net.py: a TLS server of the test's on public-looking addresses, a
+certificate made by openssl, a hosts file naming allowed.test and denied.test). osmoda-egress
+resolves the names from that hosts file, its ACL lets the "agent" principal reach
+allowed.test:443 only, and nftables in the test namespace drop every direct connection to the
+upstream except egress's own (it runs with a group of its own, matched with meta skgid). Then,
+through agentd's shell_exec (ring 2: its own network namespace, the egress socket bound in and
+relayed by osmoda-sandbox-init):
   curl --cacert ... https://allowed.test   succeeds through the proxy;
   curl ... https://denied.test             fails with the proxy's 403;
   curl --noproxy '*' https://<upstream>    fails (no route out of the sandbox);
@@ -18,62 +19,31 @@ import os
 import shutil
 import subprocess
 import tempfile
-import textwrap
 import unittest
+import uuid
 
+from egress_net import ADDR_A, EgressNet
+from egress_net import available as net_available
 from osmtest import Agentd, Egress, binary, wait_for
 
 EGRESS_GID = 47219  # the group egress runs under; nftables lets only it reach the upstream
-
-UPSTREAM_SERVER = textwrap.dedent("""\
-    import socket, ssl, sys, threading
-    cert, key, addr, ready = sys.argv[1:5]
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ctx.load_cert_chain(cert, key)
-    srv = socket.socket()
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind((addr, 443))
-    srv.listen(16)
-    open(ready, "w").close()
-    def serve(c):
-        try:
-            with ctx.wrap_socket(c, server_side=True) as s:
-                head = b""
-                while b"\\r\\n\\r\\n" not in head:
-                    d = s.recv(4096)
-                    if not d:
-                        return
-                    head += d
-                host = [l.split(b":", 1)[1].strip() for l in head.split(b"\\r\\n")
-                        if l.lower().startswith(b"host:")]
-                body = b"hello from upstream " + (host[0] if host else b"?") + b"\\n"
-                s.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: %d\\r\\n"
-                          b"Connection: close\\r\\n\\r\\n" % len(body) + body)
-        except (OSError, ssl.SSLError):
-            pass
-    while True:
-        c, _ = srv.accept()
-        threading.Thread(target=serve, args=(c,), daemon=True).start()
-""")
+UPSTREAM_NET = "11.0.0.0/24"  # EgressNet's addresses
 
 
-def run(*argv, check=True, timeout=30):
+def run(*argv, check=True, timeout=60):
     return subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout,
                           check=check)
 
 
 def missing_requirement():
     """Why this machine cannot run the test, or None."""
-    if os.geteuid() != 0:
-        return "needs root (network namespaces, nftables)"
-    for tool in ("bwrap", "nft", "ip", "openssl", "curl", "setpriv"):
+    why = net_available()
+    if why:
+        return why
+    for tool in ("bwrap", "nft", "curl", "setpriv"):
         if not shutil.which(tool):
             return "%s is not installed" % tool
-    r = run(binary("osmoda-egress"), "--help", check=False)
-    if r.returncode != 0 and not (r.stdout + r.stderr).strip():
-        return ("osmoda-egress is still the placeholder main on this branch (the proxy has "
-                "not landed)")
-    probe = "osmt-probe-%d" % os.getpid()
+    probe = "osmt-probe-" + uuid.uuid4().hex[:8]
     r = run("ip", "netns", "add", probe, check=False)
     if r.returncode != 0:
         return "ip netns cannot run here: " + r.stderr.strip()
@@ -86,68 +56,40 @@ def missing_requirement():
     return None
 
 
-class Net:
-    """Two namespaces joined by a veth: "test" (agentd, egress) and "up" (the TLS server)."""
+class TestNet:
+    """The namespace of agentd and egress: a veth to the upstream namespace, a route to its
+    addresses, and the nftables rule."""
 
-    def __init__(self, tmp):
-        n = os.getpid() % 200 + 20
-        self.test_ns, self.up_ns = "osmt-es-%d" % os.getpid(), "osmt-eu-%d" % os.getpid()
-        self.test_ip, self.up_ip = "10.98.%d.1" % n, "10.98.%d.2" % n
-        self.tmp = tmp
-        self.server = None
+    def __init__(self, upstream, tmp):
+        tag = uuid.uuid4().hex[:6]
+        self.name, self.upstream, self.tmp = "osm-es-" + tag, upstream, tmp
+        self.veth, self.peer = "osmes" + tag, "osmeu" + tag
+        n = int(tag[:2], 16)
+        self.addr, self.peer_addr = "10.98.%d.1" % n, "10.98.%d.2" % n
 
     def up(self):
-        for ns in (self.test_ns, self.up_ns):
-            run("ip", "netns", "add", ns)
-            run("ip", "-n", ns, "link", "set", "lo", "up")
-        va, vb = "osmt-a%d" % (os.getpid() % 100000), "osmt-b%d" % (os.getpid() % 100000)
-        run("ip", "link", "add", va, "netns", self.test_ns, "type", "veth", "peer", "name", vb,
-            "netns", self.up_ns)
-        run("ip", "-n", self.test_ns, "addr", "add", self.test_ip + "/24", "dev", va)
-        run("ip", "-n", self.up_ns, "addr", "add", self.up_ip + "/24", "dev", vb)
-        run("ip", "-n", self.test_ns, "link", "set", va, "up")
-        run("ip", "-n", self.up_ns, "link", "set", vb, "up")
+        run("ip", "netns", "add", self.name)
+        run("ip", "-n", self.name, "link", "set", "lo", "up")
+        run("ip", "link", "add", self.veth, "netns", self.name, "type", "veth", "peer", "name",
+            self.peer, "netns", self.upstream.name)
+        run("ip", "-n", self.name, "addr", "add", self.addr + "/30", "dev", self.veth)
+        run("ip", "-n", self.upstream.name, "addr", "add", self.peer_addr + "/30", "dev",
+            self.peer)
+        run("ip", "-n", self.name, "link", "set", self.veth, "up")
+        run("ip", "-n", self.upstream.name, "link", "set", self.peer, "up")
+        run("ip", "-n", self.name, "route", "add", UPSTREAM_NET, "via", self.peer_addr)
         rules = os.path.join(self.tmp, "rules.nft")
         with open(rules, "w") as f:
             f.write("table inet osmt {\n chain out {\n  type filter hook output priority 0;"
                     " policy accept;\n  ip daddr %s meta skgid != %d counter drop\n }\n}\n"
-                    % (self.up_ip, EGRESS_GID))
-        run("ip", "netns", "exec", self.test_ns, "nft", "-f", rules)
+                    % (UPSTREAM_NET, EGRESS_GID))
+        run("ip", "netns", "exec", self.name, "nft", "-f", rules)
 
-    def certs(self):
-        """A CA and a server certificate for the two names and the upstream address."""
-        d = self.tmp
-        self.ca = os.path.join(d, "ca.pem")
-        run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-            "-subj", "/CN=osmoda test CA", "-keyout", os.path.join(d, "ca.key"), "-out", self.ca)
-        run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=allowed.test",
-            "-keyout", os.path.join(d, "srv.key"), "-out", os.path.join(d, "srv.csr"))
-        with open(os.path.join(d, "san.ext"), "w") as f:
-            f.write("subjectAltName=DNS:allowed.test,DNS:denied.test,IP:%s\n" % self.up_ip)
-        run("openssl", "x509", "-req", "-in", os.path.join(d, "srv.csr"), "-CA", self.ca,
-            "-CAkey", os.path.join(d, "ca.key"), "-CAcreateserial", "-days", "2",
-            "-extfile", os.path.join(d, "san.ext"), "-out", os.path.join(d, "srv.pem"))
-
-    def serve(self):
-        script = os.path.join(self.tmp, "upstream.py")
-        ready = os.path.join(self.tmp, "upstream.ready")
-        with open(script, "w") as f:
-            f.write(UPSTREAM_SERVER)
-        self.server = subprocess.Popen(
-            ["ip", "netns", "exec", self.up_ns, "python3", script,
-             os.path.join(self.tmp, "srv.pem"), os.path.join(self.tmp, "srv.key"), self.up_ip,
-             ready], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(lambda: os.path.exists(ready), "the upstream TLS server")
-
-    def exec_prefix(self):
-        return ["ip", "netns", "exec", self.test_ns]
+    def prefix(self):
+        return ["nsenter", "--net=/run/netns/" + self.name]
 
     def down(self):
-        if self.server:
-            self.server.kill()
-            self.server.wait()
-        for ns in (self.test_ns, self.up_ns):
-            run("ip", "netns", "del", ns, check=False)
+        run("ip", "netns", "del", self.name, check=False)
 
 
 class NsAgentd(Agentd):
@@ -189,11 +131,10 @@ class EgressSandbox(unittest.TestCase):
         if why:
             raise unittest.SkipTest(why)
         cls.tmp = tempfile.mkdtemp(prefix="osmoda-egress-sandbox-")
-        cls.net = Net(cls.tmp)
         try:
+            cls.upstream = EgressNet().start()
+            cls.net = TestNet(cls.upstream, cls.tmp)
             cls.net.up()
-            cls.net.certs()
-            cls.net.serve()
             cls.start_daemons()
         except BaseException:
             cls.tearDownClass()
@@ -201,22 +142,19 @@ class EgressSandbox(unittest.TestCase):
 
     @classmethod
     def start_daemons(cls):
-        prefix = cls.net.exec_prefix()
+        prefix = cls.net.prefix()
         cls.agentd = NsAgentd(prefix, args=["--sandbox-cgroups", "optional"]).start()
-        hosts = os.path.join(cls.tmp, "hosts")
-        with open(hosts, "w") as f:
-            f.write("%s allowed.test\n%s denied.test\n" % (cls.net.up_ip, cls.net.up_ip))
         acl = os.path.join(cls.tmp, "acl.json")
         with open(acl, "w") as f:
-            json.dump({"principals": {"agent": {"mode": "enforce", "rules": [
-                {"host": "allowed.test", "ports": [443], "addresses": [cls.net.up_ip]}]}}}, f)
-        cls.egress = NsEgress(cls.agentd, prefix, ["--acl-file", acl, "--hosts-file", hosts,
-                                                   "--listen", "none"])
+            json.dump({"principals": {"agent": {"mode": "enforce",
+                                                "rules": [{"host": "allowed.test"}]}}}, f)
+        cls.egress = NsEgress(cls.agentd, prefix, ["--acl-file", acl, "--hosts-file",
+                                                   cls.upstream.hosts_file, "--listen", "none"])
         cls.egress.start()
         cls.principal_sock = os.path.join(cls.agentd.run_dir, "egress-proxy", "agent.sock")
         wait_for(lambda: os.path.exists(cls.principal_sock), "egress's socket for the agent")
         ws = os.path.join(cls.agentd.state_dir, "workspace")
-        shutil.copy(cls.net.ca, os.path.join(ws, "ca.pem"))
+        shutil.copy(cls.upstream.cert, os.path.join(ws, "ca.pem"))
         os.chmod(os.path.join(ws, "ca.pem"), 0o644)
 
     @classmethod
@@ -226,6 +164,8 @@ class EgressSandbox(unittest.TestCase):
                 getattr(cls, d).stop()
         if getattr(cls, "net", None):
             cls.net.down()
+        if getattr(cls, "upstream", None):
+            cls.upstream.stop()
         if getattr(cls, "agentd", None):
             cls.agentd.cleanup()
         shutil.rmtree(cls.tmp, ignore_errors=True)
@@ -245,17 +185,18 @@ class EgressSandbox(unittest.TestCase):
         res = self.shell("curl -sS --max-time 20 --cacert /workspace/ca.pem "
                          "https://allowed.test/")
         self.assertEqual(res["exit_code"], 0, res)
-        self.assertIn("hello from upstream allowed.test", res["output"])
+        self.assertIn("host=allowed.test", res["output"])  # the upstream's answer
 
         res = self.shell("curl -sS --max-time 20 --cacert /workspace/ca.pem "
                          "https://denied.test/; echo curl=$?")
-        self.assertNotIn("hello from upstream", res["output"])
+        self.assertNotIn("host=", res["output"])
         self.assertIn("403", res["output"])  # the proxy's answer to CONNECT
         self.assertNotIn("curl=0", res["output"])
 
         res = self.shell("curl -sS --noproxy '*' --max-time 5 --cacert /workspace/ca.pem "
-                         "https://%s/; echo curl=$?" % self.net.up_ip)
-        self.assertNotIn("hello from upstream", res["output"])
+                         "--resolve allowed.test:443:%s https://allowed.test/; echo curl=$?"
+                         % ADDR_A)
+        self.assertNotIn("host=", res["output"])
         self.assertNotIn("curl=0", res["output"])
 
         def decided(etype, host):
@@ -264,18 +205,21 @@ class EgressSandbox(unittest.TestCase):
         allow = wait_for(lambda: decided("egress.allow", "allowed.test"), "egress.allow")
         deny = wait_for(lambda: decided("egress.deny", "denied.test"), "egress.deny")
         self.assertEqual(allow[0].get("port"), 443, allow)
+        self.assertEqual(allow[0].get("address"), ADDR_A, allow)  # from the hosts file
+        self.assertGreater(allow[0].get("bytes_down", 0), 0, allow)  # the TLS answer came back
         self.assertEqual(deny[0].get("port"), 443, deny)
+        self.assertEqual(deny[0].get("decision"), "deny", deny)
         self.assertEqual(decided("egress.allow", "denied.test"), [])
 
     def test_nftables_lets_only_egress_reach_the_upstream(self):
-        url = "https://%s/" % self.net.up_ip
-        curl = ["curl", "-sS", "--max-time", "5", "--cacert", self.net.ca, url]
-        r = run(*self.net.exec_prefix(), *curl, check=False)
+        curl = ["curl", "-sS", "--max-time", "5", "--cacert", self.upstream.cert, "--resolve",
+                "allowed.test:443:" + ADDR_A, "https://allowed.test/"]
+        r = run(*self.net.prefix(), *curl, check=False)
         self.assertNotEqual(r.returncode, 0, r.stdout)  # dropped
-        r = run(*self.net.exec_prefix(), "setpriv", "--regid", str(EGRESS_GID), "--clear-groups",
+        r = run(*self.net.prefix(), "setpriv", "--regid", str(EGRESS_GID), "--clear-groups",
                 "--", *curl, check=False)
         self.assertEqual(r.returncode, 0, r.stderr)  # egress's group gets through
-        self.assertIn("hello from upstream", r.stdout)
+        self.assertIn("host=allowed.test", r.stdout)
 
 
 if __name__ == "__main__":
