@@ -119,27 +119,37 @@ static const char *v4_reason(enum v4_form form, uint32_t a)
     return r == V4_PUBLIC ? NULL : reason_text[form][r];
 }
 
-/* RFC 6052: where an IPv4 address sits behind a NAT64 prefix of each length (byte 8 is the
- * reserved "u" octet and is skipped). */
-static uint32_t nat64_embedded(const uint8_t *a, unsigned prefix)
+/* RFC 6052: where an IPv4 address sits behind a NAT64 prefix of length 48, 56, 64 or 96 (byte 8
+ * is the reserved "u" octet and is skipped), and where the zero suffix after it starts. */
+static const struct {
+    uint8_t pos[4];
+    unsigned suffix;
+} nat64_layouts[] = {
+    {{6, 7, 9, 10}, 11},
+    {{7, 9, 10, 11}, 12},
+    {{9, 10, 11, 12}, 13},
+    {{12, 13, 14, 15}, 16},
+};
+
+static bool zero_from(const uint8_t *a, unsigned from)
 {
-    static const uint8_t pos[][4] = {
-        {4, 5, 6, 7},   {5, 6, 7, 9},    {6, 7, 9, 10},
-        {7, 9, 10, 11}, {9, 10, 11, 12}, {12, 13, 14, 15},
-    };
-    const uint8_t *p = pos[prefix == 96 ? 5 : (prefix - 32) / 8];
-    uint8_t b[4] = {a[p[0]], a[p[1]], a[p[2]], a[p[3]]};
-    return v4_at(b);
+    for (unsigned i = from; i < 16; i++)
+        if (a[i])
+            return false;
+    return true;
 }
 
-/* The local-use NAT64 prefix 64:ff9b:1::/48 may be deployed at /48, /56, /64 or /96, so each
- * place an address may sit is judged, and any internal one makes the address internal. */
+/* The local-use NAT64 prefix 64:ff9b:1::/48 may be deployed at /48, /56, /64 or /96: every
+ * layout the address fits (u octet and suffix zero) is judged, and any internal one makes the
+ * address internal. */
 static const char *nat64_local_reason(const uint8_t *a)
 {
-    static const unsigned lengths[] = {48, 56, 64, 96};
-
-    for (size_t i = 0; i < ELEMENTSOF(lengths); i++) {
-        const char *r = v4_reason(F_NAT64, nat64_embedded(a, lengths[i]));
+    for (size_t i = 0; i < ELEMENTSOF(nat64_layouts); i++) {
+        const uint8_t *p = nat64_layouts[i].pos;
+        bool fits =
+            nat64_layouts[i].suffix == 16 || (a[8] == 0 && zero_from(a, nat64_layouts[i].suffix));
+        uint8_t b[4] = {a[p[0]], a[p[1]], a[p[2]], a[p[3]]};
+        const char *r = fits ? v4_reason(F_NAT64, v4_at(b)) : NULL;
         if (r)
             return r;
     }

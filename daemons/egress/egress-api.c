@@ -296,8 +296,8 @@ static json_t *reload(struct osm_request *req)
 
 static json_t *lockdown(struct osm_request *req)
 {
-    int r = egress_events_record_sync(EG(req)->events, "egress.lockdown",
-                                      json_pack("{s:s}", "by", "operator"));
+    json_auto_t *payload = json_pack("{s:s}", "by", "operator");
+    int r = egress_events_record_sync(EG(req)->events, "egress.lockdown", payload);
 
     if (r < 0)
         log_error("egress.lockdown", "recorded=false error=%d", r);

@@ -135,7 +135,7 @@ static int grants_apply(struct egress *eg, const json_t *grants, const char *typ
     if (r < 0) {
         log_warn("egress.grants", "refused reason=\"%s\"", err);
         unlink(staged);
-        return r == -EINVAL ? -EINVAL : r;
+        return r;
     }
     r = grants_commit(eg, staged, type, payload);
     if (r < 0)
@@ -152,7 +152,7 @@ static bool principal_known(struct egress *eg, const char *principal)
     return known;
 }
 
-/* The grant object, or NULL (-EINVAL in *r for bad fields). */
+/* The grant object (new reference), or NULL on allocation failure. */
 static json_t *grant_new(const char *principal, const char *host, const uint16_t *ports,
                          size_t n_ports, int64_t ttl_s, const char *reason, const char *approval_id,
                          time_t now)

@@ -27,8 +27,9 @@ struct egress_events {
     char *socket;
     size_t capacity;
     pthread_mutex_t mu;
-    pthread_cond_t wake; /* events queued, or stop */
-    json_t **queue;      /* ring of {type, payload}, capacity entries */
+    pthread_cond_t wake;  /* events queued, or stop */
+    pthread_cond_t retry; /* the backoff's sleep: only stop ends it early */
+    json_t **queue;       /* ring of {type, payload}, capacity entries */
     size_t head, count;
     size_t reserved; /* slots promised to admitted connections, not yet filled */
     size_t inflight; /* taken by the flusher, not yet durable: still occupying slots */
@@ -50,12 +51,14 @@ static void cond_init_monotonic(pthread_cond_t *c)
     pthread_condattr_destroy(&a);
 }
 
-/* Waits on ev->wake until the monotonic time at_ms (mu held). */
+/* Sleeps until the monotonic time at_ms or stop (mu held). */
 static void wait_until(struct egress_events *ev, int64_t at_ms)
 {
     struct timespec ts = {.tv_sec = at_ms / 1000, .tv_nsec = (at_ms % 1000) * 1000000L};
 
-    pthread_cond_timedwait(&ev->wake, &ev->mu, &ts);
+    while (!ev->stopping && osm_monotonic_ms() < at_ms)
+        if (pthread_cond_timedwait(&ev->retry, &ev->mu, &ts) == ETIMEDOUT)
+            break;
 }
 
 int egress_events_new(const char *daemons_socket, size_t capacity, struct egress_events **ret)
@@ -83,6 +86,7 @@ int egress_events_new(const char *daemons_socket, size_t capacity, struct egress
     ev->stats.agentd_ok = true;
     pthread_mutex_init(&ev->mu, NULL);
     cond_init_monotonic(&ev->wake);
+    cond_init_monotonic(&ev->retry);
     *ret = ev;
     return 0;
 }
@@ -96,6 +100,7 @@ void egress_events_free(struct egress_events *ev)
             json_decref(ev->queue[(ev->head + i) % ev->capacity]);
         pthread_mutex_destroy(&ev->mu);
         pthread_cond_destroy(&ev->wake);
+        pthread_cond_destroy(&ev->retry);
     }
     for (size_t i = 0; i < EGRESS_DENIALS_KEPT; i++)
         json_decref(ev->denials[i]);
@@ -313,6 +318,7 @@ void egress_events_stop(struct egress_events *ev)
     ev->stopping = true;
     ev->stop_deadline_ms = osm_monotonic_ms() + EVENTS_STOP_GRACE_MS;
     pthread_cond_broadcast(&ev->wake);
+    pthread_cond_broadcast(&ev->retry);
     pthread_mutex_unlock(&ev->mu);
     pthread_join(ev->thread, NULL);
     ev->started = false;

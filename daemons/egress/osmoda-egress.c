@@ -262,8 +262,8 @@ static void close_parts(struct egress *eg)
 struct servers {
     struct osm_exec_remote *remote;
     struct osm_exec *exec;
-    struct osm_exec_tool *tools;
     struct osm_http_server *operator, * agent;
+    struct osm_exec_tool *tools; /* egress_tool_table's */
 };
 
 static int start_servers(struct egress *eg, const struct layout *l, struct servers *s)
@@ -281,9 +281,11 @@ static int start_servers(struct egress *eg, const struct layout *l, struct serve
     char err[256] = "";
     int r;
 
-    if (!protected || egress_tool_table(&s->tools, &cfg.n_tools) < 0) {
-        osm_exec_protected_free(protected);
+    if (!protected)
         return -ENOMEM;
+    if ((r = egress_tool_table(&s->tools, &cfg.n_tools)) < 0) {
+        osm_exec_protected_free(protected);
+        return r;
     }
     cfg.tools = s->tools;
     if ((r = osm_exec_remote_new(l->daemons_socket, l->jobs_db, &s->remote)) < 0) {

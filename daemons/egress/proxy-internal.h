@@ -24,7 +24,7 @@
 #define PROXY_ANSWER_MAX 1024  /* our own answers: head and one line of text */
 #define PROXY_REFUSED_MAX 1024 /* refused connections lingering at once (beyond the limits) */
 
-enum ep_kind { EP_WAKE, EP_RESOLVER, EP_LISTENER, EP_CLIENT, EP_UPSTREAM };
+enum ep_kind { EP_WAKE, EP_RESOLVER, EP_LOCKDOWN, EP_LISTENER, EP_CLIENT, EP_UPSTREAM };
 
 /* What an epoll event points at: the first member of each registered object. */
 struct ep_ref {
@@ -141,7 +141,9 @@ struct conn {
 struct proxy {
     struct egress *eg;
     int epfd, wakefd;
-    struct ep_ref wake_ref, resolver_ref;
+    int spare_fd;   /* given up to accept and refuse a connection when out of descriptors */
+    int inotify_fd; /* the state directory, for the lockdown file appearing */
+    struct ep_ref wake_ref, resolver_ref, lockdown_ref;
     pthread_t thread;
     bool running;
     atomic_bool stop, reconcile, close_all;

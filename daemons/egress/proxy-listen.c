@@ -2,6 +2,7 @@
  * principal (<run>/egress-proxy/<name>.sock), kept in step with the configuration, and accept. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,11 +215,31 @@ void proxy_listen_close_all(struct proxy *p)
     p->n_listeners = 0;
 }
 
+/* Out of descriptors: the listener stays readable, so take the waiting connection with the
+ * spare descriptor and close it, instead of spinning on it. */
+static void refuse_one(struct proxy *p, struct listener *l)
+{
+    int fd;
+
+    stat_add(&p->st.refused_limit, 1);
+    if (p->spare_fd >= 0)
+        close(p->spare_fd);
+    fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd >= 0)
+        close(fd);
+    p->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    log_debug("egress.accept", "principal=%s refused=descriptors", l->principal);
+}
+
 void proxy_listen_accept(struct proxy *p, struct listener *l)
 {
     for (int i = 0; i < PROXY_ACCEPT_BATCH; i++) {
         int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
+        if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
+            refuse_one(p, l);
+            return;
+        }
         if (fd < 0) {
             if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
                 log_debug("egress.accept", "principal=%s error=%d", l->principal, errno);

@@ -2,11 +2,13 @@
  * client and upstream socket, the resolver's eventfd and a wake-up eventfd for other threads
  * (reload, LOCKDOWN, stop). Timers sleep in epoll_wait's timeout (proxy-timer.c). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -65,6 +67,31 @@ static void on_wake(struct proxy *p)
         log_warn("egress.listen", "reason=\"%s\"", err);
 }
 
+/* osmoda-watch writes <state>/lockdown before it tells egress.sock: a lockdown file appearing
+ * is a LOCKDOWN even when the request never arrives. */
+static void on_lockdown_file(struct proxy *p)
+{
+    char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    const char *name = strrchr(p->eg->lockdown_path, '/');
+    bool seen = false;
+    ssize_t n;
+
+    while ((n = read(p->inotify_fd, buf, sizeof(buf))) > 0)
+        for (char *q = buf; q < buf + n;) {
+            const struct inotify_event *ev = (const struct inotify_event *)q;
+
+            if (ev->len && name && strcmp(ev->name, name + 1) == 0)
+                seen = true;
+            q += sizeof(*ev) + ev->len;
+        }
+    if (seen && egress_lockdown_file_present(p->eg) && !atomic_load(&p->eg->lockdown)) {
+        log_warn("egress.lockdown", "path=%s note=\"lockdown file appeared\"",
+                 p->eg->lockdown_path);
+        atomic_store(&p->eg->lockdown, true);
+        close_all(p);
+    }
+}
+
 static void dispatch(struct proxy *p, struct epoll_event *ev)
 {
     struct ep_ref *ref = ev->data.ptr;
@@ -75,6 +102,8 @@ static void dispatch(struct proxy *p, struct epoll_event *ev)
     case EP_RESOLVER:
         resolver_drain(p->eg->resolver, conn_resolved, p);
         return free_answered_zombies(p);
+    case EP_LOCKDOWN:
+        return on_lockdown_file(p);
     case EP_LISTENER:
         return proxy_listen_accept(p, (struct listener *)ref);
     case EP_CLIENT:
@@ -118,6 +147,17 @@ static int ep_add(struct proxy *p, int fd, struct ep_ref *ref, uint32_t events)
     return epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
+static int watch_lockdown(struct proxy *p)
+{
+    if (!p->eg->lockdown_path || !p->eg->state_dir)
+        return 0;
+    p->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (p->inotify_fd < 0 ||
+        inotify_add_watch(p->inotify_fd, p->eg->state_dir, IN_CREATE | IN_MOVED_TO) < 0)
+        return -errno;
+    return ep_add(p, p->inotify_fd, &p->lockdown_ref, EPOLLIN);
+}
+
 int proxy_new(struct egress *eg, struct proxy **ret, char *err, size_t errlen)
 {
     struct proxy *p = calloc(1, sizeof(*p));
@@ -128,15 +168,20 @@ int proxy_new(struct egress *eg, struct proxy **ret, char *err, size_t errlen)
     p->eg = eg;
     p->wake_ref.kind = EP_WAKE;
     p->resolver_ref.kind = EP_RESOLVER;
+    p->lockdown_ref.kind = EP_LOCKDOWN;
+    p->inotify_fd = -1;
     p->epfd = epoll_create1(EPOLL_CLOEXEC);
     p->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (p->epfd < 0 || p->wakefd < 0) {
+    p->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (p->epfd < 0 || p->wakefd < 0 || p->spare_fd < 0) {
         r = -errno;
         snprintf(err, errlen, "epoll: %s", strerror(-r));
     } else if ((r = ep_add(p, p->wakefd, &p->wake_ref, EPOLLIN)) < 0 ||
                (r = ep_add(p, resolver_fd(eg->resolver), &p->resolver_ref, EPOLLIN | EPOLLET)) <
                    0) {
         snprintf(err, errlen, "epoll: %s", strerror(-r));
+    } else if ((r = watch_lockdown(p)) < 0) {
+        snprintf(err, errlen, "inotify on %s: %s", eg->state_dir, strerror(-r));
     } else {
         r = proxy_listen_sync(p, err, errlen);
     }
@@ -197,6 +242,10 @@ void proxy_free(struct proxy *p)
     free(p->heap);
     if (p->wakefd >= 0)
         close(p->wakefd);
+    if (p->spare_fd >= 0)
+        close(p->spare_fd);
+    if (p->inotify_fd >= 0)
+        close(p->inotify_fd);
     if (p->epfd >= 0)
         close(p->epfd);
     free(p);

@@ -191,7 +191,7 @@ int resolver_new(const char *hosts_file, unsigned threads, struct resolver **ret
                  size_t errlen)
 {
     struct resolver *r = calloc(1, sizeof(*r));
-    int e;
+    int e = -ENOMEM;
 
     if (err && errlen)
         err[0] = '\0';

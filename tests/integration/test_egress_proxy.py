@@ -454,6 +454,19 @@ class EgressProxyTest(unittest.TestCase):
         with self.eg.connect() as s:
             self.assertEqual(connect_tunnel(s, "allowed.test:7000")[0], 200)
 
+    def test_lockdown_file_appearing(self):
+        self.start(acl_of([ALLOW]))
+        s = self.eg.connect()
+        self.assertEqual(connect_tunnel(s, "allowed.test:7000")[0], 200)
+        path = os.path.join(self.agentd.state_dir, "lockdown")
+        with open(path + ".tmp", "w") as f:
+            f.write('{"reason": "test"}')
+        os.rename(path + ".tmp", path)  # as osmoda-watch writes it, without telling egress
+        self.assertTrue(closed(s))
+        s.close()
+        with self.eg.connect() as s:
+            self.assertEqual(connect_tunnel(s, "allowed.test:7000")[0], 503)
+
     def test_lockdown_file_present_at_start(self):
         os.makedirs(self.agentd.state_dir, exist_ok=True)
         path = os.path.join(self.agentd.state_dir, "lockdown")
