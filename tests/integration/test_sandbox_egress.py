@@ -62,6 +62,7 @@ class StandInProxy:
                          % len(body) + body)
 
     def close(self):
+        self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread: nothing is served
         self.sock.close()
 
 
@@ -197,9 +198,12 @@ class SandboxEgress(unittest.TestCase):
         self.assertFalse(os.path.exists(os.path.join(self.agentd.state_dir, "workspace", "ran")))
 
     def test_egress_gone_answers_503(self):
-        # a socket left behind by an osmoda-egress that died: the relay says so
-        self.proxy = StandInProxy(self.sock_path)
-        self.proxy.close()
+        # a socket left behind by an osmoda-egress that died (bound, nobody listening): the
+        # sandbox still gets it, and the relay says egress is down
+        os.makedirs(os.path.dirname(self.sock_path), mode=0o700)
+        stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        stale.bind(self.sock_path)
+        stale.close()
         res = self.shell("curl -sS --max-time 10 -o /dev/null -w '%{http_code}\\n' "
                          "http://example.test/; echo curl=$?")
         self.assertIn("503", res["output"])
