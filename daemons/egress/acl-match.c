@@ -82,11 +82,11 @@ int acl_host_normalize(const char *host, char out[static ACL_HOST_MAX + 1])
         return -EINVAL; /* brackets hold an IPv6 literal and nothing else */
     if (literal_canonical(buf, false, out) == 0)
         return 0;
+    if (len > 1 && buf[len - 1] == '.')
+        buf[--len] = '\0';
     struct in_addr legacy;
     if (inet_aton(buf, &legacy) != 0)
         return -EINVAL; /* "0x7f000001", "127.1": an address in a form resolvers accept */
-    if (len > 1 && buf[len - 1] == '.')
-        buf[--len] = '\0';
     if (!dns_name_valid(buf, len))
         return -EINVAL;
     memcpy(out, buf, len + 1);

@@ -7,21 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acl-parse.h"
 #include "acl.h"
-#include "common/fileio.h"
 #include "common/macro.h"
 
 #define TIMEOUT_MAX_S 86400
 #define CONNECTIONS_MAX 1000000
 
-/* Where a message is written, and which rule it is about. */
-struct acl_ctx {
-    char *err;
-    size_t errlen;
-    char where[160];
-};
-
-OSM_PRINTF(2, 3) static int fail(struct acl_ctx *ctx, const char *fmt, ...)
+int acl_fail(struct acl_ctx *ctx, const char *fmt, ...)
 {
     char msg[256];
     va_list ap;
@@ -96,7 +89,7 @@ static bool principal_name_valid(const char *s)
 }
 
 /* Keys an object may have: anything else is refused with its name. */
-static int check_keys(struct acl_ctx *ctx, const json_t *obj, const char *const *allowed)
+int acl_check_keys(struct acl_ctx *ctx, const json_t *obj, const char *const *allowed)
 {
     const char *key;
     json_t *v;
@@ -107,26 +100,26 @@ static int check_keys(struct acl_ctx *ctx, const json_t *obj, const char *const 
         while (allowed[i] && strcmp(allowed[i], key) != 0)
             i++;
         if (!allowed[i])
-            return fail(ctx, "unknown key \"%s\"", key);
+            return acl_fail(ctx, "unknown key \"%s\"", key);
     }
     return 0;
 }
 
-static int int_field(struct acl_ctx *ctx, const json_t *obj, const char *key, int64_t min,
-                     int64_t max, int64_t *val)
+int acl_int_field(struct acl_ctx *ctx, const json_t *obj, const char *key, int64_t min, int64_t max,
+                  int64_t *val)
 {
     json_t *v = json_object_get(obj, key);
 
     if (!v)
         return 0;
     if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
-        return fail(ctx, "\"%s\" must be an integer from %lld to %lld", key, (long long)min,
-                    (long long)max);
+        return acl_fail(ctx, "\"%s\" must be an integer from %lld to %lld", key, (long long)min,
+                        (long long)max);
     *val = json_integer_value(v);
     return 0;
 }
 
-static int parse_ports(struct acl_ctx *ctx, const json_t *ports, struct acl_rule *r)
+int acl_parse_ports(struct acl_ctx *ctx, const json_t *ports, struct acl_rule *r)
 {
     size_t i;
     json_t *v;
@@ -137,13 +130,13 @@ static int parse_ports(struct acl_ctx *ctx, const json_t *ports, struct acl_rule
         return 0;
     }
     if (!json_is_array(ports) || json_array_size(ports) == 0)
-        return fail(ctx, "\"ports\" must be a non-empty array");
+        return acl_fail(ctx, "\"ports\" must be a non-empty array");
     if (json_array_size(ports) > ACL_PORTS_MAX)
-        return fail(ctx, "more than %d ports", ACL_PORTS_MAX);
+        return acl_fail(ctx, "more than %d ports", ACL_PORTS_MAX);
     json_array_foreach(ports, i, v)
     {
         if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 65535)
-            return fail(ctx, "port %zu is not in 1..65535", i);
+            return acl_fail(ctx, "port %zu is not in 1..65535", i);
         r->ports[r->n_ports++] = (uint16_t)json_integer_value(v);
     }
     return 0;
@@ -193,37 +186,38 @@ static int parse_addresses(struct acl_ctx *ctx, const json_t *addrs, struct acl_
     if (!addrs)
         return 0;
     if (r->literal)
-        return fail(ctx, "\"addresses\" is for a name, not an address literal");
+        return acl_fail(ctx, "\"addresses\" is for a name, not an address literal");
     if (!json_is_array(addrs) || json_array_size(addrs) == 0)
-        return fail(ctx, "\"addresses\" must be a non-empty array");
+        return acl_fail(ctx, "\"addresses\" must be a non-empty array");
     if (json_array_size(addrs) > ACL_NETS_MAX)
-        return fail(ctx, "more than %d addresses", ACL_NETS_MAX);
+        return acl_fail(ctx, "more than %d addresses", ACL_NETS_MAX);
     json_array_foreach(addrs, i, v)
     {
         if (!json_is_string(v) || parse_net(json_string_value(v), &r->nets[r->n_nets]) < 0)
-            return fail(ctx, "address %zu is not an address or a network (a.b.c.d/n, x::/n)", i);
+            return acl_fail(ctx, "address %zu is not an address or a network (a.b.c.d/n, x::/n)",
+                            i);
         r->n_nets++;
     }
     return 0;
 }
 
 /* The host of a rule: exact name, address literal, or "*." and a name of two labels or more. */
-static int parse_host(struct acl_ctx *ctx, const json_t *hv, struct acl_rule *r)
+int acl_parse_host(struct acl_ctx *ctx, const json_t *hv, struct acl_rule *r)
 {
     char norm[ACL_HOST_MAX + 1];
     const char *host = json_string_value(hv);
 
     if (!host || !*host)
-        return fail(ctx, "\"host\" must be a non-empty string");
+        return acl_fail(ctx, "\"host\" must be a non-empty string");
     if (strncmp(host, "*.", 2) == 0) {
         r->wildcard = true;
         struct acl_net lit;
         if (acl_host_normalize(host + 2, norm) < 0 || parse_net(norm, &lit) == 0)
-            return fail(ctx, "\"%.80s\" is not \"*.\" and a DNS name", host);
+            return acl_fail(ctx, "\"%.80s\" is not \"*.\" and a DNS name", host);
         if (!strchr(norm, '.'))
-            return fail(ctx, "\"%.80s\" would match a whole top-level domain", host);
+            return acl_fail(ctx, "\"%.80s\" would match a whole top-level domain", host);
     } else if (acl_host_normalize(host, norm) < 0) {
-        return fail(ctx, "\"%.80s\" is not a DNS name or an address", host);
+        return acl_fail(ctx, "\"%.80s\" is not a DNS name or an address", host);
     } else if (parse_net(norm, &r->nets[0]) == 0) {
         r->literal = true;
         r->n_nets = 1;
@@ -232,14 +226,14 @@ static int parse_host(struct acl_ctx *ctx, const json_t *hv, struct acl_rule *r)
     return r->host ? 0 : -ENOMEM;
 }
 
-static int opt_string(struct acl_ctx *ctx, const json_t *obj, const char *key, char **ret)
+int acl_opt_string(struct acl_ctx *ctx, const json_t *obj, const char *key, char **ret)
 {
     json_t *v = json_object_get(obj, key);
 
     if (!v)
         return 0;
     if (!json_is_string(v))
-        return fail(ctx, "\"%s\" must be a string", key);
+        return acl_fail(ctx, "\"%s\" must be a string", key);
     *ret = strdup(json_string_value(v));
     return *ret ? 0 : -ENOMEM;
 }
@@ -250,16 +244,16 @@ static int parse_rule(struct acl_ctx *ctx, const json_t *jr, struct acl_rule *r)
     int e;
 
     if (!json_is_object(jr))
-        return fail(ctx, "a rule must be an object");
-    if ((e = check_keys(ctx, jr, keys)) < 0 ||
-        (e = parse_host(ctx, json_object_get(jr, "host"), r)) < 0 ||
-        (e = parse_ports(ctx, json_object_get(jr, "ports"), r)) < 0 ||
+        return acl_fail(ctx, "a rule must be an object");
+    if ((e = acl_check_keys(ctx, jr, keys)) < 0 ||
+        (e = acl_parse_host(ctx, json_object_get(jr, "host"), r)) < 0 ||
+        (e = acl_parse_ports(ctx, json_object_get(jr, "ports"), r)) < 0 ||
         (e = parse_addresses(ctx, json_object_get(jr, "addresses"), r)) < 0)
         return e;
-    return opt_string(ctx, jr, "comment", &r->comment);
+    return acl_opt_string(ctx, jr, "comment", &r->comment);
 }
 
-static int add_rule(struct acl_principal *p)
+int acl_add_rule(struct acl_principal *p)
 {
     struct acl_rule *n;
 
@@ -282,9 +276,9 @@ static int parse_rules(struct acl_ctx *ctx, const json_t *rules, struct acl_prin
     if (!rules)
         return 0;
     if (!json_is_array(rules))
-        return fail(ctx, "\"rules\" must be an array");
+        return acl_fail(ctx, "\"rules\" must be an array");
     if (json_array_size(rules) > ACL_RULES_MAX)
-        return fail(ctx, "more than %d rules", ACL_RULES_MAX);
+        return acl_fail(ctx, "more than %d rules", ACL_RULES_MAX);
     json_array_foreach(rules, i, jr)
     {
         json_t *host = json_is_object(jr) ? json_object_get(jr, "host") : NULL;
@@ -292,7 +286,7 @@ static int parse_rules(struct acl_ctx *ctx, const json_t *rules, struct acl_prin
                  json_is_string(host) ? " (\"" : "",
                  json_is_string(host) ? json_string_value(host) : "",
                  json_is_string(host) ? "\")" : "");
-        if ((e = add_rule(p)) < 0 || (e = parse_rule(ctx, jr, &p->rules[p->n_rules - 1])) < 0)
+        if ((e = acl_add_rule(p)) < 0 || (e = parse_rule(ctx, jr, &p->rules[p->n_rules - 1])) < 0)
             return e;
     }
     return 0;
@@ -308,19 +302,19 @@ static int parse_principal(struct acl_ctx *ctx, const char *name, const json_t *
 
     snprintf(ctx->where, sizeof(ctx->where), "principal \"%.63s\"", name);
     if (!principal_name_valid(name))
-        return fail(ctx, "a principal name is [a-z0-9][a-z0-9_.-]{0,62}");
+        return acl_fail(ctx, "a principal name is [a-z0-9][a-z0-9_.-]{0,62}");
     if (!(p->name = strdup(name)))
         return -ENOMEM;
     if (!json_is_object(jp))
-        return fail(ctx, "a principal must be an object");
-    if ((e = check_keys(ctx, jp, keys)) < 0 ||
-        (e = int_field(ctx, jp, "max_connections", 1, CONNECTIONS_MAX, &maxc)) < 0)
+        return acl_fail(ctx, "a principal must be an object");
+    if ((e = acl_check_keys(ctx, jp, keys)) < 0 ||
+        (e = acl_int_field(ctx, jp, "max_connections", 1, CONNECTIONS_MAX, &maxc)) < 0)
         return e;
     p->max_connections = (int)maxc;
     mode = json_object_get(jp, "mode");
     if (mode && !(json_is_string(mode) && (strcmp(json_string_value(mode), "enforce") == 0 ||
                                            strcmp(json_string_value(mode), "report") == 0)))
-        return fail(ctx, "\"mode\" is \"enforce\" or \"report\"");
+        return acl_fail(ctx, "\"mode\" is \"enforce\" or \"report\"");
     p->mode = mode && strcmp(json_string_value(mode), "report") == 0 ? ACL_REPORT : ACL_ENFORCE;
     return parse_rules(ctx, json_object_get(jp, "rules"), p);
 }
@@ -334,9 +328,9 @@ static int parse_principals(struct acl_ctx *ctx, const json_t *jps, struct acl_c
     if (!jps)
         return 0;
     if (!json_is_object(jps))
-        return fail(ctx, "\"principals\" must be an object");
+        return acl_fail(ctx, "\"principals\" must be an object");
     if (json_object_size(jps) > ACL_PRINCIPALS_MAX)
-        return fail(ctx, "more than %d principals", ACL_PRINCIPALS_MAX);
+        return acl_fail(ctx, "more than %d principals", ACL_PRINCIPALS_MAX);
     c->principals =
         calloc(json_object_size(jps) ? json_object_size(jps) : 1, sizeof(*c->principals));
     if (!c->principals)
@@ -364,85 +358,18 @@ static int parse_top(struct acl_ctx *ctx, const json_t *acl, struct acl_config *
     int e;
 
     if (!json_is_object(acl))
-        return fail(ctx, "the ACL must be a JSON object");
-    if ((e = check_keys(ctx, acl, keys)) < 0 ||
-        (e = int_field(ctx, acl, "max_connections", 1, CONNECTIONS_MAX, &maxc)) < 0 ||
-        (e = int_field(ctx, acl, "idle_timeout_s", 1, TIMEOUT_MAX_S, &idle)) < 0 ||
-        (e = int_field(ctx, acl, "header_timeout_s", 1, TIMEOUT_MAX_S, &head)) < 0 ||
-        (e = int_field(ctx, acl, "connect_timeout_s", 1, TIMEOUT_MAX_S, &conn)) < 0)
+        return acl_fail(ctx, "the ACL must be a JSON object");
+    if ((e = acl_check_keys(ctx, acl, keys)) < 0 ||
+        (e = acl_int_field(ctx, acl, "max_connections", 1, CONNECTIONS_MAX, &maxc)) < 0 ||
+        (e = acl_int_field(ctx, acl, "idle_timeout_s", 1, TIMEOUT_MAX_S, &idle)) < 0 ||
+        (e = acl_int_field(ctx, acl, "header_timeout_s", 1, TIMEOUT_MAX_S, &head)) < 0 ||
+        (e = acl_int_field(ctx, acl, "connect_timeout_s", 1, TIMEOUT_MAX_S, &conn)) < 0)
         return e;
     c->max_connections = (int)maxc;
     c->idle_timeout_s = (int)idle;
     c->header_timeout_s = (int)head;
     c->connect_timeout_s = (int)conn;
     return parse_principals(ctx, json_object_get(acl, "principals"), c);
-}
-
-static int parse_grant(struct acl_ctx *ctx, const json_t *jg, struct acl_config *c)
-{
-    static const char *const keys[] = {"id",          "principal",  "host",   "ports", "expires_at",
-                                       "approval_id", "created_at", "reason", NULL};
-    json_t *id = json_object_get(jg, "id"), *pr = json_object_get(jg, "principal");
-    int64_t expires = 0, created = 0;
-    struct acl_principal *p;
-    struct acl_rule *r;
-    int e;
-
-    if ((e = check_keys(ctx, jg, keys)) < 0)
-        return e;
-    if (!json_is_string(id) || !*json_string_value(id) || !json_is_string(pr))
-        return fail(ctx, "a grant needs \"id\" and \"principal\" strings");
-    p = (struct acl_principal *)acl_principal_find(c, json_string_value(pr));
-    if (!p)
-        return fail(ctx, "principal \"%.63s\" is not in the ACL", json_string_value(pr));
-    if (!json_object_get(jg, "expires_at"))
-        return fail(ctx, "a grant needs \"expires_at\"");
-    if ((e = int_field(ctx, jg, "expires_at", 1, INT64_MAX, &expires)) < 0 ||
-        (e = int_field(ctx, jg, "created_at", 0, INT64_MAX, &created)) < 0)
-        return e;
-    if (created && (expires <= created || expires - created > ACL_GRANT_TTL_MAX_S))
-        return fail(ctx, "a grant lasts from 1 s to %d s", ACL_GRANT_TTL_MAX_S);
-    if ((e = add_rule(p)) < 0)
-        return e == -E2BIG ? fail(ctx, "more than %d rules", ACL_RULES_MAX) : e;
-    r = &p->rules[p->n_rules - 1];
-    r->expires_at = expires;
-    if (!(r->grant_id = strdup(json_string_value(id))))
-        return -ENOMEM;
-    if ((e = parse_host(ctx, json_object_get(jg, "host"), r)) < 0 ||
-        (e = parse_ports(ctx, json_object_get(jg, "ports"), r)) < 0)
-        return e;
-    return opt_string(ctx, jg, "reason", &r->comment);
-}
-
-static int parse_grants(struct acl_ctx *ctx, const json_t *grants, struct acl_config *c)
-{
-    static const char *const keys[] = {"grants", NULL};
-    json_t *list, *jg;
-    size_t i;
-    int e;
-
-    if (!grants)
-        return 0;
-    snprintf(ctx->where, sizeof(ctx->where), "grants");
-    if (!json_is_object(grants))
-        return fail(ctx, "the grants must be a JSON object");
-    if ((e = check_keys(ctx, grants, keys)) < 0)
-        return e;
-    list = json_object_get(grants, "grants");
-    if (list && !json_is_array(list))
-        return fail(ctx, "\"grants\" must be an array");
-    json_array_foreach(list, i, jg)
-    {
-        json_t *id = json_is_object(jg) ? json_object_get(jg, "id") : NULL;
-        snprintf(ctx->where, sizeof(ctx->where), "grant %zu%s%.60s%s", i,
-                 json_is_string(id) ? " (" : "", json_is_string(id) ? json_string_value(id) : "",
-                 json_is_string(id) ? ")" : "");
-        if (!json_is_object(jg))
-            return fail(ctx, "a grant must be an object");
-        if ((e = parse_grant(ctx, jg, c)) < 0)
-            return e;
-    }
-    return 0;
 }
 
 int acl_config_from_json(const json_t *acl, const json_t *grants, struct acl_config **ret,
@@ -457,73 +384,10 @@ int acl_config_from_json(const json_t *acl, const json_t *grants, struct acl_con
     if (!c)
         return -ENOMEM;
     c->refs = 1;
-    if ((e = parse_top(&ctx, acl, c)) < 0 || (e = parse_grants(&ctx, grants, c)) < 0) {
+    if ((e = parse_top(&ctx, acl, c)) < 0 || (e = acl_parse_grants(&ctx, grants, c)) < 0) {
         config_free(c);
         return e;
     }
     *ret = c;
     return 0;
-}
-
-/* osModa's behaviour without an ACL file: "default" may reach the given hosts on 443. */
-static json_t *default_acl(const char *const *default_allow)
-{
-    json_t *rules = json_array();
-
-    for (size_t i = 0; default_allow && default_allow[i]; i++)
-        json_array_append_new(rules, json_pack("{s:s}", "host", default_allow[i]));
-    return json_pack("{s:{s:{s:s,s:o}}}", "principals", "default", "mode", "enforce", "rules",
-                     rules);
-}
-
-/* Reads a JSON file; a missing file leaves *ret NULL and returns 0. */
-static int read_json(const char *path, json_t **ret, char *err, size_t errlen)
-{
-    _cleanup_free_ char *data = NULL;
-    json_error_t jerr;
-    size_t len;
-    int e;
-
-    *ret = NULL;
-    if (!path)
-        return 0;
-    e = osm_read_file(path, ACL_FILE_MAX, &data, &len);
-    if (e == -ENOENT)
-        return 0;
-    if (e < 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(-e));
-        return e;
-    }
-    *ret = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!*ret) {
-        snprintf(err, errlen, "%s:%d: %s", path, jerr.line, jerr.text);
-        return -EINVAL;
-    }
-    return 0;
-}
-
-int acl_config_load(const char *acl_path, const char *grants_path, const char *const *default_allow,
-                    struct acl_config **ret, char *err, size_t errlen)
-{
-    json_auto_t *acl = NULL, *grants = NULL;
-    const char *acl_name = acl_path;
-    char msg[512];
-    int e;
-
-    if (err && errlen)
-        err[0] = '\0';
-    if ((e = read_json(acl_path, &acl, err, errlen)) < 0 ||
-        (e = read_json(grants_path, &grants, err, errlen)) < 0)
-        return e;
-    if (!acl) {
-        acl_name = "--default-allow";
-        if (!(acl = default_acl(default_allow)))
-            return -ENOMEM;
-    }
-    e = acl_config_from_json(acl, grants, ret, msg, sizeof(msg));
-    if (e == -EINVAL && err && errlen) {
-        bool in_grants = strncmp(msg, "grant", 5) == 0;
-        snprintf(err, errlen, "%s: %s", in_grants ? grants_path : acl_name, msg);
-    }
-    return e;
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "hosts.h"
+#include "resolve-backend.h"
 #include "resolve.h"
 
 #define RESOLVE_THREAD_STACK (512 * 1024) /* getaddrinfo's NSS modules want some room */
@@ -37,7 +38,20 @@ struct resolver {
     int efd;
     pthread_t threads[RESOLVE_THREADS];
     unsigned n_threads;
+    resolver_lookup_fn lookup; /* getaddrinfo, or a test's */
 };
+
+static int system_lookup(const char *host, const struct addrinfo *hints, struct addrinfo **ret)
+{
+    return getaddrinfo(host, NULL, hints, ret);
+}
+
+void resolver_set_lookup_fn(struct resolver *r, resolver_lookup_fn fn)
+{
+    pthread_mutex_lock(&r->lock);
+    r->lookup = fn ? fn : system_lookup;
+    pthread_mutex_unlock(&r->lock);
+}
 
 static void set_port(struct sockaddr_storage *ss, uint16_t port)
 {
@@ -102,10 +116,11 @@ static int eai_errno(int e)
 }
 
 /* getaddrinfo, its addresses in its order, duplicates dropped. */
-static void answer_dns(const char *host, uint16_t port, struct resolve_result *res)
+static void answer_dns(resolver_lookup_fn lookup, const char *host, uint16_t port,
+                       struct resolve_result *res)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai = NULL;
-    int e = getaddrinfo(host, NULL, &hints, &ai);
+    int e = lookup(host, &hints, &ai);
 
     res->n = 0;
     res->error = e ? eai_errno(e) : 0;
@@ -160,8 +175,9 @@ static void *worker(void *arg)
         if (!r->queue)
             r->queue_tail = &r->queue;
         r->queued--;
+        resolver_lookup_fn lookup = r->lookup;
         pthread_mutex_unlock(&r->lock);
-        answer_dns(l->host, l->port, &l->res);
+        answer_dns(lookup, l->host, l->port, &l->res);
         finish(r, l);
         pthread_mutex_lock(&r->lock);
     }
@@ -201,16 +217,18 @@ int resolver_new(const char *hosts_file, unsigned threads, struct resolver **ret
     pthread_cond_init(&r->cond, NULL);
     r->queue_tail = &r->queue;
     r->done_tail = &r->done;
+    r->lookup = system_lookup;
     r->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (r->efd < 0) {
         e = -errno;
         goto fail;
     }
-    if (hosts_file && (!(r->hosts_path = strdup(hosts_file)) ||
-                       (e = hosts_load(hosts_file, &r->hosts, err, errlen)) < 0)) {
-        e = r->hosts_path ? e : -ENOMEM;
+    if (hosts_file && !(r->hosts_path = strdup(hosts_file))) {
+        e = -ENOMEM;
         goto fail;
     }
+    if (hosts_file && (e = hosts_load(hosts_file, &r->hosts, err, errlen)) < 0)
+        goto fail;
     if (threads == 0 || threads > RESOLVE_THREADS)
         threads = RESOLVE_THREADS;
     if ((e = start_threads(r, threads)) < 0)
@@ -283,11 +301,6 @@ int resolver_submit(struct resolver *r, const char *host, uint16_t port, void *c
 
     if (len == 0 || len > 253)
         return -EINVAL;
-    pthread_mutex_lock(&r->lock);
-    bool full = r->queued >= RESOLVE_QUEUE_MAX;
-    pthread_mutex_unlock(&r->lock);
-    if (full)
-        return -EAGAIN;
     if (!(l = calloc(1, sizeof(*l))))
         return -ENOMEM;
     memcpy(l->host, host, len + 1);
@@ -298,7 +311,7 @@ int resolver_submit(struct resolver *r, const char *host, uint16_t port, void *c
         return 0;
     }
     pthread_mutex_lock(&r->lock);
-    if (r->queued >= RESOLVE_QUEUE_MAX) {
+    if (r->queued >= RESOLVE_QUEUE_MAX) { /* literals and pinned names were still answered */
         pthread_mutex_unlock(&r->lock);
         free(l);
         return -EAGAIN;
@@ -340,7 +353,11 @@ int resolver_lookup(struct resolver *r, const char *host, uint16_t port, struct 
     memset(ret, 0, sizeof(*ret));
     if (len == 0 || len > 253)
         return -EINVAL;
-    if (!answer_literal(host, port, ret) && !answer_hosts(r, host, port, ret))
-        answer_dns(host, port, ret);
+    if (!answer_literal(host, port, ret) && !answer_hosts(r, host, port, ret)) {
+        pthread_mutex_lock(&r->lock);
+        resolver_lookup_fn lookup = r->lookup;
+        pthread_mutex_unlock(&r->lock);
+        answer_dns(lookup, host, port, ret);
+    }
     return ret->error;
 }

@@ -96,6 +96,7 @@ Test(acl, host_normalize)
     /* addresses in forms resolvers accept are not names */
     norm_is("127.1", NULL);
     norm_is("0x7f000001", NULL);
+    norm_is("0X21.", NULL);
     norm_is("2130706433", NULL);
     norm_is("1.2.3.4.5", NULL);
     norm_is("010.0.0.1", NULL);
@@ -467,4 +468,89 @@ Test(acl, json_view_leaves_out_expired_grants)
     json_decref(j);
     json_decref(one);
     acl_config_unref(c);
+}
+
+/* Loads {"principals": {...}} built from a JSON value; returns the loader's answer. */
+static int load_value(json_t *acl, char *err, size_t errlen)
+{
+    struct acl_config *c = NULL;
+    int e = acl_config_from_json(acl, NULL, &c, err, errlen);
+
+    acl_config_unref(c);
+    json_decref(acl);
+    return e;
+}
+
+static json_t *rules_of(size_t n_rules, size_t n_ports, size_t n_addrs)
+{
+    json_t *rules = json_array();
+
+    for (size_t i = 0; i < n_rules; i++) {
+        json_t *ports = json_array(), *addrs = json_array();
+        char host[32];
+        for (size_t p = 0; p < n_ports; p++)
+            json_array_append_new(ports, json_integer((json_int_t)(1000 + p)));
+        for (size_t a = 0; a < n_addrs; a++) {
+            char net[32];
+            snprintf(net, sizeof(net), "10.%zu.0.0/16", a);
+            json_array_append_new(addrs, json_string(net));
+        }
+        snprintf(host, sizeof(host), "h%zu.example", i);
+        json_array_append_new(
+            rules, json_pack("{s:s,s:o,s:o}", "host", host, "ports", ports, "addresses", addrs));
+    }
+    return rules;
+}
+
+Test(acl, caps)
+{
+    char err[512];
+    json_t *ps = json_object();
+
+    cr_expect_eq(load_value(json_pack("{s:{s:{s:o}}}", "principals", "a", "rules",
+                                      rules_of(ACL_RULES_MAX, 1, 1)),
+                            err, sizeof(err)),
+                 0, "%s", err);
+    cr_expect_eq(load_value(json_pack("{s:{s:{s:o}}}", "principals", "a", "rules",
+                                      rules_of(ACL_RULES_MAX + 1, 1, 1)),
+                            err, sizeof(err)),
+                 -EINVAL);
+    cr_expect(strstr(err, "rules"), "%s", err);
+    cr_expect_eq(load_value(json_pack("{s:{s:{s:o}}}", "principals", "a", "rules",
+                                      rules_of(1, ACL_PORTS_MAX, ACL_NETS_MAX)),
+                            err, sizeof(err)),
+                 0, "%s", err);
+    cr_expect_eq(load_value(json_pack("{s:{s:{s:o}}}", "principals", "a", "rules",
+                                      rules_of(1, ACL_PORTS_MAX + 1, 1)),
+                            err, sizeof(err)),
+                 -EINVAL);
+    cr_expect_eq(load_value(json_pack("{s:{s:{s:o}}}", "principals", "a", "rules",
+                                      rules_of(1, 1, ACL_NETS_MAX + 1)),
+                            err, sizeof(err)),
+                 -EINVAL);
+    for (int i = 0; i <= ACL_PRINCIPALS_MAX; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "p%d", i);
+        json_object_set_new(ps, name, json_object());
+    }
+    cr_expect_eq(load_value(json_pack("{s:o}", "principals", ps), err, sizeof(err)), -EINVAL);
+    cr_expect(strstr(err, "principals"), "%s", err);
+}
+
+Test(acl, grants_count_against_the_rule_cap)
+{
+    json_t *grants = json_object(), *list = json_array();
+    struct acl_config *c = NULL;
+    char err[512];
+    json_t *acl =
+        json_pack("{s:{s:{s:o}}}", "principals", "a", "rules", rules_of(ACL_RULES_MAX, 1, 0 + 1));
+
+    json_array_append_new(list, json_pack("{s:s,s:s,s:s,s:i}", "id", "g", "principal", "a", "host",
+                                          "x.example", "expires_at", 10));
+    json_object_set_new(grants, "grants", list);
+    cr_expect_eq(acl_config_from_json(acl, grants, &c, err, sizeof(err)), -EINVAL);
+    cr_expect(strstr(err, "grant 0"), "%s", err);
+    cr_expect_null(c);
+    json_decref(acl);
+    json_decref(grants);
 }

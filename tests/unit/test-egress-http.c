@@ -494,3 +494,36 @@ Test(http_header, lookup)
     cr_expect(strncmp(v, "one", 3) == 0);
     cr_expect_null(http_header_get(r.headers, r.n_headers, "X", &n));
 }
+
+Test(http_request, edges)
+{
+    struct http_request r;
+    const char *s = "GET http://a.com/ HTTP/1.1\r\nX: caf\xc3\xa9 \x80\r\nY:\r\nZ:\t v \t\r\n\r\n";
+    size_t n;
+    const char *v;
+
+    cr_assert_eq(req(s, &r), (ssize_t)strlen(s), "obs-text and empty values are fine");
+    v = http_header_get(r.headers, r.n_headers, "Y", &n);
+    cr_expect(v && n == 0);
+    v = http_header_get(r.headers, r.n_headers, "Z", &n);
+    cr_expect(v && n == 1 && v[0] == 'v');
+    s = "CONNECT a.com:443 HTTP/1.1\r\nHost: A.COM.:443\r\n\r\n";
+    cr_expect_eq(req(s, &r), (ssize_t)strlen(s));
+    s = "POST http://a.com/ HTTP/1.1\r\nContent-Length: 0\r\nConnection: keep-alive, "
+        "Upgrade\r\n\r\n";
+    cr_expect_eq(req(s, &r), (ssize_t)strlen(s));
+    cr_expect_eq(r.content_length, 0);
+    req_fails("CONNECT a.com:0443 HTTP/1.1\r\n\r\n", -EINVAL);
+    req_fails("CONNECT a.com:443 HTTP/1.1\r\nHost: a.com:0443\r\n\r\n", -EINVAL);
+    req_fails("CONNECT a.com:443:443 HTTP/1.1\r\n\r\n", -EINVAL);
+    req_fails("CONNECT [::1]x:443 HTTP/1.1\r\n\r\n", -EINVAL);
+    req_fails("CONNECT [::1]]:443 HTTP/1.1\r\n\r\n", -EINVAL);
+    req_fails("CONNECT a.com\\:443 HTTP/1.1\r\n\r\n", -EINVAL);
+    req_fails("GET http://a.com\\@b.com/ HTTP/1.1\r\n\r\n", -EINVAL);
+    req_fails("GET http://a.com?x=1 HTTP/1.1\r\n\r\n", -EINVAL);
+    req_fails("GET http:a.com/ HTTP/1.1\r\n\r\n", -EINVAL);
+    req_fails("GET 1http://a.com/ HTTP/1.1\r\n\r\n", -EINVAL);
+    req_fails("GET http://a.com/ HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: "
+              "chunked\r\n\r\n",
+              -EINVAL);
+}
