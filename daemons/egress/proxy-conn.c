@@ -440,6 +440,8 @@ void conn_resolved(const struct resolve_result *res, void *ud)
                          res->error == -ENOENT ? "name resolution failed: no such name"
                                                : "name resolution failed");
     }
+    if (res->n == 0)
+        return conn_fail(c, 502, "name resolution failed: no address");
     for (size_t i = 0; i < res->n; i++) {
         const char *why = NULL;
 

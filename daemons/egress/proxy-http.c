@@ -46,6 +46,15 @@ int forward_prepare(struct conn *c, const struct http_request *req)
     return 0;
 }
 
+/* A kept upstream connection that the upstream has not closed (nor sent anything on) since. */
+static bool upstream_idle_open(int fd)
+{
+    char b;
+    ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+
+    return n < 0 && errno == EAGAIN;
+}
+
 /* The upstream connection of the last request serves this one when it was dialled for the same
  * host and port and its address passes this request's check. */
 bool forward_can_reuse(const struct conn *c)
@@ -54,6 +63,8 @@ bool forward_can_reuse(const struct conn *c)
     const struct sockaddr *sa;
 
     if (!f || c->upstream.fd < 0 || f->up_port != c->port || strcmp(f->up_host, c->host) != 0)
+        return false;
+    if (!upstream_idle_open(c->upstream.fd))
         return false;
     sa = (const struct sockaddr *)&f->up_addr;
     return (c->rule && acl_rule_names_addr(c->rule, sa)) || !addrcheck_internal(sa) ||

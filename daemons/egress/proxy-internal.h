@@ -69,6 +69,8 @@ struct buf {
 struct flow {
     int rd, wr; /* the pipe */
     size_t len; /* bytes in the pipe (or buffered) */
+    size_t cap; /* the pipe's size: what one splice may move */
+    bool grown; /* a larger pipe was asked for */
     char *copy; /* the copy loop's buffer, when splice failed */
     size_t off; /* copy: first unsent byte */
     bool eof;   /* the source closed */

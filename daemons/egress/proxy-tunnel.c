@@ -10,8 +10,9 @@
 
 #include "proxy-internal.h"
 
-#define TUNNEL_SPLICE_MAX (1 << 16) /* bytes moved per splice call: a pipe's default size */
-#define TUNNEL_COPY_BUF 16384       /* the copy loop's buffer per direction */
+#define TUNNEL_PIPE_SIZE (1 << 16) /* a pipe's default size, what a tunnel starts with */
+#define TUNNEL_PIPE_BULK (1 << 20) /* a direction that fills its pipe gets one this large */
+#define TUNNEL_COPY_BUF 16384      /* the copy loop's buffer per direction */
 
 static const char established[] = "HTTP/1.1 200 Connection established\r\n\r\n";
 
@@ -81,6 +82,7 @@ static int flow_open(struct flow *f)
         return flow_to_copy(f);
     f->rd = fds[0];
     f->wr = fds[1];
+    f->cap = TUNNEL_PIPE_SIZE;
     return 0;
 }
 
@@ -105,6 +107,17 @@ int tunnel_start(struct conn *c)
     return 0;
 }
 
+/* A bulk transfer: fewer, larger splices. Only directions that fill their pipe pay for a large
+ * one (the kernel's per-user pipe budget is shared by every tunnel); refused, it stays small. */
+static void flow_grow(struct flow *f)
+{
+    int r = fcntl(f->wr, F_SETPIPE_SZ, TUNNEL_PIPE_BULK);
+
+    f->grown = true; /* asked once, granted or not */
+    if (r > 0)
+        f->cap = (size_t)r;
+}
+
 static ssize_t flow_send(struct flow *f, int dst)
 {
     if (f->copy)
@@ -116,7 +129,7 @@ static ssize_t flow_recv(struct flow *f, int src)
 {
     if (f->copy)
         return read(src, f->copy, TUNNEL_COPY_BUF);
-    return splice(src, NULL, f->wr, NULL, TUNNEL_SPLICE_MAX, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    return splice(src, NULL, f->wr, NULL, f->cap, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 }
 
 /* Moves what src has to dst until one of them would block. The source is read only while the
@@ -155,6 +168,8 @@ static int flow_pump(struct conn *c, struct flow *f, int src, int dst, uint64_t 
             continue;
         }
         f->len = (size_t)n;
+        if (!f->copy && !f->grown && f->len == f->cap)
+            flow_grow(f);
         *count += (uint64_t)n;
         stat_add(stat, (uint64_t)n);
         conn_touch(c);

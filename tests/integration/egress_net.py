@@ -224,7 +224,7 @@ def _reply(status, body, keep_alive=True, extra=""):
 async def _http(reader, writer):
     """HTTP/1.1 with keep-alive: answers "host=H addr=A port=P path=X n=N" (N: the request's
     number on this connection); /chunked answers chunked, /big?n=BYTES a body that long,
-    /close without keep-alive. Request bodies are read and their length reported."""
+    /close without keep-alive, /drop?NAME closes after answering. Request bodies are read and their length reported."""
     local = writer.get_extra_info("sockname")
     n = 0
     try:
@@ -252,6 +252,15 @@ async def _http(reader, writer):
                 for part in (body[:10], body[10:]):
                     writer.write(b"%x\r\n%s\r\n" % (len(part), part))
                 writer.write(b"0\r\n\r\n")
+            elif path.startswith("/drop"):
+                # answers as if keeping the connection, then closes it (an upstream's idle
+                # timeout) and says so in a file named by the query: /drop?NAME
+                writer.write(_reply(200, body))
+                await writer.drain()
+                writer.close()
+                await writer.wait_closed()
+                open(os.path.join(sys.argv[2], path.split("?", 1)[1]), "w").close()
+                break
             elif path == "/close":
                 writer.write(_reply(200, body, keep_alive=False))
                 await writer.drain()

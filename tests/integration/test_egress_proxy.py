@@ -168,8 +168,9 @@ class EgressProxyTest(unittest.TestCase):
         with self.eg.connect() as s:
             self.assertEqual(connect_tunnel(s, "other.test:443")[0], 403)
         denials = osmtest.wait_for(
-            lambda: [p for t, p in self.eg.decisions() if p["decision"] == "deny"],
-            "the denials")
+            lambda: (lambda d: len(d) == 2 and d)(
+                [p for t, p in self.eg.decisions() if p["decision"] == "deny"]),
+            "the two denials")
         self.assertEqual([(p["host"], p["port"], p["reason"]) for p in denials],
                          [("allowed.test", 8443, "port 8443 not allowed"),
                           ("other.test", 443, "port 443 not allowed")])
@@ -238,6 +239,17 @@ class EgressProxyTest(unittest.TestCase):
                           ("other.test", "allow", "GET"), ("denied.test", "deny", "GET")])
         self.assertEqual(evs[1][1]["bytes_down"] > 0, True)
 
+    def test_kept_upstream_closed_by_the_upstream_is_dialled_again(self):
+        self.start(acl_of([ALLOW]))
+        marker = os.path.join(self.net.tmp, "dropped-" + self.id().rsplit(".", 1)[1])
+        with self.eg.connect() as s:
+            self.assertEqual(get(s, "http://allowed.test/drop?" + os.path.basename(marker),
+                                 "allowed.test")[0], 200)
+            osmtest.wait_for(lambda: os.path.exists(marker), "the upstream closing")
+            status, _, body = get(s, "http://allowed.test/again", "allowed.test")
+            self.assertEqual(status, 200, body)
+            self.assertIn(b"path=/again n=1", body)  # a new upstream connection
+
     def test_request_body_forwarded(self):
         self.start(acl_of([ALLOW]))
         with self.eg.connect() as s:
@@ -248,6 +260,22 @@ class EgressProxyTest(unittest.TestCase):
             self.assertIn(b"body=5000", body)
             status, _, body = get(s, "http://allowed.test/big?n=300000", "allowed.test")
             self.assertEqual((status, len(body)), (200, 300000))
+
+    def test_bulk_through_a_tunnel_intact(self):
+        self.start(acl_of([ALLOW]))
+        data = os.urandom(8 << 20)  # enough to fill a pipe many times over
+        got = bytearray()
+        with self.eg.connect() as s:
+            self.assertEqual(connect_tunnel(s, "allowed.test:7000")[0], 200)
+            sender = threading.Thread(target=lambda: (s.sendall(data), s.shutdown(socket.SHUT_WR)))
+            sender.start()
+            while chunk := s.recv(1 << 20):
+                got += chunk
+            sender.join()
+        self.assertEqual(len(got), len(data))
+        self.assertTrue(got == data, "the echo differs from what was sent")
+        ev = self.decision("allowed.test")
+        self.assertEqual((ev["bytes_up"], ev["bytes_down"]), (len(data), len(data)))
 
     def test_principal_socket(self):
         acl = acl_of([ALLOW])
