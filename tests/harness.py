@@ -184,7 +184,9 @@ def check_python_modules():
     missing = set()
     for suite in PY_SUITES:
         files = glob.glob(os.path.join(ROOT, "tests", suite, "*.py"))
-        local = {os.path.basename(f)[:-3] for f in files} | {"osmtest", "pyledger", "mcptest"}
+        # every suite runs with tests/integration on its path: its helpers are local too
+        helpers = glob.glob(os.path.join(ROOT, "tests", "integration", "*.py"))
+        local = {os.path.basename(f)[:-3] for f in files + helpers} | {"mcptest"}
         for path in files:
             with open(path) as f:
                 tree = ast.parse(f.read(), path)

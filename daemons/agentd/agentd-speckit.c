@@ -1,8 +1,8 @@
 /* spec_kit_init and spec_kit_run: GitHub Spec Kit in the agent workspace. osModa ran them as
  * root shell commands from the bridge; here they are sandboxed jobs like shell_exec (ring 2,
- * /workspace writable; spec_kit_run's coding agent needs the network, which only an approval
- * grants, and the tool is privileged, so it always asks). The command is built here from
- * validated arguments with every value single-quoted. */
+ * /workspace writable; spec_kit_run's coding agent needs the network, which it reaches only
+ * through osmoda-egress, and the tool is privileged, so it always asks). The command is built here
+ * from validated arguments with every value single-quoted. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -196,6 +196,7 @@ static int start_exec(struct agentd *ad)
 {
     _cleanup_free_ char *policy = osm_path_join(ad->paths.state_dir, POLICY_NAME);
     _cleanup_free_ char *jobs_dir = osm_path_join(ad->paths.state_dir, "jobs");
+    _cleanup_free_ char *egress = osm_sandbox_egress_socket(ad->paths.run_dir);
     _cleanup_free_ char *ws = ad->cfg.workspace_flag
                                   ? strdup(ad->cfg.workspace_flag)
                                   : osm_path_join(ad->paths.state_dir, "workspace");
@@ -215,7 +216,8 @@ static int start_exec(struct agentd *ad)
     char err[512];
     int r;
 
-    if (!policy || !jobs_dir || !ws || !protected || tool_table(&tools, &cfg.n_tools) < 0) {
+    if (!policy || !jobs_dir || !egress || !ws || !protected ||
+        tool_table(&tools, &cfg.n_tools) < 0) {
         osm_exec_protected_free(protected);
         return -ENOMEM;
     }
@@ -233,6 +235,7 @@ static int start_exec(struct agentd *ad)
         .workspace = ws,
         .protected_dirs = hidden,
         .n_protected = ELEMENTSOF(hidden),
+        .egress_socket = egress,
         .cgroups_optional = ad->cfg.sandbox_cgroups_optional || (cg && strcmp(cg, "optional") == 0),
         .activity_s = ad->cfg.job_activity_timeout_s > 0
                           ? ad->cfg.job_activity_timeout_s

@@ -35,6 +35,7 @@ const char *agentd_workspace(struct agentd *ad);
  * run dir, /run/osmoda. */
 bool agentd_path_protected(struct agentd *ad, const char *canonical);
 /* Runs command (sh -c) as call's sandboxed job, as shell_exec does, waiting up to wait_ms;
- * network only when the call was approved. For tools that are shell commands in osModa. */
+ * network: the egress proxy is required (egress_unavailable when osmoda-egress is not running).
+ * For tools that are shell commands in osModa. */
 json_t *agentd_shell_run_command(struct osm_exec_call *call, const char *command, bool network,
                                  int64_t wait_ms, const char **ret_error);

@@ -62,7 +62,7 @@ static int usage(void)
             "usage: osmoda-jobrun --id ID --jobs-dir DIR --ring 1|2 --workspace DIR "
             "--init PATH [--bwrap PATH] [--hide DIR]... [--mask-file P]... [--mask-dir P]... "
             "[--ro P]... [--rw P]... "
-            "[--network] [--egress HOST:PORT] [--activity-timeout S] [--memory-mb N] "
+            "[--egress-socket PATH [--network]] [--activity-timeout S] [--memory-mb N] "
             "[--pids N] [--cpu-percent N] [--cgroups required|optional|off] "
             "[--cgroup-root DIR] [--ready-fd FD] -- COMMAND\n");
     return 2;
@@ -90,8 +90,8 @@ static int parse_opt(struct runner *r, const char *a, const char *v)
         r->spec.init = v;
     else if (strcmp(a, "--bwrap") == 0)
         r->spec.bwrap = v;
-    else if (strcmp(a, "--egress") == 0)
-        r->spec.egress_proxy = v;
+    else if (strcmp(a, "--egress-socket") == 0)
+        r->spec.egress_socket = v;
     else if (strcmp(a, "--activity-timeout") == 0)
         r->activity_ms = atoll(v) * 1000;
     else if (strcmp(a, "--memory-mb") == 0)
@@ -157,7 +157,7 @@ static int parse(int argc, char **argv, struct runner *r)
     }
     if (i + 2 != argc || !r->id || !osm_filename_valid(r->id) || !r->jobs_dir || !r->spec.init ||
         (r->spec.ring != 1 && r->spec.ring != 2) || (r->spec.ring == 2 && !r->spec.workspace) ||
-        r->activity_ms <= 0)
+        (r->spec.egress_socket && r->spec.egress_socket[0] != '/') || r->activity_ms <= 0)
         return -EINVAL;
     r->spec.command = argv[i + 1];
     return 0;

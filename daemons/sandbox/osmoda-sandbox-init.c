@@ -1,22 +1,23 @@
-/* osmoda-sandbox-init: runs inside bubblewrap, after bwrap's mounts. Applies Landlock (ring 2:
- * workspace and /tmp writable, the system read-only, nothing else; ring 1: scoping only), drops
- * to the sandbox uid when started as root, applies the seccomp filter, tells the runner it is
- * confined, and execs /bin/sh -c COMMAND. Any failure before the exec ends it with
- * OSM_SANDBOX_EXIT_SETUP and without the ready byte: the command never runs unconfined.
+/* osmoda-sandbox-init: runs inside bubblewrap, after bwrap's mounts. In ring 2 with a way out
+ * it first forks the egress relay (sandbox-relay.h: 127.0.0.1:PORT in the sandbox's network
+ * namespace → the egress socket bound in). Then it applies Landlock (ring 2: workspace and /tmp
+ * writable, the system read-only, nothing else, TCP connect to the relay's port only; ring 1:
+ * scoping only), drops to the sandbox uid when started as root, applies the seccomp filter,
+ * tells the runner it is confined, and execs /bin/sh -c COMMAND. Any failure before the exec ends
+ * it with OSM_SANDBOX_EXIT_SETUP and without the ready byte: the command never runs unconfined.
  *
  * Usage: osmoda-sandbox-init --ring 1|2 [--ready-fd FD] [--uid UID] [--chdir DIR]
- *        [--ro PATH]... [--rw PATH]... [--tcp-port PORT] -- COMMAND */
+ *        [--ro PATH]... [--rw PATH]... [--tcp-port PORT]
+ *        [--egress-socket PATH --egress-port PORT] -- COMMAND */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <linux/capability.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
+#include "sandbox-relay.h"
 #include "sandbox/sandbox.h"
 
 #define RULES_MAX (16 + 2 * OSM_SANDBOX_BINDS_MAX)
@@ -29,6 +30,8 @@ struct init_opts {
     long uid;
     const char *chdir_to;
     int tcp_port;
+    const char *egress_socket; /* inside the sandbox; relayed from 127.0.0.1:egress_port */
+    int egress_port;
     struct osm_landlock_rule rules[RULES_MAX];
     size_t n_rules;
     const char *command;
@@ -87,6 +90,10 @@ static int parse(int argc, char **argv, struct init_opts *o)
             o->chdir_to = v;
         else if (strcmp(a, "--tcp-port") == 0)
             o->tcp_port = atoi(v);
+        else if (strcmp(a, "--egress-socket") == 0)
+            o->egress_socket = v;
+        else if (strcmp(a, "--egress-port") == 0)
+            o->egress_port = atoi(v);
         else if (strcmp(a, "--ro") == 0 && add_rule(o, v, OSM_LL_READ) == 0)
             ;
         else if (strcmp(a, "--rw") == 0 && add_rule(o, v, OSM_LL_READ | OSM_LL_WRITE) == 0)
@@ -94,7 +101,8 @@ static int parse(int argc, char **argv, struct init_opts *o)
         else
             return -EINVAL;
     }
-    if (i + 2 != argc || (o->ring != 1 && o->ring != 2))
+    if (i + 2 != argc || (o->ring != 1 && o->ring != 2) ||
+        (o->egress_socket && (o->ring != 2 || o->egress_port <= 0 || o->egress_port > 65535)))
         return -EINVAL;
     o->command = argv[i + 1];
     return 0;
@@ -120,38 +128,20 @@ static int apply_landlock(struct init_opts *o)
     return r < 0 ? r : 0;
 }
 
-static int drop_caps_bounding(void)
+/* The sandbox's way out, when it has one: the relay listens before the command can run, and
+ * is confined before the init goes on. */
+static int start_relay(const struct init_opts *o)
 {
-    struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
-    struct __user_cap_data_struct data[2] = {{0}};
+    int fd, r;
+    pid_t pid;
 
-    for (int c = 0; c <= 63; c++)
-        if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
-            return -errno;
-    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
-        return -errno;
-    /* Permitted/effective go with the uid change; inheritable must be cleared by hand. */
-    if (syscall(SYS_capget, &hdr, data) < 0)
-        return -errno;
-    data[0].inheritable = data[1].inheritable = 0;
-    if (syscall(SYS_capset, &hdr, data) < 0)
-        return -errno;
-    return 0;
-}
-
-static int drop_uid(long uid)
-{
-    gid_t gid = (gid_t)uid;
-    int r;
-
-    if ((r = drop_caps_bounding()) < 0)
+    if (!o->egress_socket)
+        return 0;
+    if ((r = sandbox_relay_listen(o->egress_port, &fd)) < 0)
         return r;
-    if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
-        setresuid((uid_t)uid, (uid_t)uid, (uid_t)uid) < 0)
-        return -errno;
-    if (setuid(0) == 0 || getuid() != (uid_t)uid)
-        return -EPERM;
-    return 0;
+    r = sandbox_relay_spawn(fd, o->egress_socket, o->uid, &pid);
+    close(fd);
+    return r;
 }
 
 int main(int argc, char **argv)
@@ -166,9 +156,11 @@ int main(int argc, char **argv)
     }
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         return fail("no_new_privs", errno);
+    if ((r = start_relay(&o)) < 0)
+        return fail("egress relay", -r);
     if ((r = apply_landlock(&o)) < 0)
         return fail("landlock", -r);
-    if (o.uid >= 0 && geteuid() == 0 && (r = drop_uid(o.uid)) < 0)
+    if (o.uid >= 0 && geteuid() == 0 && (r = osm_sandbox_drop_uid((uid_t)o.uid)) < 0)
         return fail("setuid", -r);
     if (o.chdir_to && chdir(o.chdir_to) < 0)
         return fail("chdir", errno);

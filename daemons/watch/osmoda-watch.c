@@ -17,6 +17,7 @@
 #include "emergency.h"
 #include "exec/remote.h"
 #include "fim.h"
+#include "sandbox/sandbox.h"
 #include "svc.h"
 #include "switch.h"
 #include "watch-api.h"
@@ -162,7 +163,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 struct layout {
     struct osm_daemon_paths paths;
     char *data_dir, *agentd_socket, *daemons_socket, *agent_socket, *policy, *jobs_db, *jobs_dir,
-        *workspace, *services_file;
+        *workspace, *services_file, *egress_socket;
 };
 
 static void layout_clear(struct layout *l)
@@ -177,6 +178,7 @@ static void layout_clear(struct layout *l)
     free(l->jobs_dir);
     free(l->workspace);
     free(l->services_file);
+    free(l->egress_socket);
 }
 
 static int layout_resolve(const struct options *o, struct layout *l)
@@ -198,10 +200,11 @@ static int layout_resolve(const struct options *o, struct layout *l)
     l->jobs_dir = osm_path_join(l->data_dir, "jobs");
     /* the agent's one workspace, agentd's too: relative paths of every tool mean the same */
     l->workspace = osm_path_join(l->paths.state_dir, "workspace");
+    l->egress_socket = osm_sandbox_egress_socket(l->paths.run_dir); /* the sandbox's way out */
     l->services_file =
         o->services_file ? strdup(o->services_file) : osm_path_join(l->data_dir, "services.json");
     if (!l->daemons_socket || !l->agent_socket || !l->policy || !l->jobs_db || !l->jobs_dir ||
-        !l->workspace || !l->services_file)
+        !l->workspace || !l->services_file || !l->egress_socket)
         return -ENOMEM;
     return osm_mkdir_p(l->data_dir, 0700);
 }
@@ -284,7 +287,8 @@ static int start_exec(struct watch *w, const struct layout *l, struct servers *s
     struct osm_exec_config cfg = {.daemon = "watch", .routes = watch_routes,
                                   .n_routes = watch_n_routes, .userdata = w,
                                   .policy_path = l->policy,
-                                  .jobs = {.jobs_dir = l->jobs_dir, .workspace = l->workspace}};
+                                  .jobs = {.jobs_dir = l->jobs_dir, .workspace = l->workspace,
+                                           .egress_socket = l->egress_socket}};
     // clang-format on
     const char *const own[] = {l->data_dir, NULL}; /* switches, baselines, watchers */
     char **protected = osm_exec_protected_new(l->paths.state_dir, l->paths.run_dir, own);

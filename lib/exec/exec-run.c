@@ -261,7 +261,7 @@ json_t *exec_run_now(struct exec_call *c)
 /* ret_error must be static: the known codes of a failed start. */
 static const char *static_code(const char *e)
 {
-    static const char *const codes[] = {"invalid_bind", "egress_not_granted",
+    static const char *const codes[] = {"invalid_bind", "egress_unavailable",
                                         "ring1_requires_approval", "invalid_arguments",
                                         "job_failed"};
 

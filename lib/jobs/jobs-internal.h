@@ -15,6 +15,7 @@ struct osm_jobs {
     char *init;   /* osmoda-sandbox-init */
     char *bwrap;
     char **protected_dirs; /* canonical; NULL-terminated */
+    char *egress_socket;   /* NULL: no egress */
     bool cgroups_optional;
     int64_t activity_s;
     osm_job_run_fn run_call;

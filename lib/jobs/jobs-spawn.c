@@ -1,7 +1,8 @@
 /* Starting a process job: the argv of the detached osmoda-jobrun, its fork and exec, and the one
  * line it reports once the sandbox is confined ("ok PID") or could not be set up ("error CODE
  * MESSAGE"; then the command did not run). Fails closed: no runner, no init, no bwrap, an
- * invalid bind → the command does not run. */
+ * invalid bind, a network that was asked for while osmoda-egress is not running → the command
+ * does not run. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -167,8 +168,13 @@ static int build_argv(struct osm_jobs *j, struct spawn_argv *a, const char *id,
         if ((r = add_binds(j, a, p->fs_read, "fs_read", "--ro", ret_message)) < 0 ||
             (r = add_binds(j, a, p->fs_write, "fs_write", "--rw", ret_message)) < 0)
             return r;
-        if (p->network)
-            push(a, "--network");
+        /* the one way out, when osmoda-egress serves the agent principal */
+        if (j->egress_socket && osm_sandbox_egress_present(j->egress_socket)) {
+            push(a, "--egress-socket");
+            push(a, j->egress_socket);
+            if (p->network)
+                push(a, "--network");
+        }
     }
     if ((r = push_masks(j, a, ret_message)) < 0)
         return r;
@@ -270,9 +276,11 @@ static int precheck(struct osm_jobs *j, const struct osm_job_process *p, bool ap
     if (p->ring == 1 && !approved)
         return fail(ret_error, "ring1_requires_approval", ret_message,
                     "ring 1 (host filesystem) runs only after an operator's approval", -EPERM);
-    if (p->network && !approved)
-        return fail(ret_error, "egress_not_granted", ret_message,
-                    "network egress needs an operator's approval", -EPERM);
+    if (p->network && p->ring == 2 &&
+        !(j->egress_socket && osm_sandbox_egress_present(j->egress_socket)))
+        return fail(ret_error, "egress_unavailable", ret_message,
+                    "osmoda-egress is not running: the sandbox's only way out is its proxy",
+                    -EHOSTUNREACH);
     if (!j->runner || !j->init || access(j->bwrap, X_OK) < 0)
         return fail(ret_error, "sandbox_unavailable", ret_message,
                     !j->runner ? "osmoda-jobrun not found"

@@ -415,7 +415,9 @@ static int setup(struct osm_jobs *j, const struct osm_jobs_config *cfg)
     j->workspace = strdup(cfg->workspace);
     j->protected_dirs = copy_list(cfg->protected_dirs, cfg->n_protected);
     j->bwrap = strdup(bwrap && *bwrap ? bwrap : "/usr/bin/bwrap");
-    if (!j->jobs_dir || !j->workspace || !j->protected_dirs || !j->bwrap)
+    j->egress_socket = cfg->egress_socket ? strdup(cfg->egress_socket) : NULL;
+    if (!j->jobs_dir || !j->workspace || !j->protected_dirs || !j->bwrap ||
+        (cfg->egress_socket && !j->egress_socket))
         return -ENOMEM;
     if ((r = osm_mkdir_p(j->jobs_dir, 0700)) < 0 || (r = make_workspace(j->workspace)) < 0)
         return r;
@@ -470,6 +472,7 @@ void osm_jobs_close(struct osm_jobs *j)
     free(j->runner);
     free(j->init);
     free(j->bwrap);
+    free(j->egress_socket);
     free_list(j->protected_dirs);
     pthread_mutex_destroy(&j->lock);
     pthread_cond_destroy(&j->changed);

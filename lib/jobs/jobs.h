@@ -68,6 +68,9 @@ struct osm_jobs_config {
     const char
         *workspace; /* ring 2's /workspace (created 0700; owned by the sandbox uid as root) */
     const char *const *protected_dirs; /* never bound into a sandbox, hidden in ring 1 */
+    /* The agent principal's egress socket (osm_sandbox_egress_socket(run dir)): when it exists
+     * at a job's start, ring 2 gets it as its one way out. NULL: ring 2 has no network. */
+    const char *egress_socket;
     size_t n_protected;
     bool cgroups_optional;   /* run without cgroup limits when they cannot be set (said so) */
     int64_t activity_s;      /* a process silent this long is killed; 0: the default */
@@ -86,7 +89,7 @@ struct osm_jobs_config {
 struct osm_job_process {
     const char *command; /* sh -c */
     int ring;
-    bool network;
+    bool network;          /* ring 2: egress required (egress_unavailable when it is not running) */
     const json_t *fs_read; /* arrays of paths (sandbox_exec), or NULL */
     const json_t *fs_write;
 };
@@ -98,7 +101,7 @@ struct osm_job_spec {
     int ring;
     struct ucred peer;
     const char *approval_id; /* the approval that released it */
-    bool approved;           /* an operator approved it: ring 1 and egress may run */
+    bool approved;           /* an operator approved it: ring 1 may run */
     bool pending;
 };
 

@@ -1,6 +1,6 @@
-/* Landlock: an allow-list of paths (and, when the network is shared, of one TCP port) applied by
- * osmoda-sandbox-init after bwrap's mounts. Debian 12's headers know ABI ≤ 3 only, so the
- * structures and constants up to ABI 7 are defined here. */
+/* Landlock: an allow-list of paths (and of one TCP port, the egress relay's) applied by
+ * osmoda-sandbox-init after bwrap's mounts, and the nothing-at-all of the relay itself. Debian 12's
+ * headers know ABI ≤ 3 only, so the structures and constants up to ABI 7 are defined here. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/types.h>
@@ -130,7 +130,7 @@ static int add_port(int ruleset, int port)
     return 0;
 }
 
-int osm_landlock_apply(const struct osm_landlock_rule *rules, size_t n, int tcp_port)
+static int apply(const struct osm_landlock_rule *rules, size_t n, int tcp_port, bool handle_fs)
 {
     struct ll_ruleset_attr attr = {0};
     _cleanup_close_ int ruleset = -1;
@@ -144,7 +144,7 @@ int osm_landlock_apply(const struct osm_landlock_rule *rules, size_t n, int tcp_
         return -EOPNOTSUPP;
     if (tcp_port >= 0 && abi < 4)
         return -EOPNOTSUPP;
-    attr.handled_access_fs = n > 0 ? fs_handled(abi) : 0;
+    attr.handled_access_fs = handle_fs ? fs_handled(abi) : 0;
     if (tcp_port >= 0) {
         attr.handled_access_net = LL_NET_BIND_TCP | LL_NET_CONNECT_TCP;
         size = 2 * sizeof(__u64);
@@ -170,4 +170,14 @@ int osm_landlock_apply(const struct osm_landlock_rule *rules, size_t n, int tcp_
     if (syscall(SYS_landlock_restrict_self, ruleset, 0) < 0)
         return -errno;
     return abi;
+}
+
+int osm_landlock_apply(const struct osm_landlock_rule *rules, size_t n, int tcp_port)
+{
+    return apply(rules, n, tcp_port, n > 0);
+}
+
+int osm_landlock_deny_all(void)
+{
+    return apply(NULL, 0, 0, true);
 }

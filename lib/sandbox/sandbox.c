@@ -1,4 +1,5 @@
-/* bubblewrap command lines for ring 2 and ring 1, and the validation of extra bind paths. */
+/* bubblewrap command lines for ring 2 (its own network namespace, the egress socket bound in)
+ * and ring 1, and the validation of extra bind paths. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -101,6 +102,11 @@ static void add_system(struct argv_buf *a)
     add3(a, "--ro-bind-try", "/nix/store", "/nix/store");
 }
 
+static int egress_port(const struct osm_sandbox_spec *s)
+{
+    return s->egress_port > 0 ? s->egress_port : OSM_SANDBOX_EGRESS_PORT;
+}
+
 static void add_env(struct argv_buf *a, const struct osm_sandbox_spec *s)
 {
     add(a, "--clearenv");
@@ -109,10 +115,9 @@ static void add_env(struct argv_buf *a, const struct osm_sandbox_spec *s)
     add3(a, "--setenv", "LANG", "C.UTF-8");
     add3(a, "--setenv", "TMPDIR", "/tmp");
     add3(a, "--setenv", "OSMODA_SANDBOX", s->ring == 1 ? "ring1" : "ring2");
-    if (s->network) {
-        char url[128];
-        snprintf(url, sizeof(url), "http://%s",
-                 s->egress_proxy ? s->egress_proxy : OSM_SANDBOX_EGRESS_PROXY);
+    if (s->ring == 2 ? s->egress_socket != NULL : s->network) {
+        char url[64];
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d", egress_port(s));
         add3(a, "--setenv", "HTTP_PROXY", url);
         add3(a, "--setenv", "HTTPS_PROXY", url);
         add3(a, "--setenv", "http_proxy", url);
@@ -166,8 +171,7 @@ static void add_ring2(struct argv_buf *a, const struct osm_sandbox_spec *s, bool
         add(a, "--unshare-pid");
         add(a, "--unshare-uts");
         add(a, "--unshare-cgroup-try");
-        if (!s->network)
-            add(a, "--unshare-net");
+        add(a, "--unshare-net");
         add(a, "--cap-drop");
         add(a, "ALL");
         add2(a, "--cap-add", "CAP_SETUID");
@@ -175,8 +179,6 @@ static void add_ring2(struct argv_buf *a, const struct osm_sandbox_spec *s, bool
         add2(a, "--cap-add", "CAP_SETPCAP");
     } else {
         add(a, "--unshare-all");
-        if (s->network)
-            add(a, "--share-net");
         add2(a, "--cap-drop", "ALL");
     }
     add_system(a);
@@ -193,6 +195,13 @@ static void add_ring2(struct argv_buf *a, const struct osm_sandbox_spec *s, bool
         add3(a, "--bind", s->fs_write[i], s->fs_write[i]);
     add_masks(a, s);
     add3(a, "--ro-bind", s->init, OSM_SANDBOX_INSIDE_INIT);
+    if (s->egress_socket) {
+        /* required: bwrap fails when it is gone; otherwise the relay answers 503 */
+        add2(a, "--perms", "0755");
+        add2(a, "--dir", "/run");
+        add3(a, s->network ? "--ro-bind" : "--ro-bind-try", s->egress_socket,
+             OSM_SANDBOX_INSIDE_EGRESS);
+    }
     if (!root)
         add2(a, "--chdir", OSM_SANDBOX_INSIDE_WORKSPACE);
 }
@@ -261,9 +270,10 @@ int osm_sandbox_argv(const struct osm_sandbox_spec *s, char ***ret_argv)
             add2(&a, "--ro", s->fs_read[i]);
         for (size_t i = 0; i < s->n_fs_write; i++)
             add2(&a, "--rw", s->fs_write[i]);
-        if (s->network) {
-            snprintf(num, sizeof(num), "%d",
-                     s->egress_port > 0 ? s->egress_port : OSM_SANDBOX_EGRESS_PORT);
+        if (s->egress_socket) {
+            snprintf(num, sizeof(num), "%d", egress_port(s));
+            add2(&a, "--egress-socket", OSM_SANDBOX_INSIDE_EGRESS);
+            add2(&a, "--egress-port", num);
             add2(&a, "--tcp-port", num);
         }
     }
@@ -283,6 +293,23 @@ void osm_sandbox_argv_free(char **argv)
     for (char **p = argv; *p; p++)
         free(*p);
     free(argv);
+}
+
+char *osm_sandbox_egress_socket(const char *run_dir)
+{
+    char *p = NULL;
+
+    if (asprintf(&p, "%s/%s/%s.sock", run_dir, OSM_SANDBOX_EGRESS_DIR,
+                 OSM_SANDBOX_EGRESS_PRINCIPAL) < 0)
+        return NULL;
+    return p;
+}
+
+bool osm_sandbox_egress_present(const char *path)
+{
+    struct stat st;
+
+    return path && stat(path, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
 bool osm_path_is_under(const char *path, const char *prefix)

@@ -1,9 +1,10 @@
 /* The execution sandbox of agent commands (DESIGN §6): the bubblewrap command line for ring 2
- * (fresh namespaces, read-only system, only the agent workspace writable, no network unless
- * egress is granted) and ring 1 (host filesystem after approval, state and run dirs hidden),
- * Landlock rules and a seccomp filter applied by osmoda-sandbox-init inside bwrap, and cgroup
- * limits (memory, pids, cpu) applied by the job runner. lib/ code: no logging above debug,
- * -errno returns. */
+ * (fresh namespaces — its own network namespace always —, read-only system, only the agent
+ * workspace writable, and one way out: osmoda-egress's socket for the agent principal, relayed
+ * to a loopback port inside by osmoda-sandbox-init) and ring 1 (host filesystem after approval,
+ * state and run dirs hidden), Landlock rules and a seccomp filter applied by osmoda-sandbox-init
+ * inside bwrap, and cgroup limits (memory, pids, cpu) applied by the job runner. lib/ code: no
+ * logging above debug, -errno returns. */
 #pragma once
 
 #include <stdbool.h>
@@ -16,11 +17,20 @@
 #define OSM_SANDBOX_PIDS_MAX 256    /* tasks per job */
 #define OSM_SANDBOX_CPU_PERCENT 100 /* one CPU's worth of quota */
 #define OSM_SANDBOX_UID 65534       /* nobody: ring 2 runs unprivileged */
-#define OSM_SANDBOX_EGRESS_PROXY "127.0.0.1:19999"
-#define OSM_SANDBOX_EGRESS_PORT 19999
-#define OSM_SANDBOX_BINDS_MAX 32      /* fs_read + fs_write entries */
-#define OSM_SANDBOX_MASKS_MAX 128     /* secrets masked in one sandbox (files + directories) */
-#define OSM_SANDBOX_COMMAND_MAX 65536 /* bytes of one command line */
+/* The way out of ring 2. osmoda-egress serves each principal on its own unix socket
+ * <run>/egress-proxy/<principal>.sock (EGRESS_PROXY_DIR, EGRESS_AGENT_PRINCIPAL of the daemon,
+ * repeated here because lib/ includes no daemon header); the sandbox's is bound in at
+ * OSM_SANDBOX_INSIDE_EGRESS and relayed from 127.0.0.1:OSM_SANDBOX_EGRESS_PORT inside the
+ * sandbox's own network namespace, the address the command's HTTP(S)_PROXY names. */
+#define OSM_SANDBOX_EGRESS_DIR "egress-proxy"
+#define OSM_SANDBOX_EGRESS_PRINCIPAL "agent"
+#define OSM_SANDBOX_EGRESS_PORT 19999 /* osModa's proxy port */
+#define OSM_SANDBOX_INSIDE_EGRESS "/run/osmoda-egress.sock"
+#define OSM_SANDBOX_RELAY_CONNS_MAX 256 /* connections one sandbox's relay carries at once */
+#define OSM_SANDBOX_RELAY_BUF 16384     /* bytes buffered per direction of a connection */
+#define OSM_SANDBOX_BINDS_MAX 32        /* fs_read + fs_write entries */
+#define OSM_SANDBOX_MASKS_MAX 128       /* secrets masked in one sandbox (files + directories) */
+#define OSM_SANDBOX_COMMAND_MAX 65536   /* bytes of one command line */
 #define OSM_SANDBOX_INSIDE_INIT "/.osmoda-sandbox-init" /* where ring 2 sees the init */
 #define OSM_SANDBOX_INSIDE_WORKSPACE "/workspace"
 #define OSM_JOB_ACTIVITY_TIMEOUT_S 300 /* no output for this long → the job is killed */
@@ -63,16 +73,27 @@ struct osm_sandbox_spec {
     size_t n_mask_files;
     const char *const *mask_dirs;
     size_t n_mask_dirs;
-    bool network;             /* egress granted: share the net namespace, proxy env */
-    const char *egress_proxy; /* NULL → OSM_SANDBOX_EGRESS_PROXY */
-    int egress_port;          /* the one TCP port Landlock lets it connect to; 0 → default */
-    int ready_fd;             /* fd the init writes one byte to once confined; -1 none */
-    const char *command;      /* /bin/sh -c COMMAND */
+    /* Ring 2: the host path of the agent principal's egress socket, bound in and relayed
+     * (proxy environment set, Landlock's TCP connect limited to the relay's port); NULL: no
+     * way out at all. Ring 2 never shares the host's network namespace. */
+    const char *egress_socket;
+    bool network;        /* ring 2: egress is required (the socket must be there, not "-try");
+                            ring 1: the proxy environment (the host's network, approved) */
+    int egress_port;     /* the relay's port inside; 0 → OSM_SANDBOX_EGRESS_PORT */
+    int ready_fd;        /* fd the init writes one byte to once confined; -1 none */
+    const char *command; /* /bin/sh -c COMMAND */
 };
 
 /* Builds bwrap's argv for spec (NULL-terminated, heap strings). */
 int osm_sandbox_argv(const struct osm_sandbox_spec *spec, char ***ret_argv);
 void osm_sandbox_argv_free(char **argv);
+
+/* The agent principal's egress socket under run_dir (<run>/egress-proxy/agent.sock; heap), or
+ * NULL when out of memory. */
+char *osm_sandbox_egress_socket(const char *run_dir);
+/* True when path is a unix socket (osmoda-egress is serving it, or crashed without removing it:
+ * then the relay's connections are answered 503). */
+bool osm_sandbox_egress_present(const char *path);
 
 /* Validates a sandbox_exec fs_read/fs_write path as osModa does (absolute, no "..", canonical,
  * not under or above /proc /sys /dev /run /boot /etc/shadow /etc/passwd /etc/sudoers /root
@@ -102,6 +123,17 @@ int osm_landlock_abi(void);
  * also scopes abstract unix sockets and signals to the sandbox. Sets no_new_privs. Missing rule
  * paths are skipped. Returns the ABI used or -errno; never partially applied on error. */
 int osm_landlock_apply(const struct osm_landlock_rule *rules, size_t n, int tcp_port);
+
+/* Restricts the calling thread to no filesystem access and no TCP bind or connect at all
+ * (Landlock governs neither connecting to a unix socket by path nor sockets already open: what
+ * the egress relay keeps). Sets no_new_privs. Returns the ABI used or -errno (-EOPNOTSUPP below
+ * ABI 4). */
+int osm_landlock_deny_all(void);
+
+/* Drops to uid (and gid = uid) for good as root: the bounding, ambient and inheritable
+ * capability sets cleared, supplementary groups dropped; -EPERM when root could be regained.
+ * (privdrop.c) */
+int osm_sandbox_drop_uid(uid_t uid);
 
 /* seccomp (seccomp.c): default allow; EPERM for mount and the new mount API, pivot_root,
  * ptrace/process_vm_*, kexec, module loading, bpf, perf_event_open, keyctl/add_key/request_key,

@@ -32,9 +32,10 @@ const struct osm_tool osm_tools_approval[] = {
      .input_schema = ONE_STRING_ARG("id", "Approval id."),
      .cls = OSM_CLASS_READ, .daemon = "agentd", .method = "GET", .path = "/approval/{id}"},
     {.name = "sandbox_exec",
-     .description = "Run a command in the bubblewrap sandbox: ring 2 (default) has no network "
-                    "and a private /tmp; ring 1 may use the network through the egress proxy. "
-                    "Runs as a job.",
+     .description = "Run a command in the bubblewrap sandbox: ring 2 (default) has a private "
+                    "/tmp and its own network namespace, whose one way out is the egress proxy "
+                    "(HTTP_PROXY/HTTPS_PROXY, the agent's allowlist) while osmoda-egress runs; "
+                    "ring 1 (the host filesystem) needs an approval. Runs as a job.",
      .input_schema = J({"type":"object","properties":{
         "command":{"type":"string","minLength":1,"description":"The command line (/bin/sh -c)."},
         "ring":{"enum":[1,2,"ring1","ring2"],"description":"Trust ring (default 2)."},
@@ -46,7 +47,7 @@ const struct osm_tool osm_tools_approval[] = {
         "fs_write":{"type":"array","items":{"type":"string","minLength":1},"maxItems":32,
                     "description":"Absolute host paths to bind writable (ring 1)."},
         "network":{"type":"boolean",
-                   "description":"Egress through the proxy (ring 1, after approval)."}},
+                   "description":"Require the egress proxy (egress_unavailable without it)."}},
         "required":["command"],"additionalProperties":false}),
      .cls = OSM_CLASS_PRIVILEGED, .daemon = "agentd", .flags = OSM_TOOL_JOB},
     {.name = "capability_mint",

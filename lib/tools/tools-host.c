@@ -6,7 +6,8 @@
 const struct osm_tool osm_tools_host[] = {
     {.name = "shell_exec",
      .description = "Run a shell command (/bin/sh -c) on the host and return its exit status and "
-                    "output. Sandboxed by default; runs as a job.",
+                    "output. Sandboxed by default (network only through the egress proxy); "
+                    "runs as a job.",
      .input_schema = J({"type":"object","properties":{
         "command":{"type":"string","minLength":1,"description":"The command line."},
         "timeout":{"type":"integer","minimum":1,"maximum":) OSM_STR(OSM_TOOL_SHELL_TIMEOUT_MAX_MS)

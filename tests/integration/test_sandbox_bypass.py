@@ -6,7 +6,7 @@ commands are written to slip past it (a plain rm -f, or a command name no readin
 know), so they really run; what must hold is containment: the host canary file outside the
 workspace is still there and unchanged, the policy file is unchanged, a pending approval stays
 pending, and the ledger shows the attempt. Also: the memory and pids limits on whichever cgroup
-hierarchy holds them (v1 controllers, or a pure v2 tree), and no network without an egress grant.
+hierarchy holds them (v1 controllers, or a pure v2 tree), and no network without osmoda-egress.
 As root the suite never skips: a host that cannot limit jobs fails it with the reason."""
 import json
 import os
@@ -302,7 +302,7 @@ class Bypass(unittest.TestCase):
         self.assertNotEqual(r.get("status"), "ok", r)
         self.assert_contained("curl -s")
 
-    def test_network_egress_refused_without_grant(self):
+    def test_no_network_without_egress(self):
         srv = socket.socket()
         srv.bind(("127.0.0.1", 0))
         srv.listen(4)
@@ -328,9 +328,11 @@ class Bypass(unittest.TestCase):
         self.assertEqual(got, [], "a connection from the sandbox reached the host")
         self.assertIn("curl=7", out["output"])  # couldn't connect
         self.assertRegex(out["output"], "Connection refused|Network is unreachable")
-        # asking for the network without a grant is refused before anything runs
-        st, r = self.agentd.call_tool("sandbox_exec", {"command": "true", "network": True})
-        self.assertNotEqual(r.get("result", {}).get("status"), "exited", r)
+        # the network exists only through osmoda-egress: without it, asking fails before
+        # anything runs (even for the operator, who needs no approval)
+        st, r = self.agentd.call_tool("sandbox_exec", {"command": "true", "network": True},
+                                      operator=True)
+        self.assertEqual(r.get("error"), "egress_unavailable", r)
 
     def test_escape_syscalls_denied(self):
         out = self.attempt("unshare -U true 2>&1; unshare -m true 2>&1; "

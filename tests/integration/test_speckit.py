@@ -3,6 +3,7 @@ exact command recorded, values quoted so that arguments cannot inject shell."""
 import json
 import os
 import shutil
+import socket
 import sqlite3
 import time
 import unittest
@@ -41,11 +42,19 @@ class SpecKit(AgentdTestCase):
         st, r = self.agentd.call_tool("spec_kit_init", {"project_name": "x", "integration": "vim"})
         self.assertEqual(st, 422, r)
 
-    def test_run_is_approved_first_and_its_prompt_cannot_inject(self):
-        self.agentd.call_tool("spec_kit_init", {"project_name": "p"})
-        evil = "'; touch /workspace/pwned; echo '"
+    def egress_socket(self):
+        """A listening socket where osmoda-egress serves the agent principal: the run's coding
+        agent needs the network, so without one it does not start."""
+        d = os.path.join(self.agentd.run_dir, "egress-proxy")
+        os.makedirs(d, mode=0o700, exist_ok=True)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.bind(os.path.join(d, "agent.sock"))
+        s.listen(4)
+        self.addCleanup(s.close)
+
+    def approved_run(self, prompt):
         st, r = self.agentd.call_tool("spec_kit_run", {"project_path": "/workspace/p",
-                                                      "command": "specify", "prompt": evil})
+                                                      "command": "specify", "prompt": prompt})
         self.assertEqual(st, 202, r)  # privileged: waits for a person
         self.assertEqual(r["status"], "pending")
         jid = r["job_id"]
@@ -59,6 +68,19 @@ class SpecKit(AgentdTestCase):
             status = next((e for e in ends if e["id"] == jid), None)
             time.sleep(0.2)
         self.assertIsNotNone(status, "the approved job did not finish")
+        return status
+
+    def test_run_without_egress_does_not_start(self):
+        self.agentd.call_tool("spec_kit_init", {"project_name": "p"})
+        end = self.approved_run("hello")
+        self.assertEqual(end.get("error"), "egress_unavailable", end)
+        self.assertEqual(len(self.job_commands()), 1)  # only the init ran
+
+    def test_run_is_approved_first_and_its_prompt_cannot_inject(self):
+        self.agentd.call_tool("spec_kit_init", {"project_name": "p"})
+        self.egress_socket()
+        evil = "'; touch /workspace/pwned; echo '"
+        self.approved_run(evil)
         self.assertFalse(os.path.exists(os.path.join(self.agentd.state_dir, "workspace", "pwned")))
         quoted = "'/speckit-specify " + evil.replace("'", "'\\''") + "'"
         self.assertTrue(self.job_commands()[-1].endswith("-- " + quoted), self.job_commands())

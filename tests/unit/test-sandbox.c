@@ -9,7 +9,9 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/ptrace.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -73,22 +75,87 @@ Test(sandbox, ring2_argv_confines)
     osm_sandbox_argv_free(argv);
 }
 
-Test(sandbox, ring2_network_only_when_granted)
+Test(sandbox, ring2_never_shares_the_host_network)
 {
     struct osm_sandbox_spec s = {.ring = 2,
                                  .init = "/x/init",
                                  .workspace = "/w",
                                  .workspace_fd = -1,
                                  .ready_fd = -1,
-                                 .network = true,
+                                 .network = true, /* asked for, but no egress socket */
                                  .command = "true"};
     char **argv = NULL;
 
     cr_assert_eq(osm_sandbox_argv(&s, &argv), 0);
-    cr_assert(!has_seq(argv, "--unshare-net", NULL, NULL));
-    cr_assert(has_seq(argv, "--setenv", "HTTPS_PROXY", "http://127.0.0.1:19999"));
-    cr_assert(has_seq(argv, "--tcp-port", "19999", NULL)); /* Landlock: the proxy port only */
+    cr_assert(!has_seq(argv, "--share-net", NULL, NULL));
+    cr_assert(has_seq(argv, geteuid() == 0 ? "--unshare-net" : "--unshare-all", NULL, NULL));
+    cr_assert(!has_seq(argv, "--setenv", "HTTPS_PROXY", NULL));
+    cr_assert(!has_seq(argv, "--egress-socket", NULL, NULL));
+    cr_assert(!has_seq(argv, "--tcp-port", NULL, NULL));
     osm_sandbox_argv_free(argv);
+}
+
+static void check_egress(bool required)
+{
+    struct osm_sandbox_spec s = {.ring = 2,
+                                 .init = "/x/init",
+                                 .workspace = "/w",
+                                 .workspace_fd = -1,
+                                 .ready_fd = -1,
+                                 .egress_socket = "/r/egress-proxy/agent.sock",
+                                 .network = required,
+                                 .command = "true"};
+    char **argv = NULL;
+
+    cr_assert_eq(osm_sandbox_argv(&s, &argv), 0);
+    cr_assert(!has_seq(argv, "--share-net", NULL, NULL));
+    cr_assert(has_seq(argv, geteuid() == 0 ? "--unshare-net" : "--unshare-all", NULL, NULL));
+    /* required: bwrap fails when the socket is gone; otherwise the relay answers 503 */
+    cr_assert(has_seq(argv, required ? "--ro-bind" : "--ro-bind-try", "/r/egress-proxy/agent.sock",
+                      OSM_SANDBOX_INSIDE_EGRESS));
+    cr_assert(has_seq(argv, "--setenv", "HTTPS_PROXY", "http://127.0.0.1:19999"));
+    cr_assert(has_seq(argv, "--setenv", "https_proxy", "http://127.0.0.1:19999"));
+    cr_assert(has_seq(argv, "--setenv", "HTTP_PROXY", "http://127.0.0.1:19999"));
+    cr_assert(has_seq(argv, "--setenv", "http_proxy", "http://127.0.0.1:19999"));
+    /* the init relays the port to the socket and Landlock keeps TCP to that port only; both
+     * come after the init's path, before the command */
+    cr_assert(has_seq(argv, "--egress-socket", OSM_SANDBOX_INSIDE_EGRESS, NULL));
+    cr_assert(has_seq(argv, "--egress-port", "19999", NULL));
+    cr_assert(has_seq(argv, "--tcp-port", "19999", NULL));
+    cr_assert_gt(index_of(argv, "--egress-socket"), index_of(argv, OSM_SANDBOX_INSIDE_INIT));
+    osm_sandbox_argv_free(argv);
+}
+
+Test(sandbox, ring2_egress_socket_bound_in_and_relayed)
+{
+    check_egress(false);
+    check_egress(true);
+}
+
+Test(sandbox, egress_socket_path_and_presence)
+{
+    char dir[] = "/tmp/egress-sock-XXXXXX", path[96], file[96];
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    char *p = osm_sandbox_egress_socket("/run/osmoda");
+    int fd;
+
+    cr_assert_str_eq(p, "/run/osmoda/egress-proxy/agent.sock");
+    free(p);
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/agent.sock", dir);
+    snprintf(file, sizeof(file), "%s/plain", dir);
+    cr_assert(!osm_sandbox_egress_present(path));
+    cr_assert(!osm_sandbox_egress_present(NULL));
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+    fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    cr_assert(osm_sandbox_egress_present(path));
+    close(creat(file, 0600));
+    cr_assert(!osm_sandbox_egress_present(file)); /* a regular file is not egress */
+    close(fd);
+    unlink(path);
+    unlink(file);
+    rmdir(dir);
 }
 
 Test(sandbox, ring1_hides_state_and_run)
