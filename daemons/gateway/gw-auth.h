@@ -9,7 +9,9 @@
  * the gateway's own; bearer requests need neither (a browser cannot send them cross-site).
  *
  * Routes (gw_auth_routes): POST /auth/login {token, user?} → {user, csrf, expires_at} +
- * Set-Cookie; POST /auth/logout; GET /auth/session → {user, csrf, expires_at} or 401.
+ * Set-Cookie; POST /auth/logout; GET /auth/session → {user, csrf, expires_at} or 401;
+ * GET /auth/check → {user, via} (is this credential good?); POST /auth/logout-all ends every
+ * session.
  * Failed logins are rate-limited per peer address (429 with Retry-After). */
 #pragma once
 

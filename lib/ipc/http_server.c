@@ -3,6 +3,7 @@
  * handlers), body accumulation with a cap, peer credentials. Routing lives in router.c. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -378,6 +379,62 @@ const char *osm_raw_header(const struct osm_raw_request *req, const char *name)
     return MHD_lookup_connection_value(req->conn_, MHD_HEADER_KIND, name);
 }
 
+const char *osm_raw_query(const struct osm_raw_request *req, const char *key)
+{
+    return MHD_lookup_connection_value(req->conn_, MHD_GET_ARGUMENT_KIND, key);
+}
+
+static void peer_address(struct MHD_Connection *conn, char *buf, size_t len)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+    buf[0] = '\0';
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, buf, (socklen_t)len);
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, buf, (socklen_t)len);
+}
+
+/* The upgraded connection: MHD gives the socket back at once and the handler keeps a duplicate,
+ * so MHD's connection thread ends instead of waiting for the protocol's end (a WebSocket lives
+ * for hours: 500 of them must not hold 500 threads). */
+struct upgrade_hand_off {
+    void (*fn)(void *cls, int fd, const char *extra, size_t extra_len);
+    void *cls;
+};
+
+static void on_upgraded(void *cls, struct MHD_Connection *conn, void *con_cls, const char *extra,
+                        size_t extra_len, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
+{
+    struct upgrade_hand_off *h = cls;
+    int fd = fcntl(sock, F_DUPFD_CLOEXEC, 0);
+
+    MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+    if (fd >= 0)
+        h->fn(h->cls, fd, extra, extra_len);
+    else
+        h->fn(h->cls, -1, NULL, 0);
+    free(h);
+}
+
+static struct MHD_Response *raw_upgrade_response(struct osm_raw_response *out)
+{
+    struct upgrade_hand_off *h = malloc(sizeof(*h));
+    struct MHD_Response *resp;
+
+    free(out->body);
+    out->body = NULL;
+    if (!h)
+        return NULL;
+    *h = (struct upgrade_hand_off){out->upgrade, out->upgrade_cls};
+    resp = MHD_create_response_for_upgrade(on_upgraded, h);
+    if (!resp)
+        free(h);
+    return resp;
+}
+
 int osm_raw_response_header(struct osm_raw_response *resp, const char *name, const char *value)
 {
     size_t i = resp->n_headers;
@@ -395,6 +452,8 @@ static struct MHD_Response *raw_make_response(struct osm_raw_response *out)
 {
     struct MHD_Response *resp;
 
+    if (out->upgrade && out->status == 101)
+        return raw_upgrade_response(out);
     if (out->stream) {
         resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, out->stream,
                                                  out->stream_cls, out->stream_free);
@@ -427,6 +486,7 @@ static enum MHD_Result dispatch_raw(struct osm_http_server *s, struct MHD_Connec
     if (p->body)
         p->body[p->len] = '\0';
     peer_credentials(conn, &req.peer);
+    peer_address(conn, req.peer_addr, sizeof(req.peer_addr));
     s->cfg.raw(&req, &out);
     resp = raw_make_response(&out);
     if (!resp)
@@ -439,6 +499,35 @@ static enum MHD_Result dispatch_raw(struct osm_http_server *s, struct MHD_Connec
     ret = MHD_queue_response(conn, out.status ? (unsigned)out.status : 500, resp);
     MHD_destroy_response(resp);
     return ret;
+}
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = (char)(c | 0x20);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Percent-decoding of the path and query, in place, except %00: a NUL would cut the string
+ * every handler sees ("/static/a.html%00.js" would name a.html), so it stays encoded and
+ * matches nothing. */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+    char *w = s;
+
+    for (const char *r = s; *r; r++) {
+        int hi, lo;
+        if (*r == '%' && (hi = hex_digit(r[1])) >= 0 && (lo = hex_digit(r[2])) >= 0 &&
+            (hi | lo) != 0) {
+            *w++ = (char)(hi * 16 + lo);
+            r += 2;
+        } else {
+            *w++ = *r;
+        }
+    }
+    *w = '\0';
+    return (size_t)(w - s);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -502,11 +591,12 @@ static int start_mhd(struct osm_http_server *s, int listen_fd)
         flags |= MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
         pool = cpus < 1 ? 1 : cpus > OSM_HTTP_POOL_THREADS_MAX ? OSM_HTTP_POOL_THREADS_MAX : cpus;
     } else
-        flags |= MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
+        flags |= MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL | MHD_ALLOW_UPGRADE;
     s->mhd = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, listen_fd,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
-        s, MHD_OPTION_CONNECTION_LIMIT, s->cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        s, MHD_OPTION_UNESCAPE_CALLBACK, unescape, s, MHD_OPTION_CONNECTION_LIMIT,
+        s->cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)OSM_HTTP_CONNECTION_TIMEOUT_S, MHD_OPTION_THREAD_STACK_SIZE,
         (size_t)OSM_HTTP_THREAD_STACK, pool > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
         pool, MHD_OPTION_END);

@@ -103,12 +103,13 @@ struct osm_raw_request {
     const char *path;
     const char *body; /* NUL-terminated, body_len bytes (capped at body_max: 413 before) */
     size_t body_len;
-    struct ucred peer; /* as in struct osm_request */
+    struct ucred peer;  /* as in struct osm_request */
+    char peer_addr[64]; /* the TCP peer's numeric address, "" on a unix socket */
     void *userdata;
     void *conn_; /* internal: the connection, for osm_raw_header() */
 };
 
-#define OSM_RAW_MAX_HEADERS 6
+#define OSM_RAW_MAX_HEADERS 12
 
 /* Blocking producer of a streamed body: returns the bytes written into buf (at most max, > 0),
  * or -1 at the end of the stream, -2 to abort the connection. It may block (one thread per
@@ -128,12 +129,20 @@ struct osm_raw_response {
     osm_stream_read_fn stream; /* when set, the body is streamed (chunked) instead of body */
     void (*stream_free)(void *cls);
     void *stream_cls;
+    /* A protocol upgrade (WebSocket): with status 101 and the Upgrade header set, the answer is
+     * sent and the connection handed over: upgrade gets a socket of its own (it closes it) and
+     * the bytes the client sent past the request. Called on the connection's thread, which
+     * then ends. */
+    void (*upgrade)(void *cls, int fd, const char *extra, size_t extra_len);
+    void *upgrade_cls;
 };
 
 typedef void (*osm_raw_handler_fn)(struct osm_raw_request *req, struct osm_raw_response *resp);
 
 /* The value of request header name (case-insensitive), or NULL. */
 const char *osm_raw_header(const struct osm_raw_request *req, const char *name);
+/* The value of query argument key (decoded), or NULL. */
+const char *osm_raw_query(const struct osm_raw_request *req, const char *key);
 /* Adds a response header; -E2BIG when the table or a field is full. */
 int osm_raw_response_header(struct osm_raw_response *resp, const char *name, const char *value);
 

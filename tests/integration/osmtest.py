@@ -348,3 +348,102 @@ class WatchTestCase(unittest.TestCase):
         self.agentd.cleanup()
         self.assertTrue(alive, "osmoda-watch died during the test")
         self.assertEqual(reports, ("", ""), "sanitizer reports from agentd and osmoda-watch")
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 nobody listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Gateway:
+    """A real osmoda-gateway on 127.0.0.1:<free port>, its state beside agentd's (config/ with
+    the token) and its dashboard from the source tree. agentd may be None: the gateway then runs
+    in a temporary state directory of its own and its ledger events have nowhere to go."""
+
+    def __init__(self, agentd=None, args=()):
+        self.agentd = agentd
+        self.tmp = agentd.tmp if agentd else tempfile.mkdtemp(prefix="osmoda-gw-")
+        self.state_dir = agentd.state_dir if agentd else os.path.join(self.tmp, "state")
+        self.run_dir = agentd.run_dir if agentd else os.path.join(self.tmp, "run")
+        os.makedirs(self.state_dir, mode=0o700, exist_ok=True)
+        os.makedirs(self.run_dir, mode=0o700, exist_ok=True)
+        self.port = free_port()
+        self.token_path = os.path.join(self.state_dir, "config", "gateway-token")
+        self.log_path = os.path.join(self.tmp, "gateway.stderr")
+        self.args = list(args)
+        self.proc = None
+
+    def start(self, wait=True):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [binary("osmoda-gateway"), "--listen", "127.0.0.1:%d" % self.port, "--state-dir",
+             self.state_dir, "--run-dir", self.run_dir, "--web-dir",
+             os.path.join(ROOT, "daemons", "gateway", "web")] + self.args,
+            stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
+        if wait:
+            wait_for(lambda: self._up(), "the gateway to answer")
+        return self
+
+    def _up(self):
+        if self.proc.poll() is not None:
+            raise RuntimeError("osmoda-gateway exited: " + self.text())
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return True
+        except OSError:
+            return False
+
+    @property
+    def token(self):
+        with open(self.token_path) as f:
+            return f.read().strip()
+
+    def http(self, method, path, body=None, raw=None, headers=None, auth=True, timeout=30):
+        """(status, headers dict (lower-case names), parsed JSON or raw bytes)."""
+        h = dict(headers or {})
+        if auth and "Authorization" not in h:
+            h["Authorization"] = "Bearer " + self.token
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None
+                                            else None)
+        if data is not None:
+            h.setdefault("Content-Type", "application/json")
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            c.request(method, path, body=data, headers=h)
+            r = c.getresponse()
+            payload = r.read()
+            hdrs = {k.lower(): v for k, v in r.getheaders()}
+            if "json" in hdrs.get("content-type", ""):
+                payload = json.loads(payload)
+            return r.status, hdrs, payload
+        finally:
+            c.close()
+
+    def text(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def sanitizer_errors(self):
+        return sanitizer_report(self.text())
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self):
+        if self.alive():
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc is not None:
+            self.log.close()
+        self.proc = None
+
+    def cleanup(self):
+        self.stop()
+        if not self.agentd:
+            shutil.rmtree(self.tmp, ignore_errors=True)
