@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "daemon/daemon.h"
 #include "gw-auth.h"
+#include "gw-config.h"
 #include "gw-http.h"
 
 struct options {
@@ -167,6 +168,7 @@ static int layout_resolve(const struct options *o, struct gateway *gw, struct la
 
 static void close_parts(struct gateway *gw)
 {
+    gw_config_close(gw);
     gw_auth_free(gw->auth);
 }
 
@@ -180,7 +182,26 @@ static int open_parts(struct gateway *gw, const struct options *o, const char **
         return *what = "auth", r;
     }
     log_info("gateway.auth", "token_file=%s", gw_auth_token_path(gw->auth));
+    if ((r = gw_config_open(gw, o->credstore_key_file, err, sizeof(err))) < 0) {
+        log_error("daemon.init", "what=config error=%d reason=\"%s\"", r, err);
+        return *what = "config", r;
+    }
     return 0;
+}
+
+/* SIGHUP: agents.json again (credentials are read from the store on every use). */
+static void reload(struct gateway *gw)
+{
+    char err[512] = "";
+    int r = gw_config_reload(gw, "sighup", err, sizeof(err));
+
+    if (r == -ENOTCONN)
+        log_error("daemon.reload", "what=agents.json reloaded=no reason=\"the reload could not "
+                                   "be recorded in the ledger\"");
+    else if (r < 0)
+        log_error("daemon.reload", "what=agents.json reloaded=no reason=\"%s\"", err);
+    else
+        log_info("daemon.reload", "what=agents.json reloaded=yes");
 }
 
 static int serve(struct gateway *gw, const struct options *o, sigset_t *signals)
@@ -205,7 +226,7 @@ static int serve(struct gateway *gw, const struct options *o, sigset_t *signals)
              strchr(addr, ':') ? "]" : "", port);
     osm_daemon_notify_ready(o->ready_fd);
     while ((sig = osm_daemon_wait_signal(signals)) == SIGHUP)
-        log_info("daemon.reload", "what=nothing to reload yet");
+        reload(gw);
     osm_http_server_stop(http);
     return 0;
 }
