@@ -16,6 +16,8 @@
 #define APPROVAL_ID_MAX 64
 #define APPROVAL_TTL_MAX (30 * 86400) /* agentd's AGENTD_APPROVAL_TTL_MAX_S */
 #define REASON_MAX 500
+#define UNIT_MAX 256 /* watch's unit names */
+#define UNIT_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789@._:-"
 
 static const struct gw_daemon_info *daemon_info(const char *name)
 {
@@ -38,8 +40,9 @@ static void daemon_refused(struct gw_req *req, struct gw_resp *resp, const char 
              code            ? code
              : status == 502 ? "bad_gateway"
                              : "upstream_error",
-             json_pack("{s:s, s:O?}", "daemon", daemon, "detail", detail), "%s: %s", daemon,
-             msg ? msg : "the daemon refused the request");
+             detail ? json_pack("{s:s, s:O}", "daemon", daemon, "detail", detail)
+                    : json_pack("{s:s}", "daemon", daemon),
+             "%s: %s", daemon, msg ? msg : "the daemon refused the request");
 }
 
 int gw_api_call(struct gw_req *req, struct gw_resp *resp, const char *daemon, const char *method,
@@ -231,9 +234,31 @@ void gw_api_ops_switches(struct gw_req *req, struct gw_resp *resp)
         forward_list(req, resp, "watch", path, "switches");
 }
 
+/* One unit's status (?unit=), or what watch supervises: its services (apps) and watchers. */
 void gw_api_ops_services(struct gw_req *req, struct gw_resp *resp)
 {
-    forward_list(req, resp, "watch", "/service/status", "services");
+    const char *unit = gw_req_query(req, "unit");
+    struct osm_http_reply apps, watchers;
+    char path[320];
+    size_t n = unit ? strlen(unit) : 0;
+
+    if (unit && (n < 1 || n > UNIT_MAX || strspn(unit, UNIT_CHARS) != n)) {
+        gw_error(req, resp, 400, "validation_failed", json_pack("{s:s}", "field", "unit"),
+                 "unit is 1-%d characters of [A-Za-z0-9@._:-]", UNIT_MAX);
+        return;
+    }
+    if (unit) {
+        snprintf(path, sizeof(path), "/service/status?unit=%s", unit);
+        forward_list(req, resp, "watch", path, "service");
+        return;
+    }
+    if (gw_api_call(req, resp, "watch", "GET", "/app/list", NULL, &apps) < 0)
+        return;
+    if (gw_api_call(req, resp, "watch", "GET", "/watcher/list", NULL, &watchers) == 0) {
+        resp->json = json_pack("{s:O, s:O}", "services", apps.json, "watchers", watchers.json);
+        osm_http_reply_clear(&watchers);
+    }
+    osm_http_reply_clear(&apps);
 }
 
 void gw_api_ops_denials(struct gw_req *req, struct gw_resp *resp)
