@@ -46,6 +46,8 @@ struct gw_api {
 int gw_api_ledger(struct gw_api *a, struct osm_ledger **ret);
 /* Drops this thread's handle after an error, so the next call reopens the file. */
 void gw_api_ledger_reset(struct gw_api *a);
+/* The destructor of a thread's handle (pthread key). */
+void gw_api_reader_free(void *p);
 void gw_api_ledger_handler_events(struct gw_req *req, struct gw_resp *resp);
 void gw_api_ledger_handler_verify(struct gw_req *req, struct gw_resp *resp);
 void gw_api_ledger_handler_proof(struct gw_req *req, struct gw_resp *resp);

@@ -19,32 +19,59 @@
 
 /* ---- the handle -------------------------------------------------------------------------- */
 
-int gw_api_ledger(struct gw_api *a, struct osm_ledger **ret)
+/* What a connection thread keeps: its handle and the events query, prepared once. */
+struct reader {
+    struct osm_ledger *l;
+    sqlite3_stmt *events;
+};
+
+void gw_api_reader_free(void *p)
 {
-    struct osm_ledger *l = pthread_getspecific(a->ledger_key);
+    struct reader *rd = p;
+
+    if (!rd)
+        return;
+    sqlite3_finalize(rd->events);
+    osm_ledger_close(rd->l);
+    free(rd);
+}
+
+static int reader_of(struct gw_api *a, struct reader **ret)
+{
+    struct reader *rd = pthread_getspecific(a->ledger_key);
     int r;
 
-    if (!l) {
-        r = osm_ledger_open(a->ledger_path, OSM_LEDGER_RDONLY, &l);
+    if (!rd) {
+        if (!(rd = calloc(1, sizeof(*rd))))
+            return -ENOMEM;
+        r = osm_ledger_open(a->ledger_path, OSM_LEDGER_RDONLY, &rd->l);
+        if (r == 0 && (r = -pthread_setspecific(a->ledger_key, rd)) == 0)
+            r = 0;
         if (r < 0) {
-            osm_ledger_close(l);
+            gw_api_reader_free(rd);
             return r;
         }
-        if ((r = pthread_setspecific(a->ledger_key, l)) != 0) {
-            osm_ledger_close(l);
-            return -r;
-        }
     }
-    *ret = l;
+    *ret = rd;
     return 0;
+}
+
+int gw_api_ledger(struct gw_api *a, struct osm_ledger **ret)
+{
+    struct reader *rd;
+    int r = reader_of(a, &rd);
+
+    if (r == 0)
+        *ret = rd->l;
+    return r;
 }
 
 void gw_api_ledger_reset(struct gw_api *a)
 {
-    struct osm_ledger *l = pthread_getspecific(a->ledger_key);
+    struct reader *rd = pthread_getspecific(a->ledger_key);
 
     pthread_setspecific(a->ledger_key, NULL);
-    osm_ledger_close(l);
+    gw_api_reader_free(rd);
 }
 
 static void ledger_error(struct gw_req *req, struct gw_resp *resp, int r)
@@ -111,14 +138,17 @@ static bool query_name(struct gw_req *req, struct gw_resp *resp, const char *key
     return false;
 }
 
-static int events_query(struct osm_ledger *l, const char *type, const char *actor, int64_t before,
+static int events_query(struct reader *rd, const char *type, const char *actor, int64_t before,
                         int64_t limit, json_t *out)
 {
-    sqlite3_stmt *s = NULL;
+    sqlite3_stmt *s;
     int rc;
 
-    if (sqlite3_prepare_v2(osm_ledger_sqlite(l), events_sql, -1, &s, NULL) != SQLITE_OK)
+    if (!rd->events &&
+        sqlite3_prepare_v3(osm_ledger_sqlite(rd->l), events_sql, -1, SQLITE_PREPARE_PERSISTENT,
+                           &rd->events, NULL) != SQLITE_OK)
         return -EIO;
+    s = rd->events;
     if (type)
         sqlite3_bind_text(s, 1, type, -1, SQLITE_STATIC);
     if (actor)
@@ -131,7 +161,8 @@ static int events_query(struct osm_ledger *l, const char *type, const char *acto
             rc = SQLITE_NOMEM;
             break;
         }
-    sqlite3_finalize(s);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
     return rc == SQLITE_DONE ? 0 : rc == SQLITE_NOMEM ? -ENOMEM : -EIO;
 }
 
@@ -140,7 +171,7 @@ void gw_api_ledger_handler_events(struct gw_req *req, struct gw_resp *resp)
     struct gw_api *a = req->gw->api;
     const char *type, *actor;
     int64_t limit, before;
-    struct osm_ledger *l;
+    struct reader *rd;
     json_t *list;
     size_t n;
     int r;
@@ -149,11 +180,11 @@ void gw_api_ledger_handler_events(struct gw_req *req, struct gw_resp *resp)
         !query_int(req, resp, "before", 0, 1, INT64_MAX, &before) ||
         !query_name(req, resp, "type", &type) || !query_name(req, resp, "actor", &actor))
         return;
-    if ((r = gw_api_ledger(a, &l)) < 0)
+    if ((r = reader_of(a, &rd)) < 0)
         return ledger_error(req, resp, r);
     if (!(list = json_array()))
         return ledger_error(req, resp, -ENOMEM);
-    if ((r = events_query(l, type, actor, before, limit, list)) < 0) {
+    if ((r = events_query(rd, type, actor, before, limit, list)) < 0) {
         json_decref(list);
         gw_api_ledger_reset(a);
         return ledger_error(req, resp, r);

@@ -322,11 +322,6 @@ void gw_api_count(struct gw_api *a, int status)
         atomic_fetch_add(&a->counters.by_class[c >= 1 && c <= 5 ? c : 0], 1);
 }
 
-static void ledger_close(void *l)
-{
-    osm_ledger_close(l);
-}
-
 int gw_api_new(struct gateway *gw, const struct gw_api_options *opt, struct gw_api **ret)
 {
     struct gw_api *a = calloc(1, sizeof(*a));
@@ -342,8 +337,11 @@ int gw_api_new(struct gateway *gw, const struct gw_api_options *opt, struct gw_a
         a->opt.write_per_min = GW_RATE_WRITE_PER_MIN;
     if (!a->opt.syslog_socket)
         a->opt.syslog_socket = GW_SYSLOG_SOCKET;
+    /* SQLite's allocation statistics take a global mutex per allocation: the connection
+     * threads reading the ledger would queue on it (a no-op once SQLite is initialised) */
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     pthread_mutex_init(&a->tally.lock, NULL);
-    if ((r = -pthread_key_create(&a->ledger_key, ledger_close)) < 0) {
+    if ((r = -pthread_key_create(&a->ledger_key, gw_api_reader_free)) < 0) {
         pthread_mutex_destroy(&a->tally.lock);
         free(a);
         return r;
