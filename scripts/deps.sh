@@ -13,7 +13,7 @@ packages=(
   libsystemd-dev libsecp256k1-dev libbotan-2-dev libwslay-dev
   python3 sqlite3 tar gzip procps curl ca-certificates
   systemd-container debootstrap nix-bin monit busybox-static
-  tinyproxy squid nftables iproute2 wrk openssl
+  tinyproxy squid nftables iproute2 wrk openssl nginx-light
 )
 
 missing=()
