@@ -82,7 +82,7 @@ const struct osm_tool osm_tools_keyd[] = {
      .description = "Import a private key as a new wallet (when the policy allows; a person approves).",
      .input_schema = J({"type":"object","properties":{) CHAIN_PROP J(,
         "label":{"type":"string","minLength":1,"maxLength":128,"description":"A name for the wallet."},
-        "private_key":{"type":"string","minLength":64,"maxLength":66,
+        "private_key":{"type":"string","minLength":1,"maxLength":66,
                        "description":"32 bytes, hex (the Ed25519 seed for Solana)."}},
         "required":["chain","label","private_key"],"additionalProperties":false}),
      .cls = OSM_CLASS_PRIVILEGED, .daemon = "keyd", .method = "POST", .path = "/wallet/import"},

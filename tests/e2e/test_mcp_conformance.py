@@ -163,7 +163,7 @@ class HttpSecurity(HttpBridgeCase):
                                                    "MCP-Protocol-Version": "2025-11-25"})
         self.assertEqual(status, 200, text)
         tools = json.loads(text)["result"]["tools"]
-        self.assertEqual(len(tools), 95)  # osModa's 92 + job_status/wait/kill
+        self.assertEqual(len(tools), 101)  # osModa's 92 + job_status/wait/kill + keyd's 6
         self.assertFalse([t for t in tools if t["name"].startswith("test_")],
                          "conformance fixtures listed in a normal run")
         status, _, _ = b.post(listing, headers={"Mcp-Session-Id": sid,
