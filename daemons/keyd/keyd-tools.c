@@ -185,6 +185,10 @@ static const struct {
     {"wallet_export", run_export, decide_person},
     {"vault_list", NULL, NULL},
     {"vault_deliver", run_deliver, decide_person},
+    /* a held call's result, once a person approved it */
+    {"job_status", osm_exec_job_status, NULL},
+    {"job_wait", osm_exec_job_wait, NULL},
+    {"job_kill", osm_exec_job_kill, NULL},
 };
 
 int keyd_tool_table(struct osm_exec_tool **ret, size_t *ret_n)
