@@ -520,3 +520,209 @@ Test(sol, transfer_layout_and_signature)
     memset(to, 0, 32);
     cr_assert_eq(sol_transfer_tx(sk, to, 1, bh, &tx, &len, sig), -EINVAL);
 }
+
+/* EIP-712's own example (eips.ethereum.org/EIPS/eip-712, "Example", Example.js). */
+#define MAIL_TYPES                                                                                 \
+    "\"EIP712Domain\": [{\"name\": \"name\", \"type\": \"string\"}, {\"name\": \"version\", "      \
+    "\"type\": \"string\"}, {\"name\": \"chainId\", \"type\": \"uint256\"}, {\"name\": "           \
+    "\"verifyingContract\", \"type\": \"address\"}], \"Person\": [{\"name\": \"name\", \"type\": " \
+    "\"string\"}, {\"name\": \"wallet\", \"type\": \"address\"}], \"Mail\": [{\"name\": "          \
+    "\"from\", \"type\": \"Person\"}, {\"name\": \"to\", \"type\": \"Person\"}, {\"name\": "       \
+    "\"contents\", \"type\": \"string\"}]"
+#define MAIL_DOMAIN                                                                                \
+    "{\"name\": \"Ether Mail\", \"version\": \"1\", \"chainId\": 1, \"verifyingContract\": "       \
+    "\"0xCcCCccccCCCCcCCCCCCcCcCccCcCCCcCcccccccC\"}"
+#define MAIL_MESSAGE                                                                               \
+    "{\"from\": {\"name\": \"Cow\", \"wallet\": \"0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826\"}, " \
+    "\"to\": {\"name\": \"Bob\", \"wallet\": \"0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB\"}, "    \
+    "\"contents\": \"Hello, Bob!\"}"
+#define MAIL_DSEP "f2cee375fa42b42143804025fc449deafd50cc031ca257e0b194a650a912090f"
+#define MAIL_HASH "c52c0ee5d84264471806290a3f2c4cecfc5490626bf912d01f240d7a274b371e"
+#define MAIL_DIGEST "be609aee343fb3c4b28e1df9e632fca64fcfaede20f02e86244efddf30957bd2"
+
+/* The digest of a document written as {types}, primaryType, domain, message. */
+static int typed(const char *types, const char *primary, const char *domain, const char *message,
+                 uint8_t d[32], char *err)
+{
+    char *text = NULL;
+    json_error_t jerr;
+    json_t *doc;
+    int r;
+
+    cr_assert_gt(asprintf(&text,
+                          "{\"types\": {%s}, \"primaryType\": \"%s\", \"domain\": %s, "
+                          "\"message\": %s}",
+                          types, primary, domain, message),
+                 0);
+    doc = json_loads(text, 0, &jerr);
+    cr_assert_not_null(doc, "%s: %s", jerr.text, text);
+    r = eth_typed_data_digest(doc, d, err, 256);
+    json_decref(doc);
+    free(text);
+    return r;
+}
+
+Test(eip712, the_specs_mail_example)
+{
+    static const uint8_t prefix[2] = {0x19, 0x01};
+    uint8_t d[32], want[32], dsep[32], mhash[32], sk[32], sig[ETH_SIG_LEN], addr[20];
+    char err[256], text[ETH_ADDR_TEXT_LEN + 1];
+
+    cr_assert_eq(typed(MAIL_TYPES, "Mail", MAIL_DOMAIN, MAIL_MESSAGE, d, err), 0, "%s", err);
+    assert_hex(d, 32, MAIL_DIGEST);
+    /* the digest is keccak256(0x1901 ‖ the spec's domain separator ‖ the spec's hashStruct) */
+    from_hex(MAIL_DSEP, dsep, 32);
+    from_hex(MAIL_HASH, mhash, 32);
+    const void *parts[] = {prefix, dsep, mhash};
+    const size_t lens[] = {2, 32, 32};
+    cr_assert_eq(keccak256_parts(parts, lens, 3, want), 0);
+    cr_assert_eq(memcmp(d, want, 32), 0);
+    /* the domain alone: keccak256(0x1901 ‖ domainSeparator) */
+    cr_assert_eq(typed(MAIL_TYPES, "EIP712Domain", MAIL_DOMAIN, "{}", d, err), 0, "%s", err);
+    cr_assert_eq(keccak256_parts(parts, lens, 2, want), 0);
+    cr_assert_eq(memcmp(d, want, 32), 0);
+    /* the spec signs with keccak256("cow") and gives v 28, r 0x4355..1c9d, s 0x0729..1562 */
+    cr_assert_eq(keccak256("cow", 3, sk), 0);
+    from_hex(MAIL_DIGEST, d, 32);
+    cr_assert_eq(eth_sign_digest(sk, d, sig), 0);
+    assert_hex(sig, 64,
+               "4355c47d63924e8a72e509b65029052eb6c299d53a04e167c5775fd466751c9d07299936d304c153"
+               "f6443dfa05f40ff007d72911b6f72307f996231605b91562");
+    cr_assert_eq(sig[64] + 27, 28);
+    cr_assert_eq(eth_recover(d, sig, addr), 0);
+    eth_address_text(addr, text);
+    cr_assert_str_eq(text, "0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826");
+}
+
+Test(eip712, a_missing_domain_type_is_derived_in_the_specs_order)
+{
+    uint8_t d[32];
+    char err[256];
+
+    cr_assert_eq(typed("\"Person\": [{\"name\": \"name\", \"type\": \"string\"}, {\"name\": "
+                       "\"wallet\", \"type\": \"address\"}], \"Mail\": [{\"name\": \"from\", "
+                       "\"type\": \"Person\"}, {\"name\": \"to\", \"type\": \"Person\"}, "
+                       "{\"name\": \"contents\", \"type\": \"string\"}]",
+                       "Mail", MAIL_DOMAIN, MAIL_MESSAGE, d, err),
+                 0, "%s", err);
+    assert_hex(d, 32, MAIL_DIGEST);
+}
+
+/* One field of type `type` holding `value`, in a struct V beside the Mail domain. */
+static int one_field(const char *type, const char *value, char *err)
+{
+    char *types = NULL, *msg = NULL;
+    uint8_t d[32];
+    int r;
+
+    cr_assert_gt(asprintf(&types,
+                          MAIL_TYPES ", \"V\": [{\"name\": \"v\", \"type\": \"%s\"}], \"S\": "
+                                     "[{\"name\": \"x\", \"type\": \"uint8\"}]",
+                          type),
+                 0);
+    cr_assert_gt(asprintf(&msg, "{\"v\": %s}", value), 0);
+    r = typed(types, "V", MAIL_DOMAIN, msg, d, err);
+    free(types);
+    free(msg);
+    return r;
+}
+
+Test(eip712, values_in_range_are_encoded)
+{
+    static const char *const ok[][2] = {
+        {"uint8", "255"},
+        {"uint8", "\"0xff\""},
+        {"int8", "-128"},
+        {"int8", "127"},
+        {"int8", "\"-128\""},
+        {"uint256", "\"115792089237316195423570985008687907853269984665640564039457584007913129"
+                    "639935\""},
+        {"int256", "\"-5789604461865809771178549250434395392663499233282028201972879200395656"
+                   "4819968\""},
+        {"bytes4", "\"0xa9059cbb\""},
+        {"bytes", "\"0x\""},
+        {"bool", "true"},
+        {"string[]", "[\"a\", \"b\"]"},
+        {"uint8[2][]", "[[1, 2], [3, 4], [5, 6]]"},
+        {"S[1]", "[{\"x\": 1}]"},
+        {"address", "\"0xbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\""},
+    };
+    char err[256];
+
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+        cr_assert_eq(one_field(ok[i][0], ok[i][1], err), 0, "%s %s: %s", ok[i][0], ok[i][1], err);
+}
+
+Test(eip712, malformed_documents_are_refused_with_a_reason)
+{
+    static const char *const bad[][2] = {
+        {"uint8", "256"},
+        {"uint8", "-1"},
+        {"int8", "128"},
+        {"int8", "-129"},
+        {"uint256", "\"1157920892373161954235709850086879078532699846656405640394575840079131296"
+                    "39936\""},
+        {"uint8", "1.5"},
+        {"uint8", "\"12a\""},
+        {"uint8", "\"\""},
+        {"uint8", "true"},
+        {"uint7", "1"},
+        {"uint264", "1"},
+        {"uint08", "1"},
+        {"int", "1"},
+        {"bytes4", "\"0xa9059c\""},
+        {"bytes4", "\"0xa9059cbb00\""},
+        {"bytes33", "\"0x00\""},
+        {"bytes", "\"0x0\""},
+        {"bytes", "\"a9\""},
+        {"bool", "1"},
+        {"string", "1"},
+        {"address", "\"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD\""},
+        {"address", "\"0x1234\""},
+        {"Unknown", "{}"},
+        {"S", "{}"},
+        {"S", "{\"x\": 1, \"y\": 2}"},
+        {"S[2]", "[{\"x\": 1}]"},
+        {"S[", "[]"},
+        {"S[0]", "[]"},
+        {"S[]x", "[]"},
+        {"uint8[]", "1"},
+    };
+    char err[256];
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        cr_assert_eq(one_field(bad[i][0], bad[i][1], err), -EINVAL, "%s %s", bad[i][0], bad[i][1]);
+        cr_assert_neq(err[0], '\0', "%s %s: no reason given", bad[i][0], bad[i][1]);
+    }
+}
+
+Test(eip712, cycles_and_broken_type_tables_are_refused)
+{
+    uint8_t d[32];
+    char err[256];
+
+    cr_assert_eq(typed(MAIL_TYPES ", \"A\": [{\"name\": \"a\", \"type\": \"A[]\"}]", "Mail",
+                       MAIL_DOMAIN, MAIL_MESSAGE, d, err),
+                 -EINVAL);
+    cr_assert(strstr(err, "itself"), "%s", err);
+    cr_assert_eq(typed(MAIL_TYPES ", \"A\": [{\"name\": \"b\", \"type\": \"B\"}], \"B\": "
+                                  "[{\"name\": \"a\", \"type\": \"A\"}]",
+                       "Mail", MAIL_DOMAIN, MAIL_MESSAGE, d, err),
+                 -EINVAL);
+    cr_assert_eq(typed(MAIL_TYPES ", \"A\": [{\"name\": \"x\", \"type\": \"uint8\"}, {\"name\": "
+                                  "\"x\", \"type\": \"uint8\"}]",
+                       "Mail", MAIL_DOMAIN, MAIL_MESSAGE, d, err),
+                 -EINVAL);
+    cr_assert_eq(typed(MAIL_TYPES ", \"A B\": []", "Mail", MAIL_DOMAIN, MAIL_MESSAGE, d, err),
+                 -EINVAL);
+    cr_assert_eq(typed(MAIL_TYPES ", \"A\": [{\"name\": \"x)\", \"type\": \"uint8\"}]", "Mail",
+                       MAIL_DOMAIN, MAIL_MESSAGE, d, err),
+                 -EINVAL);
+    cr_assert_eq(typed(MAIL_TYPES, "Nope", MAIL_DOMAIN, MAIL_MESSAGE, d, err), -EINVAL);
+    cr_assert_eq(typed(MAIL_TYPES, "Mail", MAIL_DOMAIN, "[]", d, err), -EINVAL);
+    cr_assert_eq(typed(MAIL_TYPES, "Mail", "[]", MAIL_MESSAGE, d, err), -EINVAL);
+    /* a domain field EIP-712 does not define, with no EIP712Domain to declare it */
+    cr_assert_eq(typed("\"M\": []", "M", "{\"name\": \"x\", \"extra\": 1}", "{}", d, err), -EINVAL);
+    cr_assert_eq(eth_typed_data_digest(NULL, d, err, sizeof(err)), -EINVAL);
+}
