@@ -73,8 +73,8 @@ static json_t *sign(struct osm_request *req)
 {
     const char *id, *payload;
     int raw = 0;
-    json_t *bad = osm_request_unpack(req, "{s:s, s:s, s?b}", "wallet_id", &id, "payload",
-                                     &payload, "raw", &raw);
+    json_t *bad = osm_request_unpack(req, "{s:s, s:s, s?b}", "wallet_id", &id, "payload", &payload,
+                                     "raw", &raw);
     CALLER;
 
     return bad ? bad : answer(req, wallet_sign(K(req), &c, id, payload, raw, &e), &e, 200);
@@ -156,8 +156,7 @@ static json_t *policy_get(struct osm_request *req)
 
     pthread_rwlock_rdlock(&k->policy_lock);
     out = json_pack("{s:o?, s:o?, s:b}", "policy", kpolicy_json(k->policy), "usage",
-                    kpolicy_usage(k->policy, k->store, keyd_now()), "from_file",
-                    k->policy_loaded);
+                    kpolicy_usage(k->policy, k->store, keyd_now()), "from_file", k->policy_loaded);
     pthread_rwlock_unlock(&k->policy_lock);
     return out;
 }
@@ -184,8 +183,9 @@ static json_t *policy_reload(struct osm_request *req)
     int r = keyd_policy_reload(K(req), err, sizeof(err));
 
     if (r < 0)
-        return osm_error(req, 422, "invalid_policy", NULL, "the policy was not reloaded (the old "
-                                                           "one stays): %s",
+        return osm_error(req, 422, "invalid_policy", NULL,
+                         "the policy was not reloaded (the old "
+                         "one stays): %s",
                          err[0] ? err : strerror(-r));
     log_info("policy.reload", "path=%s", K(req)->policy_path);
     return policy_get(req);
@@ -358,8 +358,8 @@ static json_t *secret_read(struct osm_request *req)
     if (!b64 || osm_base64_encode(v.p, v.len, b64, OSM_BASE64_LEN(v.len) + 1) < 0)
         out = osm_error(req, 500, "internal", NULL, "out of memory");
     else
-        out = json_pack("{s:s, s:i, s:s}", "name", req->param[0], "version", got,
-                        "value_base64", b64);
+        out = json_pack("{s:s, s:i, s:s}", "name", req->param[0], "version", got, "value_base64",
+                        b64);
     if (out && req->status == 200 && osm_utf8_valid((const char *)v.p, v.len) &&
         !memchr(v.p, 0, v.len))
         json_object_set_new(out, "value", json_stringn((const char *)v.p, v.len));
@@ -388,8 +388,8 @@ json_t *keyd_deliver(struct keyd *k, const struct keyd_caller *c, const char *na
                         "version, uid and gid are whole numbers; mode is at most 0640");
     if (keyd_locked_down(k))
         return kerr_set(e, 423, "lockdown", "keyd is in lockdown");
-    d = (struct vault_delivery){.path = path, .uid = (uid_t)uid, .gid = (gid_t)gid,
-                                .mode = (mode_t)mode};
+    d = (struct vault_delivery){
+        .path = path, .uid = (uid_t)uid, .gid = (gid_t)gid, .mode = (mode_t)mode};
     r = vault_secret_deliver(k->vault, name, (int)version, &d, c->who, &out);
     if (r == -EACCES)
         return kerr_set(e, 503, "vault_locked", "the vault is locked: unlock it first");

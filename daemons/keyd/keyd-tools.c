@@ -18,8 +18,7 @@ static struct keyd *K(const struct osm_exec_call *call)
     return call->userdata;
 }
 
-static void caller_of(const struct osm_exec_call *call, char who[static 32],
-                      struct keyd_caller *c)
+static void caller_of(const struct osm_exec_call *call, char who[static 32], struct keyd_caller *c)
 {
     snprintf(who, 32, "agent:%u", (unsigned)call->peer.uid);
     c->who = who;
@@ -52,9 +51,9 @@ static json_t *run_sign(struct osm_exec_call *call, const char **ret_error)
     CALLER;
     bool raw = json_is_true(json_object_get(call->args, "raw"));
 
-    return tool_answer(wallet_sign(K(call), &c, arg(call, "wallet_id"), arg(call, "payload"), raw,
-                                   &e),
-                       &e, ret_error);
+    return tool_answer(
+        wallet_sign(K(call), &c, arg(call, "wallet_id"), arg(call, "payload"), raw, &e), &e,
+        ret_error);
 }
 
 static json_t *run_sign_typed(struct osm_exec_call *call, const char **ret_error)
@@ -87,9 +86,9 @@ static json_t *run_delete(struct osm_exec_call *call, const char **ret_error)
 {
     CALLER;
     if (!c.approved) /* irreversible: only a person deletes a key */
-        return tool_answer(kerr_set(&e, 403, "approval_required",
-                                    "deleting a wallet needs a person's approval"),
-                           &e, ret_error);
+        return tool_answer(
+            kerr_set(&e, 403, "approval_required", "deleting a wallet needs a person's approval"),
+            &e, ret_error);
     return tool_answer(wallet_delete(K(call), &c, arg(call, "wallet_id"), &e), &e, ret_error);
 }
 
@@ -113,9 +112,9 @@ static json_t *run_deliver(struct osm_exec_call *call, const char **ret_error)
     CALLER;
 
     if (!c.approved)
-        return tool_answer(kerr_set(&e, 403, "approval_required",
-                                    "delivering a secret needs a person's approval"),
-                           &e, ret_error);
+        return tool_answer(
+            kerr_set(&e, 403, "approval_required", "delivering a secret needs a person's approval"),
+            &e, ret_error);
     json_object_del(body, "name");
     return tool_answer(keyd_deliver(K(call), &c, arg(call, "name"), body, &e), &e, ret_error);
 }
@@ -142,8 +141,8 @@ static bool decide_send(const struct osm_exec_call *call, struct osm_policy_verd
     struct kerr e = {0};
     bool send = strcmp(call->tool->name, "wallet_send") == 0;
 
-    return verdict(wallet_tx_verdict(K(call), call->args, send, reason, sizeof(reason), &e),
-                   reason, v);
+    return verdict(wallet_tx_verdict(K(call), call->args, send, reason, sizeof(reason), &e), reason,
+                   v);
 }
 
 static bool decide_sign(const struct osm_exec_call *call, struct osm_policy_verdict *v)
@@ -154,8 +153,8 @@ static bool decide_sign(const struct osm_exec_call *call, struct osm_policy_verd
     bool raw = json_is_true(json_object_get(call->args, "raw"));
     const char *id = arg(call, "wallet_id");
 
-    return verdict(wallet_sign_verdict(K(call), id, raw, typed, reason, sizeof(reason), &e),
-                   reason, v);
+    return verdict(wallet_sign_verdict(K(call), id, raw, typed, reason, sizeof(reason), &e), reason,
+                   v);
 }
 
 /* Import, export, delivery: always a person, whatever the class or the policy file's rules. */

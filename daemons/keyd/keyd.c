@@ -29,7 +29,8 @@ int keyd_emit(struct keyd *k, const char *type, const json_t *payload)
     int r = osm_ledger_client_append(k->daemons_socket, type, "keyd", payload, NULL);
 
     if (r < 0)
-        log_warn("ledger.append", "type=%s error=%d note=\"not recorded: the action does not "
+        log_warn("ledger.append",
+                 "type=%s error=%d note=\"not recorded: the action does not "
                  "happen\"",
                  type, r);
     return r;

@@ -5,8 +5,8 @@
  *
  * Parts: keccak.h rlp.h eth.h base58.h sol.h (chains, pure) · amount.h kpolicy.h (policy,
  * counters, nonce guard) · secmem.h vault.h (master key, secrets, sealing) · kstore.h (keyd.db)
- * · wallets.h (wallet records and keys, signing, transactions) · keyd-api.c (routes) · keyd-tools.c (tools) ·
- * osmoda-keyd.c (main). */
+ * · wallets.h (wallet records and keys, signing, transactions) · keyd-api.c (routes) · keyd-tools.c
+ * (tools) · osmoda-keyd.c (main). */
 #pragma once
 
 #include <pthread.h>

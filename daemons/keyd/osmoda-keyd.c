@@ -61,10 +61,10 @@ static int parse_args(int argc, char **argv, struct options *o)
                                          {"ready-fd", required_argument, NULL, 'r'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    const char **slot[] = {['s'] = &o->socket,      ['a'] = &o->agentd_socket,
-                           ['d'] = &o->state_dir,   ['D'] = &o->data_dir,
-                           ['p'] = &o->policy_file, ['k'] = &o->key_file,
-                           ['c'] = &o->credstore_dir};
+    const char **slot[] = {
+        ['s'] = &o->socket,       ['a'] = &o->agentd_socket, ['d'] = &o->state_dir,
+        ['D'] = &o->data_dir,     ['p'] = &o->policy_file,   ['k'] = &o->key_file,
+        ['c'] = &o->credstore_dir};
     char *end;
     int c, level;
 
@@ -153,8 +153,8 @@ static int open_vault(struct keyd *k, const struct options *o, const struct layo
                               .key_file = o->key_file,
                               .credentials_dir = getenv("CREDENTIALS_DIRECTORY"),
                               .deliver_dirs = o->deliver_dirs,
-                              .credstore_dir = o->credstore_dir ? o->credstore_dir
-                                                                : DEFAULT_CREDSTORE,
+                              .credstore_dir =
+                                  o->credstore_dir ? o->credstore_dir : DEFAULT_CREDSTORE,
                               .store = k->store,
                               .emit = vault_emit,
                               .emit_ctx = k};
@@ -165,8 +165,8 @@ static int open_vault(struct keyd *k, const struct options *o, const struct layo
         log_error("daemon.init", "what=vault error=%d reason=\"%s\"", r,
                   err[0] ? err : strerror(-r));
     else
-        log_info("vault.open", "unlocked=%s source=\"%s\"",
-                 vault_unlocked(k->vault) ? "yes" : "no", vault_source_text(k->vault));
+        log_info("vault.open", "unlocked=%s source=\"%s\"", vault_unlocked(k->vault) ? "yes" : "no",
+                 vault_source_text(k->vault));
     return r;
 }
 
@@ -207,7 +207,8 @@ struct servers {
 /* Without agentd there is no ledger and no approver: nothing may start. */
 static int start_exec(struct keyd *k, const struct layout *l, struct servers *s)
 {
-    struct osm_exec_config cfg = {.daemon = "keyd", .userdata = k,
+    struct osm_exec_config cfg = {.daemon = "keyd",
+                                  .userdata = k,
                                   .policy_path = l->exec_policy,
                                   .lockdown_path = k->lockdown_path,
                                   .jobs = {.jobs_dir = l->jobs_dir, .workspace = l->workspace}};
@@ -285,8 +286,8 @@ static int serve(const struct options *o, struct layout *l)
     sigset_t set;
     int r, sig;
 
-    k.policy_path = o->policy_file ? strdup(o->policy_file)
-                                   : osm_path_join(l->data_dir, "policy.json");
+    k.policy_path =
+        o->policy_file ? strdup(o->policy_file) : osm_path_join(l->data_dir, "policy.json");
     k.lockdown_path = osm_path_join(l->paths.state_dir, "lockdown");
     if (!k.policy_path || !k.lockdown_path)
         return -ENOMEM;

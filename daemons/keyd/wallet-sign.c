@@ -19,8 +19,10 @@
 
 static const char *action_name(enum kp_action a)
 {
-    static const char *const names[] = {[KP_SEND] = "send", [KP_SIGN_MESSAGE] = "sign",
-                                        [KP_SIGN_RAW] = "sign_raw", [KP_IMPORT] = "import",
+    static const char *const names[] = {[KP_SEND] = "send",
+                                        [KP_SIGN_MESSAGE] = "sign",
+                                        [KP_SIGN_RAW] = "sign_raw",
+                                        [KP_IMPORT] = "import",
                                         [KP_EXPORT] = "export"};
 
     return names[a];
@@ -99,9 +101,9 @@ static json_t *signed_answer(struct keyd *k, const struct keyd_caller *c, const 
 
     osm_now_ts(ts);
     osm_hex_encode(digest, 32, dhex);
-    ev = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s}", "wallet_id", w->id, "action",
-                   action, "chain", w->chain, "policy_decision", decision, "key_version",
-                   w->key_version, "digest", dhex, "requested_by", c->who, "timestamp", ts);
+    ev = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s}", "wallet_id", w->id, "action", action,
+                   "chain", w->chain, "policy_decision", decision, "key_version", w->key_version,
+                   "digest", dhex, "requested_by", c->who, "timestamp", ts);
     if (!ev || keyd_emit(k, "wallet.sign", ev) < 0)
         return kerr_set(e, 503, "not_recorded",
                         "the signature could not be recorded in the ledger: withheld");
@@ -147,8 +149,8 @@ static json_t *sign_common(struct keyd *k, const struct keyd_caller *c, const st
                            enum kp_action action, bool typed, const uint8_t *msg, size_t len,
                            const uint8_t digest[32], struct kerr *e)
 {
-    struct kp_request req = {.action = action, .chain = w->chain, .wallet_id = w->id,
-                             .key_version = w->key_version};
+    struct kp_request req = {
+        .action = action, .chain = w->chain, .wallet_id = w->id, .key_version = w->key_version};
     const char *decision = NULL;
     char sig_text[2 * ETH_SIG_LEN + 8];
     int r;
@@ -160,8 +162,10 @@ static json_t *sign_common(struct keyd *k, const struct keyd_caller *c, const st
     if (r < 0)
         return kerr_set(e, r == -EACCES ? 503 : 500, r == -EACCES ? "vault_locked" : "sign_failed",
                         "the signature could not be made (%s)", strerror(-r));
-    return signed_answer(k, c, w, typed ? "sign_typed_data" : action == KP_SIGN_RAW ? "sign_raw"
-                                                                                     : "sign",
+    return signed_answer(k, c, w,
+                         typed                   ? "sign_typed_data"
+                         : action == KP_SIGN_RAW ? "sign_raw"
+                                                 : "sign",
                          decision, digest, sig_text, e);
 }
 
@@ -181,21 +185,23 @@ json_t *wallet_sign(struct keyd *k, const struct keyd_caller *c, const char *id,
         return kerr_set(e, 503, "no_memory", "out of memory");
     if ((n = hex_payload(payload_hex, msg, WALLET_PAYLOAD_MAX)) < 0)
         return kerr_set(e, n == -E2BIG ? 413 : 422, "invalid_payload",
-                        n == -E2BIG ? "payload is over %d bytes" : "payload must be hex (%d bytes "
-                                                                   "at most)",
+                        n == -E2BIG ? "payload is over %d bytes"
+                                    : "payload must be hex (%d bytes "
+                                      "at most)",
                         WALLET_PAYLOAD_MAX);
     eth = strcmp(w.chain, "ethereum") == 0;
     if (eth && raw && n != 32)
-        return kerr_set(e, 422, "invalid_payload", "a raw Ethereum signature is of a 32-byte "
-                                                   "digest");
+        return kerr_set(e, 422, "invalid_payload",
+                        "a raw Ethereum signature is of a 32-byte "
+                        "digest");
     if (eth && raw)
         memcpy(digest, msg, 32);
     else if (eth)
         eth_personal_digest(n ? msg : none, (size_t)n, digest);
     else
         osm_sha256(msg, (size_t)n, digest);
-    return sign_common(k, c, &w, eth && !raw ? KP_SIGN_MESSAGE : KP_SIGN_RAW, false,
-                       n ? msg : none, (size_t)n, digest, e);
+    return sign_common(k, c, &w, eth && !raw ? KP_SIGN_MESSAGE : KP_SIGN_RAW, false, n ? msg : none,
+                       (size_t)n, digest, e);
 }
 
 json_t *wallet_sign_typed(struct keyd *k, const struct keyd_caller *c, const char *id,
@@ -210,8 +216,9 @@ json_t *wallet_sign_typed(struct keyd *k, const struct keyd_caller *c, const cha
     if (wallet_find(k, id, &w) < 0)
         return kerr_set(e, 404, "not_found", "no wallet %s", id);
     if (strcmp(w.chain, "ethereum") != 0)
-        return kerr_set(e, 422, "invalid_chain", "typed data (EIP-712) is signed by Ethereum "
-                                                 "wallets");
+        return kerr_set(e, 422, "invalid_chain",
+                        "typed data (EIP-712) is signed by Ethereum "
+                        "wallets");
     if (json_is_string(typed_data)) {
         parsed = json_loads(json_string_value(typed_data), JSON_REJECT_DUPLICATES, NULL);
         typed_data = parsed;
@@ -237,7 +244,8 @@ int wallet_sign_verdict(struct keyd *k, const char *id, bool raw, bool typed, ch
         return kerr_set(e, 404, "not_found", "no wallet %s", id), -1;
     req.chain = w.chain;
     req.key_version = w.key_version;
-    req.action = strcmp(w.chain, "ethereum") == 0 && (!raw || typed) ? KP_SIGN_MESSAGE : KP_SIGN_RAW;
+    req.action =
+        strcmp(w.chain, "ethereum") == 0 && (!raw || typed) ? KP_SIGN_MESSAGE : KP_SIGN_RAW;
     pthread_rwlock_rdlock(&k->policy_lock);
     v = kpolicy_check(k->policy, &req, reason, len);
     pthread_rwlock_unlock(&k->policy_lock);

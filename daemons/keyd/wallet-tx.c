@@ -46,16 +46,15 @@ static int param_uint(const json_t *params, const char *key, bool required, amou
 
     if (!v) {
         *ret = 0;
-        return required ? kerr_set(e, 422, "invalid_chain_params",
-                                   "chain_params.%s is required", key),
+        return required
+               ? kerr_set(e, 422, "invalid_chain_params", "chain_params.%s is required", key),
                -EINVAL : 0;
     }
     if (json_is_integer(v) && json_integer_value(v) >= 0)
         a = (amount_t)json_integer_value(v);
     else if (!json_is_string(v) || amount_parse_base(json_string_value(v), &a) < 0)
         return kerr_set(e, 422, "invalid_chain_params",
-                        "chain_params.%s must be a whole number (an integer or decimal text)",
-                        key),
+                        "chain_params.%s must be a whole number (an integer or decimal text)", key),
                -EINVAL;
     if (a > max)
         return kerr_set(e, 422, "invalid_chain_params", "chain_params.%s is out of range", key),
@@ -181,8 +180,8 @@ static int plan_parse(struct keyd *k, const json_t *body, bool send, struct tx_p
     json_error_t jerr;
     int r;
 
-    if (json_unpack_ex((json_t *)body, &jerr, 0, "{s:s, s?s, s?s, s:s, s:s, s?o}", "wallet_id",
-                       &id, "chain", &chain, "tx_type", &type, "to", &to, "amount", &amount,
+    if (json_unpack_ex((json_t *)body, &jerr, 0, "{s:s, s?s, s?s, s:s, s:s, s?o}", "wallet_id", &id,
+                       "chain", &chain, "tx_type", &type, "to", &to, "amount", &amount,
                        "chain_params", &params) < 0)
         return kerr_set(e, 422, "invalid_arguments", "%s (wallet_id, to and amount are strings)",
                         jerr.text),
@@ -208,8 +207,12 @@ static int plan_parse(struct keyd *k, const json_t *body, bool send, struct tx_p
 
 static void plan_request(const struct tx_plan *p, struct kp_request *r)
 {
-    *r = (struct kp_request){.action = KP_SEND, .chain = p->w.chain, .wallet_id = p->w.id,
-                             .to = p->to, .amount = p->amount, .key_version = p->w.key_version};
+    *r = (struct kp_request){.action = KP_SEND,
+                             .chain = p->w.chain,
+                             .wallet_id = p->w.id,
+                             .to = p->to,
+                             .amount = p->amount,
+                             .key_version = p->w.key_version};
 }
 
 int wallet_tx_verdict(struct keyd *k, const json_t *body, bool send, char *reason, size_t len,
@@ -307,12 +310,12 @@ static json_t *tx_answer(const struct tx_plan *p, const struct signed_tx *s, con
     return out;
 }
 
-static int record_tx(struct keyd *k, const struct keyd_caller *c, const json_t *answer,
-                     bool send, bool repeat)
+static int record_tx(struct keyd *k, const struct keyd_caller *c, const json_t *answer, bool send,
+                     bool repeat)
 {
-    static const char *const keep[] = {"wallet_id", "chain", "tx_type", "to", "amount",
-                                       "amount_base", "tx_hash", "key_version", "nonce",
-                                       "policy_decision", "from"};
+    static const char *const keep[] = {"wallet_id", "chain",           "tx_type", "to",
+                                       "amount",    "amount_base",     "tx_hash", "key_version",
+                                       "nonce",     "policy_decision", "from"};
     json_auto_t *ev = json_object();
     char ts[OSM_TS_LEN + 1];
 
@@ -364,8 +367,12 @@ json_t *wallet_build_tx(struct keyd *k, const struct keyd_caller *c, const json_
         goto done;
     }
     snprintf(chain_key, sizeof(chain_key), "ethereum:%" PRIu64, p.eth.chain_id);
-    struct kp_nonce n = {.chain_key = chain_key, .from = p.w.address, .nonce = p.eth.nonce,
-                         .unsigned_hash = s.unsigned_hash, .raw = s.raw, .raw_len = s.len};
+    struct kp_nonce n = {.chain_key = chain_key,
+                         .from = p.w.address,
+                         .nonce = p.eth.nonce,
+                         .unsigned_hash = s.unsigned_hash,
+                         .raw = s.raw,
+                         .raw_len = s.len};
     r = wallet_commit(k, &req, p.kind == TX_SOL_TRANSFER ? NULL : &n, &prev, &prev_len, e);
     if (r < 0 || (r == 1 && take_previous(&s, prev, prev_len) < 0))
         goto done;

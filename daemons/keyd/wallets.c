@@ -72,8 +72,8 @@ static int find_fn(sqlite3 *db, void *ctx)
     _cleanup_stmt_ sqlite3_stmt *st = NULL;
     int rc;
 
-    if (sqlite3_prepare_v2(db, "SELECT " WALLET_COLS " FROM wallets WHERE id = ?", -1, &st,
-                           NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db, "SELECT " WALLET_COLS " FROM wallets WHERE id = ?", -1, &st, NULL) !=
+        SQLITE_OK)
         return -EIO;
     sqlite3_bind_text(st, 1, f->id, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
@@ -241,7 +241,8 @@ static int put_rows(sqlite3 *db, const struct put_ctx *p)
     sqlite3_bind_text(b, 3, w->address, -1, SQLITE_STATIC);
     sqlite3_bind_blob(b, 4, p->sealed, (int)p->sealed_len, SQLITE_STATIC);
     sqlite3_bind_text(b, 5, w->created_at, -1, SQLITE_STATIC);
-    if (sqlite3_step(a) != SQLITE_DONE || sqlite3_changes(db) != 1 || sqlite3_step(b) != SQLITE_DONE)
+    if (sqlite3_step(a) != SQLITE_DONE || sqlite3_changes(db) != 1 ||
+        sqlite3_step(b) != SQLITE_DONE)
         return -EIO;
     return 0;
 }
@@ -298,8 +299,13 @@ static json_t *store_key(struct keyd *k, const struct keyd_caller *c, struct wal
         return store_error(e, r, action);
     snprintf(event, sizeof(event), "wallet.%s", action);
     payload = event_payload(c, w, action);
-    struct put_ctx p = {.k = k, .w = w, .sealed = sealed, .sealed_len = sealed_len,
-                        .rotate = rotate, .event = event, .payload = payload};
+    struct put_ctx p = {.k = k,
+                        .w = w,
+                        .sealed = sealed,
+                        .sealed_len = sealed_len,
+                        .rotate = rotate,
+                        .event = event,
+                        .payload = payload};
     r = payload ? kstore_tx(k->store, put_fn, &p) : -ENOMEM;
     free(sealed);
     if (r < 0)
@@ -318,8 +324,7 @@ bool wallet_ready(struct keyd *k, struct kerr *e)
 }
 
 static json_t *new_wallet(struct keyd *k, const struct keyd_caller *c, const char *chain,
-                          const char *label, const uint8_t *key, const char *action,
-                          struct kerr *e)
+                          const char *label, const uint8_t *key, const char *action, struct kerr *e)
 {
     struct wallet w = {.key_version = 1};
     int n;
@@ -431,10 +436,10 @@ json_t *wallet_export(struct keyd *k, const struct keyd_caller *c, const char *i
         return store_error(e, r, "export");
     osm_hex_encode(key.p, KEY_LEN, hex);
     secbuf_free(&key);
-    out = json_pack("{s:s, s:s, s:s, s:i, s:s, s:s}", "wallet_id", w.id, "chain", w.chain,
-                    "address", w.address, "key_version", w.key_version, "private_key", hex,
-                    "format",
-                    strcmp(w.chain, "ethereum") == 0 ? "secp256k1 private key" : "ed25519 seed");
+    out =
+        json_pack("{s:s, s:s, s:s, s:i, s:s, s:s}", "wallet_id", w.id, "chain", w.chain, "address",
+                  w.address, "key_version", w.key_version, "private_key", hex, "format",
+                  strcmp(w.chain, "ethereum") == 0 ? "secp256k1 private key" : "ed25519 seed");
     sodium_memzero(hex, sizeof(hex));
     return out;
 }
@@ -561,11 +566,11 @@ static int receipts_fn(sqlite3 *db, void *ctx)
     sqlite3_bind_int64(st, 2, rc->limit);
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
         json_t *body = json_loads((const char *)sqlite3_column_text(st, 4), 0, NULL);
-        json_t *row = json_pack("{s:I, s:s, s:s, s:s, s:o?}", "id",
-                                (json_int_t)sqlite3_column_int64(st, 0), "wallet_id",
-                                (const char *)sqlite3_column_text(st, 1), "ts",
-                                (const char *)sqlite3_column_text(st, 2), "action",
-                                (const char *)sqlite3_column_text(st, 3), "receipt", body);
+        json_t *row =
+            json_pack("{s:I, s:s, s:s, s:s, s:o?}", "id", (json_int_t)sqlite3_column_int64(st, 0),
+                      "wallet_id", (const char *)sqlite3_column_text(st, 1), "ts",
+                      (const char *)sqlite3_column_text(st, 2), "action",
+                      (const char *)sqlite3_column_text(st, 3), "receipt", body);
         if (json_array_append_new(rc->out, row) < 0)
             return -ENOMEM;
     }

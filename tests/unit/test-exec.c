@@ -253,7 +253,7 @@ static bool decide_pay(const struct osm_exec_call *call, struct osm_policy_verdi
 
     decided++;
     decide_saw_approved |= call->approved;
-    v->decision = amount == 13 ? OSM_POLICY_DENY
+    v->decision = amount == 13  ? OSM_POLICY_DENY
                   : amount > 10 ? OSM_POLICY_APPROVE
                                 : OSM_POLICY_ALLOW;
     snprintf(v->rule, sizeof(v->rule), "test:threshold");
@@ -287,13 +287,14 @@ static struct osm_exec *exec;
 static void start(const char *policy_text)
 {
     char policy[128], jobs[128], ws[128], err[256] = "";
-    struct osm_exec_config cfg = {.daemon = "testd", .tools = exec_tools, .n_tools = 2,
-                                  .policy_path = policy,
-                                  .sink = {record, read_db, read_db, NULL},
-                                  .approver = {approver_open, approver_grant, approver_cancel,
-                                               approver_decision, NULL},
-                                  .jobs = {.jobs_dir = jobs, .workspace = ws,
-                                           .cgroups_optional = true}};
+    struct osm_exec_config cfg = {
+        .daemon = "testd",
+        .tools = exec_tools,
+        .n_tools = 2,
+        .policy_path = policy,
+        .sink = {record, read_db, read_db, NULL},
+        .approver = {approver_open, approver_grant, approver_cancel, approver_decision, NULL},
+        .jobs = {.jobs_dir = jobs, .workspace = ws, .cgroups_optional = true}};
 
     strcpy(tmp, "/tmp/test-exec-decide-XXXXXX");
     cr_assert_not_null(mkdtemp(tmp));
@@ -329,7 +330,9 @@ static void start_default(void)
 static const char *call(const char *tool, int amount, json_t **ret)
 {
     json_auto_t *body = json_pack("{s:s, s:{s:i}}", "tool", tool, "arguments", "amount", amount);
-    struct osm_request req = {.method = "POST", .path = "/tools/call", .body = body,
+    struct osm_request req = {.method = "POST",
+                              .path = "/tools/call",
+                              .body = body,
                               .peer = {.pid = getpid(), .uid = getuid(), .gid = getgid()}};
 
     *ret = osm_exec_handle(exec, &req);
