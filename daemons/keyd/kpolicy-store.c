@@ -12,6 +12,7 @@
 
 #define SCOPE_MAX 32
 #define HASH_LEN 32
+#define SENDER_MAX 64 /* longer than any address of ours */
 
 static const char schema[] =
     /* amount: base units as decimal text (they do not fit SQLite's 64-bit integers) */
@@ -35,6 +36,7 @@ struct commit {
     const struct kp_request *r;
     const struct kp_nonce *n;
     char day[KP_DAY_LEN + 1];
+    char sender[SENDER_MAX + 1];
     uint8_t **ret_prev;
     size_t *ret_prev_len;
     char *reason;
@@ -105,6 +107,19 @@ static int counter_put(sqlite3 *db, const char *day, const char *scope, int64_t 
     return 0;
 }
 
+/* The sender as the nonce history keys it: an Ethereum address in lower case, so that its
+ * EIP-55 and lower-case texts are one signer. */
+static void sender_key(const struct kp_nonce *n, char out[static SENDER_MAX + 1])
+{
+    bool eth = strncmp(n->chain_key, "ethereum", 8) == 0;
+    size_t i;
+
+    for (i = 0; i < SENDER_MAX && n->from[i]; i++)
+        out[i] = eth && n->from[i] >= 'A' && n->from[i] <= 'F' ? (char)(n->from[i] - 'A' + 'a')
+                                                               : n->from[i];
+    out[i] = '\0';
+}
+
 /* 0 when n is new, 1 when it is the same transaction signed before (*ret_prev set), -EEXIST
  * when its nonce signed another one. */
 static int nonce_lookup(sqlite3 *db, struct commit *c)
@@ -120,7 +135,7 @@ static int nonce_lookup(sqlite3 *db, struct commit *c)
                            " WHERE chain_key = ? AND sender = ? AND nonce = ?",
                            -1, &st, NULL) != SQLITE_OK ||
         sqlite3_bind_text(st, 1, n->chain_key, -1, SQLITE_STATIC) != SQLITE_OK ||
-        sqlite3_bind_text(st, 2, n->from, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_text(st, 2, c->sender, -1, SQLITE_STATIC) != SQLITE_OK ||
         sqlite3_bind_int64(st, 3, (sqlite3_int64)n->nonce) != SQLITE_OK)
         return -EIO;
     rc = sqlite3_step(st);
@@ -158,7 +173,7 @@ static int nonce_insert(sqlite3 *db, struct commit *c)
                            " VALUES (?, ?, ?, ?, ?, ?)",
                            -1, &st, NULL) != SQLITE_OK ||
         sqlite3_bind_text(st, 1, n->chain_key, -1, SQLITE_STATIC) != SQLITE_OK ||
-        sqlite3_bind_text(st, 2, n->from, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_text(st, 2, c->sender, -1, SQLITE_STATIC) != SQLITE_OK ||
         sqlite3_bind_int64(st, 3, (sqlite3_int64)n->nonce) != SQLITE_OK ||
         sqlite3_bind_blob(st, 4, n->unsigned_hash, HASH_LEN, SQLITE_STATIC) != SQLITE_OK ||
         sqlite3_bind_blob(st, 5, n->raw, (int)n->raw_len, SQLITE_STATIC) != SQLITE_OK ||
@@ -222,7 +237,11 @@ static int commit_tx(sqlite3 *db, void *ctx)
         return r;
     switch (c->r->action) {
     case KP_SEND:
-        r = cp ? count_send(db, c, cp) : -EINVAL;
+        if (!cp) {
+            say(c, "unknown chain");
+            return -EINVAL;
+        }
+        r = count_send(db, c, cp);
         break;
     case KP_SIGN_MESSAGE:
         r = count_signature(db, c, "message", c->p->messages_per_day);
@@ -240,18 +259,20 @@ static int commit_tx(sqlite3 *db, void *ctx)
 
 static bool nonce_valid(const struct kp_nonce *n)
 {
-    return n->chain_key && n->from && n->unsigned_hash && n->raw && n->raw_len > 0 &&
-           n->raw_len <= INT32_MAX;
+    return n->chain_key && n->from && strnlen(n->from, SENDER_MAX + 1) <= SENDER_MAX &&
+           n->unsigned_hash && n->raw && n->raw_len > 0 && n->raw_len <= INT32_MAX;
 }
 
 int kpolicy_commit(const struct kpolicy *p, struct kstore *s, const struct kp_request *r,
                    const struct kp_nonce *n, time_t now, uint8_t **ret_prev, size_t *ret_prev_len,
                    char *reason, size_t len)
 {
-    struct commit c = {p, r, n, "", ret_prev, ret_prev_len, reason, len};
+    struct commit c = {p, r, n, "", "", ret_prev, ret_prev_len, reason, len};
 
     if ((n && (!nonce_valid(n) || !ret_prev || !ret_prev_len)) || kpolicy_day(now, c.day) < 0)
         return -EINVAL;
+    if (n)
+        sender_key(n, c.sender);
     if (reason && len)
         reason[0] = '\0';
     return kstore_tx(s, commit_tx, &c);

@@ -15,7 +15,7 @@
  * same units the transaction builder uses. A missing file gives osModa's defaults (ETH 1.0 a day
  * and 10 sends, SOL 10.0 a day and 20 sends, 100 message signatures a day) with
  * approval_above ETH 0.1 / SOL 1.0; osModa's {"rules": [...]} format is read too (documented in
- * docs/keyd.md). The day is the UTC date.
+ * docs/keyd-policy.md). The day is the UTC date.
  *
  * The agent cannot change any of it: no tool writes this file, and it lies in keyd's state,
  * which no tool reaches. */
@@ -43,7 +43,8 @@ struct kp_request {
     enum kp_action action;
     const char *chain; /* "ethereum" | "solana" */
     const char *wallet_id;
-    const char *to;  /* canonical address text (EIP-55 / base58), sends only */
+    const char *to;  /* canonical address text (EIP-55 / base58), sends only; an Ethereum
+                      * allowlist entry matches it in either case */
     amount_t amount; /* base units, sends only */
     int key_version; /* the signing key's version */
 };

@@ -80,7 +80,7 @@ static int check_tx(sqlite3 *db, void *ctx)
         return vault_meta_put(db, "key_check", want, VAULT_CHECK_LEN);
     if (r < 0)
         return r;
-    return n == VAULT_CHECK_LEN && sodium_memcmp(have, want, n) == 0 ? 0 : -EKEYREJECTED;
+    return n == VAULT_CHECK_LEN && sodium_memcmp(have, want, n) == 0 ? 0 : -EPERM;
 }
 
 static int key_matches(struct vault *v, const struct secbuf *key, char *err, size_t errlen)
@@ -90,7 +90,7 @@ static int key_matches(struct vault *v, const struct secbuf *key, char *err, siz
 
     vault_key_check(key, check);
     r = kstore_tx(v->store, check_tx, check);
-    if (r == -EKEYREJECTED)
+    if (r == -EPERM)
         snprintf(err, errlen,
                  "this master key is not the one the vault in %s was sealed with: give that "
                  "key again (or move the data directory away to start an empty vault)",

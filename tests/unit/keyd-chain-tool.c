@@ -117,9 +117,12 @@ static int get_u128(const json_t *obj, const char *name, unsigned __int128 *ret)
     for (; *s; s++) {
         if (*s < '0' || *s > '9')
             return -EINVAL;
-        if (x > (~(unsigned __int128)0 - 9) / 10)
+        unsigned d = (unsigned)(*s - '0');
+        unsigned __int128 max = ~(unsigned __int128)0;
+
+        if (x > max / 10 || (x == max / 10 && d > max % 10))
             return -ERANGE;
-        x = x * 10 + (unsigned)(*s - '0');
+        x = x * 10 + d;
     }
     *ret = x;
     return 0;

@@ -531,6 +531,23 @@ Test(kpolicy, nonce_guard)
     assert_sent("ethereum", NOON, "0.000000000000000003", 3);
 }
 
+/* The sender's EIP-55 and lower-case texts are one signer to the guard. */
+Test(kpolicy, nonce_sender_case_is_one_signer)
+{
+    struct kp_request r = send_eth(ADDR_EIP55, WEI);
+    uint8_t a[32], b[32], *prev = NULL;
+    struct kp_nonce first = {"ethereum:1", ADDR_EIP55, 3, a, (const uint8_t *)"one", 3};
+    struct kp_nonce second = {"ethereum:1", ADDR_LOWER, 3, b, (const uint8_t *)"two", 3};
+    size_t len;
+
+    memset(a, 1, sizeof(a));
+    memset(b, 2, sizeof(b));
+    load_ok("{}");
+    cr_assert_eq(kpolicy_commit(policy, store, &r, &first, NOON, &prev, &len, NULL, 0), 0);
+    cr_assert_eq(kpolicy_commit(policy, store, &r, &second, NOON, &prev, &len, NULL, 0), -EEXIST);
+    cr_assert_null(prev);
+}
+
 Test(kpolicy, nonce_bad_arguments)
 {
     struct kp_request r = send_eth(ADDR_EIP55, WEI);

@@ -147,6 +147,33 @@ Test(secmem, alloc_free_idempotent)
     secbuf_free(NULL);
 }
 
+Test(secmem, small_buffers_reused_zeroed_and_never_shared)
+{
+    enum { N = 1500 }; /* more than the pool holds */
+    static struct secbuf b[N];
+    struct secbuf big, again;
+
+    for (size_t i = 0; i < N; i++) {
+        cr_assert_eq(secbuf_alloc(&b[i], 32), 0);
+        memset(b[i].p, (int)(i & 0xff) | 1, 32);
+    }
+    for (size_t i = 0; i < N; i++)
+        for (size_t k = 0; k < 32; k++)
+            cr_assert_eq(b[i].p[k], (i & 0xff) | 1, "buffer %zu overwritten", i);
+    uint8_t *first = b[0].p;
+    secbuf_free(&b[0]);
+    cr_assert_eq(secbuf_alloc(&again, 64), 0);
+    cr_assert_eq(again.p, first, "the freed slot is reused");
+    for (size_t k = 0; k < 64; k++)
+        cr_assert_eq(again.p[k], 0, "a reused slot comes back zeroed");
+    secbuf_free(&again);
+    for (size_t i = 1; i < N; i++)
+        secbuf_free(&b[i]);
+    cr_assert_eq(secbuf_alloc(&big, 100000), 0);
+    memset(big.p, 1, big.len);
+    secbuf_free(&big);
+}
+
 Test(secmem, harden_in_a_child)
 {
     pid_t pid = fork();
@@ -311,7 +338,7 @@ Test(vault, another_key_refused)
     open_key_file();
     cr_assert_eq(vault_secret_put(v, "db", (const uint8_t *)"x", 1, "op", NULL), 0);
     write_file(keyfile, key_b, sizeof(key_b), 0400);
-    cr_assert_eq(open_with(keyfile, NULL), -EKEYREJECTED);
+    cr_assert_eq(open_with(keyfile, NULL), -EPERM);
     cr_assert_not_null(strstr(err, "not the one the vault"), "%s", err);
 }
 
@@ -390,7 +417,7 @@ Test(vault, lock_and_unlock_again)
     /* the key file changed under a locked vault: refused */
     vault_lock(v);
     write_file(keyfile, key_b, sizeof(key_b), 0400);
-    cr_assert_eq(vault_unlock_again(v, err, sizeof(err)), -EKEYREJECTED);
+    cr_assert_eq(vault_unlock_again(v, err, sizeof(err)), -EPERM);
     cr_assert_not(vault_unlocked(v));
     free(sealed);
 }
