@@ -48,7 +48,7 @@ class Outputs(KeydCase):
                                                          gas_limit=50000)})
         sent = self.send(w, "0.000000000000000001", nonce=11)
         cases = [
-            {"kind": "personal_sign", "message_hex": msg, "signature": ps["signature"],
+            {"kind": "personal_sign", "message_hex": "0x" + msg, "signature": ps["signature"],
              "address": w["address"]},
             {"kind": "typed_data", "typed_data": MAIL, "signature": td["signature"],
              "address": w["address"]},
