@@ -1,9 +1,11 @@
 """osmoda-keyd end to end: a real agentd and a real keyd; every Ethereum output checked by
 ethers and every Solana transaction by @solana/web3.js in the same run; the policy at its
 boundaries (limits, unit mixing, nonce reuse, concurrency, kill -9); restart; bad input."""
+import datetime
 import json
 import os
 import signal
+import sqlite3
 import threading
 import unittest
 
@@ -191,6 +193,30 @@ class Limits(KeydCase):
         usage = self.op("GET", "/policy")["usage"]["chains"]["ethereum"]
         self.assertEqual(usage["sent"], "1", usage)
         self.assertGreaterEqual(usage["sends"], len(ok))
+
+    def test_day_rollover_in_utc(self):
+        """A day's counters are keyed by the UTC date: yesterday's spending does not count
+        today. Without a test clock, the day is moved instead: the counters of a spent day are
+        rewritten to yesterday's date while keyd is stopped."""
+        w = self.create()
+        self.send(w, "0.5", nonce=0)
+        self.send(w, "0.5", nonce=1)
+        self.send(w, "0.1", nonce=2, expect=429)
+        usage = self.op("GET", "/policy")["usage"]
+        today = datetime.datetime.now(datetime.timezone.utc).date()
+        self.assertEqual(usage["day"], today.isoformat())
+        self.keyd.stop()
+        db = sqlite3.connect(os.path.join(self.keyd.data_dir, "keyd.db"))
+        with db:
+            n = db.execute("UPDATE policy_counters SET day = ? WHERE day = ?",
+                           ((today - datetime.timedelta(days=1)).isoformat(),
+                            today.isoformat())).rowcount
+        db.close()
+        self.assertGreater(n, 0)
+        self.keyd.start()
+        self.send(w, "0.5", nonce=2)
+        self.send(w, "0.5", nonce=3)
+        self.send(w, "0.000000000000000001", nonce=4, expect=429)
 
     def test_restart_keeps_wallets_and_counters(self):
         w = self.create()

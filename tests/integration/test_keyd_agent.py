@@ -4,10 +4,11 @@ approved; a denied one signs nothing; the agent cannot read a key or a secret, e
 person, raise a limit or approve its own send; LOCKDOWN stops everything."""
 import json
 import os
+import subprocess
 import unittest
 
 from keydtest import ADDR_A, KeydCase, eth_params, verify
-from osmtest import request
+from osmtest import binary, request
 
 
 class Agent(KeydCase):
@@ -116,6 +117,38 @@ class Agent(KeydCase):
         st, r = self.keyd.call("wallet_sign", {"wallet_id": w["id"],
                                                "payload": "0x" + b"hi".hex()})
         self.assertEqual(r["status"], "ok", r)
+
+    def mcp_calls(self, calls):
+        """tools/call through the real MCP bridge over stdio (the agent's own path): the
+        parsed JSON result of each call."""
+        msgs = [{"jsonrpc": "2.0", "id": 0, "method": "initialize",
+                 "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+                            "clientInfo": {"name": "keyd-test", "version": "1"}}},
+                {"jsonrpc": "2.0", "method": "notifications/initialized"}]
+        msgs += [{"jsonrpc": "2.0", "id": i + 1, "method": "tools/call",
+                  "params": {"name": n, "arguments": a}} for i, (n, a) in enumerate(calls)]
+        out = subprocess.run([binary("osmoda-mcp-bridge"), "--run-dir", self.agentd.run_dir],
+                             input="".join(json.dumps(m) + "\n" for m in msgs),
+                             capture_output=True, text=True, timeout=60)
+        by_id = {m.get("id"): m for m in map(json.loads, out.stdout.splitlines())}
+        return [json.loads(by_id[i + 1]["result"]["content"][0]["text"])
+                for i in range(len(calls))]
+
+    def test_mcp_path_holds_a_large_send_and_an_export(self):
+        w = self.create()
+        small, large, export = self.mcp_calls([
+            ("wallet_send", {"wallet_id": w["id"], "to": ADDR_A, "amount": "0.01",
+                             "chain_params": eth_params(0)}),
+            ("wallet_send", {"wallet_id": w["id"], "to": ADDR_A, "amount": "1",
+                             "chain_params": eth_params(1)}),
+            ("wallet_export", {"wallet_id": w["id"]})])
+        # the bridge gives a result that ran as it is, and a held call as its handle
+        self.assertEqual(small["policy_decision"], "allow", small)
+        self.assertTrue(small["signed_tx"].startswith("0x02"), small)
+        self.assertEqual(large["status"], "pending", large)
+        self.assertEqual(export["status"], "pending", export)
+        self.assertNotIn("private_key", json.dumps(export))
+        self.assertEqual([p["nonce"] for p in self.sends()], [0])
 
     def test_lockdown(self):
         w = self.create()
