@@ -182,12 +182,16 @@ static json_t *policy_reload(struct osm_request *req)
     char err[256] = "";
     int r = keyd_policy_reload(K(req), err, sizeof(err));
 
+    json_auto_t *ev = NULL;
+
     if (r < 0)
         return osm_error(req, 422, "invalid_policy", NULL,
-                         "the policy was not reloaded (the old "
-                         "one stays): %s",
+                         "the policy was not reloaded (the old one stays): %s",
                          err[0] ? err : strerror(-r));
     log_info("policy.reload", "path=%s", K(req)->policy_path);
+    ev = json_pack("{s:s, s:b}", "path", K(req)->policy_path, "from_file", K(req)->policy_loaded);
+    if (ev) /* the file changed already: the event says it is in force, it cannot undo it */
+        keyd_emit(K(req), "wallet.policy_reload", ev);
     return policy_get(req);
 }
 
