@@ -36,21 +36,10 @@ int keyd_emit(struct keyd *k, const char *type, const json_t *payload)
     return r;
 }
 
-#ifdef KEYD_TEST_CLOCK
-/* Test builds only (meson -Dkeyd_test_clock=true): OSMODA_KEYD_TEST_CLOCK_OFFSET seconds are
- * added to the clock, so a test can cross the UTC day boundary. */
-time_t keyd_now(void)
-{
-    const char *off = getenv("OSMODA_KEYD_TEST_CLOCK_OFFSET");
-
-    return time(NULL) + (off ? strtoll(off, NULL, 10) : 0);
-}
-#else
 time_t keyd_now(void)
 {
     return time(NULL);
 }
-#endif
 
 bool keyd_locked_down(struct keyd *k)
 {
