@@ -25,6 +25,7 @@ struct keyd {
     char *daemons_socket; /* agentd's, for events */
     char *lockdown_path;  /* <state>/lockdown */
     struct kstore *store;
+    struct receipts *receipts; /* the receipts' writer (wallets.h), or NULL: written at once */
     struct vault *vault;
     pthread_rwlock_t policy_lock;
     struct kpolicy *policy;

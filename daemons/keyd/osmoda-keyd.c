@@ -176,7 +176,8 @@ static int open_parts(struct keyd *k, const struct options *o, const struct layo
     int r;
 
     if ((r = kstore_open(l->db, &k->store)) < 0 || (r = wallets_init(k->store)) < 0 ||
-        (r = kpolicy_store_init(k->store)) < 0) {
+        (r = kpolicy_store_init(k->store)) < 0 ||
+        (r = receipts_start(k->store, &k->receipts)) < 0) {
         log_error("daemon.init", "what=keyd.db path=%s error=%d", l->db, r);
         return r;
     }
@@ -192,6 +193,7 @@ static int open_parts(struct keyd *k, const struct options *o, const struct layo
 
 static void close_parts(struct keyd *k)
 {
+    receipts_stop(k->receipts);
     kpolicy_free(k->policy);
     vault_free(k->vault);
     kstore_close(k->store);

@@ -83,7 +83,11 @@ json_t *wallet_import(struct keyd *k, const struct keyd_caller *c, const char *c
                       const char *label, const char *key_hex, struct kerr *e);
 json_t *wallet_export(struct keyd *k, const struct keyd_caller *c, const char *id, struct kerr *e);
 
-/* Receipts kept in keyd.db, newest first. */
+/* Receipts kept in keyd.db, newest first (wallet-receipts.c): queued after their ledger event
+ * and written by a thread of their own (receipts_start; without one, at once). */
+struct receipts;
+int receipts_start(struct kstore *s, struct receipts **ret);
+void receipts_stop(struct receipts *rc); /* writes what is queued; NULL-safe */
 int wallet_receipt_add(struct keyd *k, const char *wallet_id, const char *action,
                        const json_t *receipt);
 json_t *wallet_receipts(struct keyd *k, const char *wallet_id, int64_t limit, struct kerr *e);
