@@ -146,8 +146,8 @@ static int resolve_target(const struct vault *v, const char *name, const struct 
             return -errno;
         snprintf(t->base, sizeof(t->base), "%s", name);
         snprintf(t->to, sizeof(t->to), "%s/%s", v->credstore_dir, name);
-        t->uid = (uid_t)-1; /* keyd's own user: root where systemd reads the credstore */
-        t->gid = (gid_t)-1;
+        t->uid = geteuid(); /* keyd's own user: root where systemd reads the credstore */
+        t->gid = getegid();
         t->mode = CREDENTIAL_MODE;
     }
     return check_existing(t);

@@ -26,6 +26,7 @@ struct vault {
     enum vault_source source;     /* in force; NONE while locked */
     enum vault_source configured; /* credential or key file found at open, else passphrase */
     char *credential_path;        /* when configured == CREDENTIAL */
+    unsigned lock_epoch;          /* vault_lock calls, under key_lock */
 
     pthread_mutex_t unlock_lock; /* one passphrase attempt at a time */
     atomic_bool passphrase_set;

@@ -17,6 +17,8 @@
 #define SEAL_OVERHEAD (SEAL_HEADER + crypto_aead_xchacha20poly1305_ietf_ABYTES)
 #define SEAL_PLAIN_MAX (16u * 1024 * 1024)
 #define KDF_PARAMS_LEN (VAULT_SALT_LEN + 16) /* salt, opslimit, memlimit (LE u64) */
+#define KDF_OPSLIMIT_MAX 64                  /* stored costs above these are refused */
+#define KDF_MEMLIMIT_MAX (4ULL * 1024 * 1024 * 1024)
 
 static const char vault_schema[] =
     "CREATE TABLE IF NOT EXISTS vault_meta(k TEXT PRIMARY KEY, v BLOB NOT NULL);"
@@ -127,9 +129,10 @@ static void set_texts(struct vault *v)
         return;
     }
     snprintf(v->text_off, sizeof(v->text_off),
-             "locked: the master key (%s) was zeroed by LOCKDOWN or the operator; it is read "
-             "again on unlock: agentctl unlock / POST /unlock on keyd.sock",
-             v->text_on + strlen("master key "));
+             "locked: no master key in memory (zeroed by LOCKDOWN or the operator); unlocking "
+             "reads it again from the %s %s: agentctl unlock / POST /unlock on keyd.sock",
+             v->configured == VAULT_SOURCE_CREDENTIAL ? "systemd credential" : "key file",
+             v->configured == VAULT_SOURCE_CREDENTIAL ? v->credential_path : kf);
 }
 
 static char *dup_or_null(const char *s)
@@ -267,15 +270,34 @@ bool vault_unlocked(const struct vault *v)
     return vault_source(v) != VAULT_SOURCE_NONE;
 }
 
-/* Puts key in force (taking it), or keeps the one in force when it is the same source. */
-static void install_key(struct vault *v, struct secbuf *key, enum vault_source src)
+static unsigned lock_epoch(struct vault *v)
 {
-    pthread_rwlock_wrlock(&v->key_lock);
-    secbuf_free(&v->key);
-    v->key = *key;
-    *key = (struct secbuf){0};
-    v->source = src;
+    unsigned e;
+
+    pthread_rwlock_rdlock(&v->key_lock);
+    e = v->lock_epoch;
     pthread_rwlock_unlock(&v->key_lock);
+    return e;
+}
+
+/* Puts key in force (taking it and freeing the one it replaces), unless the vault was locked
+ * since epoch: an unlock that began before a LOCKDOWN must not undo it (-EBUSY, key freed). */
+static int install_key(struct vault *v, struct secbuf *key, enum vault_source src, unsigned epoch)
+{
+    int r = 0;
+
+    pthread_rwlock_wrlock(&v->key_lock);
+    if (v->lock_epoch != epoch)
+        r = -EBUSY;
+    else {
+        secbuf_free(&v->key);
+        v->key = *key;
+        *key = (struct secbuf){0};
+        v->source = src;
+    }
+    pthread_rwlock_unlock(&v->key_lock);
+    secbuf_free(key);
+    return r;
 }
 
 void vault_lock(struct vault *v)
@@ -283,11 +305,13 @@ void vault_lock(struct vault *v)
     pthread_rwlock_wrlock(&v->key_lock);
     secbuf_free(&v->key);
     v->source = VAULT_SOURCE_NONE;
+    v->lock_epoch++;
     pthread_rwlock_unlock(&v->key_lock);
 }
 
 int vault_unlock_again(struct vault *v, char *err, size_t errlen)
 {
+    unsigned epoch = lock_epoch(v);
     struct secbuf key = {0};
     int r;
 
@@ -297,8 +321,9 @@ int vault_unlock_again(struct vault *v, char *err, size_t errlen)
     }
     if ((r = load_source(v, &key, err, errlen)) < 0)
         return r;
-    install_key(v, &key, v->configured);
-    return 0;
+    if ((r = install_key(v, &key, v->configured, epoch)) < 0)
+        snprintf(err, errlen, "the vault was locked again while unlocking: try again");
+    return r;
 }
 
 /* The passphrase path: kdf = salt ‖ opslimit ‖ memlimit in vault_meta, the key check beside. */
@@ -341,6 +366,10 @@ static int kdf_get_tx(sqlite3 *db, void *ctx)
     memcpy(k->salt, buf, VAULT_SALT_LEN);
     k->ops = u64_get(buf + VAULT_SALT_LEN);
     k->mem = (size_t)u64_get(buf + VAULT_SALT_LEN + 8);
+    /* stored costs outside what libsodium accepts, or beyond a sane memory, are damage */
+    if (k->ops < crypto_pwhash_OPSLIMIT_MIN || k->ops > KDF_OPSLIMIT_MAX ||
+        k->mem < crypto_pwhash_MEMLIMIT_MIN || k->mem > KDF_MEMLIMIT_MAX)
+        return -EBADMSG;
     k->found = true;
     return 0;
 }
@@ -429,6 +458,7 @@ static int passphrase_key(struct vault *v, const char *pass, size_t len, struct 
 
 int vault_unlock_passphrase(struct vault *v, const char *pass, size_t len, char *err, size_t errlen)
 {
+    unsigned epoch = lock_epoch(v);
     struct secbuf key = {0};
     int r;
 
@@ -452,8 +482,9 @@ int vault_unlock_passphrase(struct vault *v, const char *pass, size_t len, char 
     pthread_mutex_unlock(&v->unlock_lock);
     if (r < 0)
         return r;
-    install_key(v, &key, VAULT_SOURCE_PASSPHRASE);
-    return 0;
+    if ((r = install_key(v, &key, VAULT_SOURCE_PASSPHRASE, epoch)) < 0)
+        snprintf(err, errlen, "the vault was locked again while unlocking: try again");
+    return r;
 }
 
 static int count_tx(sqlite3 *db, void *ctx)

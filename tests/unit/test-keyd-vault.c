@@ -6,7 +6,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sodium.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,6 +174,51 @@ Test(secmem, small_buffers_reused_zeroed_and_never_shared)
         secbuf_free(&b[i]);
     cr_assert_eq(secbuf_alloc(&big, 100000), 0);
     memset(big.p, 1, big.len);
+    secbuf_free(&big);
+}
+
+/* The VmFlags line of the mapping holding p, from /proc/self/smaps. */
+static void vmflags_of(const void *p, char *ret, size_t size)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    char line[512];
+    bool in = false;
+
+    cr_assert_not_null(f);
+    ret[0] = '\0';
+    while (fgets(line, sizeof(line), f)) {
+        unsigned long lo, hi;
+
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' '))
+            in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+        else if (in && strncmp(line, "VmFlags:", 8) == 0) {
+            snprintf(ret, size, "%s", line);
+            break;
+        }
+    }
+    fclose(f);
+}
+
+#ifdef __SANITIZE_ADDRESS__
+#define MLOCK_SEEN false /* AddressSanitizer turns mlock into a no-op */
+#else
+#define MLOCK_SEEN true
+#endif
+
+Test(secmem, locked_and_not_dumped)
+{
+    struct secbuf small, big;
+    char flags[512];
+
+    cr_assert_eq(secbuf_alloc(&small, 32), 0);
+    cr_assert_eq(secbuf_alloc(&big, 8192), 0);
+    vmflags_of(small.p, flags, sizeof(flags));
+    cr_assert(!MLOCK_SEEN || strstr(flags, " lo"), "pool not mlocked: %s", flags);
+    cr_assert_not_null(strstr(flags, " dd"), "pool not excluded from core dumps: %s", flags);
+    vmflags_of(big.p, flags, sizeof(flags));
+    cr_assert(!MLOCK_SEEN || strstr(flags, " lo"), "buffer not mlocked: %s", flags);
+    cr_assert_not_null(strstr(flags, " dd"), "buffer not excluded from core dumps: %s", flags);
+    secbuf_free(&small);
     secbuf_free(&big);
 }
 
@@ -469,6 +517,28 @@ Test(vault, passphrase_set_lock_wrong_right, .timeout = 120)
     secbuf_free(&out);
 }
 
+static int damage_kdf(sqlite3 *db, void *ctx)
+{
+    (void)ctx;
+    /* memlimit (the last 8 bytes, little-endian) set to 2^63 */
+    return sqlite3_exec(db,
+                        "UPDATE vault_meta SET v = substr(v, 1, 24) || x'0000000000000080' "
+                        "WHERE k = 'kdf'",
+                        NULL, NULL, NULL) == SQLITE_OK
+               ? 0
+               : -EIO;
+}
+
+Test(vault, passphrase_damaged_costs_refused, .timeout = 120)
+{
+    cr_assert_eq(open_with(NULL, NULL), 0, "%s", err);
+    cr_assert_eq(vault_unlock_passphrase(v, PASS, strlen(PASS), err, sizeof(err)), 0, "%s", err);
+    vault_lock(v);
+    cr_assert_eq(kstore_tx(store, damage_kdf, NULL), 0);
+    cr_assert_eq(vault_unlock_passphrase(v, PASS, strlen(PASS), err, sizeof(err)), -EBADMSG);
+    cr_assert_not(vault_unlocked(v));
+}
+
 Test(vault, passphrase_not_for_key_vaults)
 {
     open_key_file();
@@ -677,6 +747,34 @@ Test(vault, delete_and_access_log)
     json_decref(log);
 }
 
+static void *put_many(void *arg)
+{
+    for (int i = 0; i < 10; i++)
+        if (vault_secret_put(v, "shared", (const uint8_t *)"x", 1, "op", NULL) != 0)
+            return arg;
+    return NULL;
+}
+
+Test(vault, concurrent_rotations_get_distinct_versions)
+{
+    pthread_t t[8];
+    void *failed;
+    json_t *list;
+
+    open_key_file();
+    for (int i = 0; i < 8; i++)
+        cr_assert_eq(pthread_create(&t[i], NULL, put_many, (void *)"failed"), 0);
+    for (int i = 0; i < 8; i++) {
+        cr_assert_eq(pthread_join(t[i], &failed), 0);
+        cr_assert_null(failed, "a put failed");
+    }
+    list = vault_secret_list(v);
+    cr_assert_eq(json_integer_value(json_object_get(json_array_get(list, 0), "versions")), 80);
+    cr_assert_eq(json_integer_value(json_object_get(json_array_get(list, 0), "current")), 80);
+    json_decref(list);
+    cr_assert_eq(count_events("vault.put") + count_events("vault.rotate"), 80);
+}
+
 /* delivery */
 
 static void read_back(const char *path, char *buf, size_t size)
@@ -804,6 +902,8 @@ Test(vault, deliver_credential)
     snprintf(path, sizeof(path), "%s/db.pass", credstore);
     cr_assert_str_eq(json_string_value(json_object_get(ret, "how")), "credential");
     cr_assert_str_eq(json_string_value(json_object_get(ret, "to")), path);
+    cr_assert_str_eq(json_string_value(json_object_get(ret, "mode")), "0400");
+    cr_assert_eq(json_integer_value(json_object_get(ret, "uid")), geteuid());
     json_decref(ret);
     cr_assert_eq(lstat(path, &st), 0);
     cr_assert_eq(st.st_mode & 07777, 0400);
