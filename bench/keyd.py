@@ -81,7 +81,7 @@ def main():
         "%s" % (health["p50_us"] if health else "failed"), "–", "–", "–", "–", "–")
     row("split: agentd durable append p50 (µs), the ledger part (one per signature)",
         "%s" % (append["p50_us"] if append else "failed"), "–", "–", "–", "–", "–")
-    row("split: one SQLite transaction with fsync (µs), keyd.db part (two per signature)",
+    row("split: one SQLite transaction with fsync (µs), keyd.db part (one on a signature's path)",
         "%.0f" % (1e6 / raw["rows_per_s"]) if raw else "failed", "sqlite_raw --batch 1",
         "–", "–", "–", "–")
     row("split: bare personal_sign (µs)", "%.0f" % (1e6 / bare["eth_signs_per_s"]), "–", "–",
