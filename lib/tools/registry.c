@@ -38,6 +38,7 @@ static const struct {
     {osm_tools_approval, &osm_tools_approval_n}, {osm_tools_fleet, &osm_tools_fleet_n},
     {osm_tools_apps, &osm_tools_apps_n},         {osm_tools_speckit, &osm_tools_speckit_n},
     {osm_tools_jobs, &osm_tools_jobs_n},         {osm_tools_egress, &osm_tools_egress_n},
+    {osm_tools_keyd, &osm_tools_keyd_n},
 };
 
 #define TOOLS_CAP 128

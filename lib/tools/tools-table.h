@@ -90,6 +90,7 @@ OSM_TOOL_TABLE(apps);       /* tools-apps.c (85-90) */
 OSM_TOOL_TABLE(speckit);    /* tools-speckit.c (91-92) */
 OSM_TOOL_TABLE(jobs);       /* tools-jobs.c: ours, after osModa's 92 (93-95) */
 OSM_TOOL_TABLE(egress);     /* tools-egress.c: ours (96-98) */
+OSM_TOOL_TABLE(keyd);       /* tools-wallet.c: keyd's beyond osModa's wallet tools (99-104) */
 
 /* Defines a category's count beside its table. */
 #define OSM_TOOL_TABLE_SIZE(cat) const size_t osm_tools_##cat##_n = ELEMENTSOF(osm_tools_##cat)

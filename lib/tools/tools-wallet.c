@@ -1,4 +1,6 @@
-/* Tools 14-20: wallets (keyd). Keys never leave keyd; the tools ask it to sign. */
+/* Tools 14-20: wallets (keyd), and keyd's own after osModa's 92 (typed data, rotation, import,
+ * export, the vault). Keys never leave keyd without a person's approval; the tools ask it to
+ * sign. */
 #include "tools/tools-table.h"
 
 // clang-format off
@@ -22,14 +24,16 @@ const struct osm_tool osm_tools_wallet[] = {
     {.name = "wallet_sign",
      .description = "Sign a payload with a wallet's key, within keyd's policy and quotas.",
      .input_schema = J({"type":"object","properties":{) WALLET_ID_PROP J(,
-        "payload":{"type":"string","minLength":2,"description":"Bytes to sign, hex."}},
+        "payload":{"type":"string","minLength":2,"description":"Bytes to sign, hex."},
+        "raw":{"type":"boolean","description":"Sign the bytes as they are (a 32-byte digest on Ethereum; every Solana payload is raw): needs the policy's sign_raw and a person's approval."}},
         "required":["wallet_id","payload"],"additionalProperties":false}),
      .cls = OSM_CLASS_IRREVERSIBLE, .daemon = "keyd", .method = "POST", .path = "/wallet/sign"},
     {.name = "wallet_send",
      .description = "Sign a transfer of amount to an address, within keyd's policy.",
      .input_schema = J({"type":"object","properties":{) WALLET_ID_PROP J(,
         "to":{"type":"string","minLength":1,"description":"Destination address."},
-        "amount":{"type":"string","minLength":1,"description":"Decimal amount, e.g. \"0.05\"."}},
+        "amount":{"type":"string","minLength":1,"description":"Decimal amount, e.g. \"0.05\"."},
+        "chain_params":{"type":"object","description":"Ethereum: chain_id, nonce, gas_limit, max_fee_per_gas, max_priority_fee_per_gas (or gas_price), data; Solana: recent_blockhash."}},
         "required":["wallet_id","to","amount"],"additionalProperties":false}),
      .cls = OSM_CLASS_IRREVERSIBLE, .daemon = "keyd", .method = "POST", .path = "/wallet/send"},
     {.name = "wallet_delete",
@@ -58,3 +62,53 @@ const struct osm_tool osm_tools_wallet[] = {
 };
 // clang-format on
 OSM_TOOL_TABLE_SIZE(wallet);
+
+// clang-format off
+const struct osm_tool osm_tools_keyd[] = {
+    {.name = "wallet_sign_typed_data",
+     .description = "Sign EIP-712 typed data (eth_signTypedData_v4) with an Ethereum wallet.",
+     .input_schema = J({"type":"object","properties":{) WALLET_ID_PROP J(,
+        "typed_data":{"type":["object","string"],
+                      "description":"The EIP-712 document {types, primaryType, domain, message}."}},
+        "required":["wallet_id","typed_data"],"additionalProperties":false}),
+     .cls = OSM_CLASS_IRREVERSIBLE, .daemon = "keyd", .method = "POST",
+     .path = "/wallet/sign_typed_data"},
+    {.name = "wallet_rotate",
+     .description = "Give a wallet a new key (a new version and address); older keys stay sealed.",
+     .input_schema = J({"type":"object","properties":{) WALLET_ID_PROP J(},
+        "required":["wallet_id"],"additionalProperties":false}),
+     .cls = OSM_CLASS_IRREVERSIBLE, .daemon = "keyd", .method = "POST", .path = "/wallet/rotate"},
+    {.name = "wallet_import",
+     .description = "Import a private key as a new wallet (when the policy allows; a person approves).",
+     .input_schema = J({"type":"object","properties":{) CHAIN_PROP J(,
+        "label":{"type":"string","minLength":1,"maxLength":128,"description":"A name for the wallet."},
+        "private_key":{"type":"string","minLength":1,"maxLength":66,
+                       "description":"32 bytes, hex (the Ed25519 seed for Solana)."}},
+        "required":["chain","label","private_key"],"additionalProperties":false}),
+     .cls = OSM_CLASS_PRIVILEGED, .daemon = "keyd", .method = "POST", .path = "/wallet/import"},
+    {.name = "wallet_export",
+     .description = "Export a wallet's private key (when the policy allows; a person approves).",
+     .input_schema = J({"type":"object","properties":{) WALLET_ID_PROP J(},
+        "required":["wallet_id"],"additionalProperties":false}),
+     .cls = OSM_CLASS_PRIVILEGED, .daemon = "keyd", .method = "POST", .path = "/wallet/export"},
+    {.name = "vault_list",
+     .description = "List the vault's secrets: names and versions, never a value.",
+     .input_schema = PAGE_ONLY,
+     .cls = OSM_CLASS_READ, .daemon = "keyd", .method = "GET", .path = "/vault/secrets",
+     .flags = OSM_TOOL_LIST},
+    {.name = "vault_deliver",
+     .description = "Deliver a secret to a service as a file or a systemd credential (a person approves).",
+     .input_schema = J({"type":"object","properties":{
+        "name":{"type":"string","minLength":1,"maxLength":128,"description":"The secret's name."},
+        "version":{"type":"integer","minimum":0,"description":"A version (0 or absent: the newest)."},
+        "path":{"type":"string","minLength":1,
+                "description":"A file under a delivery directory; absent: a systemd credential."},
+        "uid":{"type":"integer","minimum":0,"description":"The file's owner."},
+        "gid":{"type":"integer","minimum":0,"description":"The file's group."},
+        "mode":{"type":"integer","minimum":0,"maximum":416,"description":"The file's mode (at most 0640)."}},
+        "required":["name"],"additionalProperties":false}),
+     .cls = OSM_CLASS_PRIVILEGED, .daemon = "keyd", .method = "POST",
+     .path = "/vault/secrets/{name}/deliver"},
+};
+// clang-format on
+OSM_TOOL_TABLE_SIZE(keyd);

@@ -163,7 +163,7 @@ class HttpSecurity(HttpBridgeCase):
                                                    "MCP-Protocol-Version": "2025-11-25"})
         self.assertEqual(status, 200, text)
         tools = json.loads(text)["result"]["tools"]
-        self.assertEqual(len(tools), 98)  # osModa's 92 + job_status/wait/kill + egress_*
+        self.assertEqual(len(tools), 104)  # osModa's 92 + job_status/wait/kill + egress_* + keyd's 6
         self.assertFalse([t for t in tools if t["name"].startswith("test_")],
                          "conformance fixtures listed in a normal run")
         status, _, _ = b.post(listing, headers={"Mcp-Session-Id": sid,

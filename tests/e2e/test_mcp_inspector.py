@@ -43,7 +43,7 @@ class InspectorStdio(unittest.TestCase):
         names = [t["name"] for t in tools]
         expected = subprocess.run([osmtest.binary("osmoda-mcp-bridge"), "--list-tools"],
                                   capture_output=True, text=True, timeout=10).stdout.split()
-        self.assertEqual(len(tools), 98)  # osModa's 92 + job_status/wait/kill + egress_*
+        self.assertEqual(len(tools), 104)  # osModa's 92 + job_status/wait/kill + egress_* + keyd's 6
         self.assertEqual(names, expected)
         for must in ("system_health", "shell_exec", "wallet_send", "safe_switch_begin",
                      "approval_request", "app_remove", "spec_kit_run", "job_wait"):
@@ -139,7 +139,7 @@ class StdioPurity(unittest.TestCase):
             self.assertEqual(m["jsonrpc"], "2.0")
             self.assertTrue(("result" in m) != ("error" in m), m)
         by_id = {json.dumps(m["id"]): m for m in msgs}
-        self.assertEqual(len(by_id[json.dumps(2)]["result"]["tools"]), 98)
+        self.assertEqual(len(by_id[json.dumps(2)]["result"]["tools"]), 104)
         self.assertIn(json.dumps("x" * 300), by_id)
         self.assertEqual(by_id[json.dumps(5)]["error"]["code"], -32601)
         bad = by_id[json.dumps(3)]["result"]
