@@ -5,6 +5,7 @@
  * import, export and delivery always wait. The handlers check again (a policy reloaded between
  * the decision and the run cannot let an unapproved send through). */
 #include <errno.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,10 +101,48 @@ static json_t *run_import(struct osm_exec_call *call, const char **ret_error)
                        &e, ret_error);
 }
 
+/* An approved export from the agent puts the key into the vault, never into the answer: the
+ * answer goes back to the model (often a hosted one) and into the job's record, and neither
+ * may hold a key. The operator then reads or delivers the secret on keyd.sock. */
+static json_t *export_to_vault(struct keyd *k, const struct keyd_caller *c, json_t *out,
+                               struct kerr *e)
+{
+    json_t *key = json_object_get(out, "private_key");
+    const char *hex = json_string_value(key);
+    char name[VAULT_SECRET_NAME_MAX + 1];
+    json_auto_t *meta = NULL;
+    int r;
+
+    snprintf(name, sizeof(name), "wallet-export-%s",
+             json_string_value(json_object_get(out, "wallet_id")));
+    r = hex ? vault_secret_put(k->vault, name, (const uint8_t *)hex, strlen(hex), c->who, &meta)
+            : -EINVAL;
+    if (hex)
+        sodium_memzero((char *)hex, strlen(hex));
+    json_object_del(out, "private_key");
+    if (r < 0) {
+        json_decref(out);
+        return kerr_set(e, 503, "vault_unavailable",
+                        "the exported key could not be stored in "
+                        "the vault: %s",
+                        strerror(-r));
+    }
+    json_object_set_new(out, "exported_to",
+                        json_pack("{s:s, s:O?, s:s}", "vault_secret", name, "version",
+                                  json_object_get(meta, "version"), "note",
+                                  "the operator reads or delivers it on keyd.sock "
+                                  "(/vault/secrets); the key is never given to the agent"));
+    return out;
+}
+
 static json_t *run_export(struct osm_exec_call *call, const char **ret_error)
 {
     CALLER;
-    return tool_answer(wallet_export(K(call), &c, arg(call, "wallet_id"), &e), &e, ret_error);
+    json_t *out = wallet_export(K(call), &c, arg(call, "wallet_id"), &e);
+
+    if (out)
+        out = export_to_vault(K(call), &c, out, &e);
+    return tool_answer(out, &e, ret_error);
 }
 
 static json_t *run_deliver(struct osm_exec_call *call, const char **ret_error)

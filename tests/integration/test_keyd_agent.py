@@ -180,3 +180,24 @@ class Agent(KeydCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class AgentExport(KeydCase):
+    policy = {"allow_export": True}
+
+    def test_an_approved_export_goes_to_the_vault_never_to_the_agent(self):
+        w = self.create()
+        st, r = self.keyd.call("wallet_export", {"wallet_id": w["id"]})
+        self.assertEqual(r["status"], "pending", r)
+        self.approve(r["approval_id"])
+        res = self.job_result(r["job_id"])
+        text = json.dumps(res)
+        self.assertNotIn("private_key", text)
+        name = "wallet-export-" + w["id"]
+        self.assertIn(name, text)
+        # the operator reads the key from the vault: it is the wallet's own key
+        secret = self.op("GET", "/vault/secrets/" + name)
+        key = self.op("POST", "/wallet/export", {"wallet_id": w["id"]})["private_key"]
+        self.assertIn(key, json.dumps(secret))
+        self.assertNotIn(key, text)
+        self.assertNotIn(key, json.dumps(self.agentd.request("GET", "/events/log?limit=500")[1]))
