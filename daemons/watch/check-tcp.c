@@ -155,12 +155,18 @@ void check_tcp_event(struct check_job *j, uint32_t events)
         try_next(j, err);
 }
 
+void check_tcp_close(struct check_job *j)
+{
+    if (j->fd < 0)
+        return;
+    checks_epoll_del(j->e, j->fd);
+    close(j->fd);
+    j->fd = -1;
+}
+
 void check_tcp_release(struct check_job *j)
 {
-    if (j->fd >= 0) {
-        checks_epoll_del(j->e, j->fd);
-        close(j->fd);
-    }
+    check_tcp_close(j);
     if (j->ai)
         freeaddrinfo(j->ai);
 }

@@ -161,6 +161,8 @@ static void expire(struct checks *e, int64_t now)
 
             if (j->kind == CHECK_COMMAND)
                 check_command_kill(j);
+            else if (j->kind == CHECK_TCP_PORT)
+                check_tcp_close(j);
             checks_job_finish(j, false, "timed out after %d ms", j->timeout_ms);
         }
 }

@@ -104,6 +104,9 @@ int check_tcp_start(struct check_job *j);
 void check_tcp_event(struct check_job *j, uint32_t events);
 void check_tcp_resolve(struct check_job *j); /* worker */
 void check_tcp_resolved(struct check_job *j);
+/* Closes a probe's socket (a timed-out one before its result is told: the port is free of it
+ * by then). */
+void check_tcp_close(struct check_job *j);
 void check_tcp_release(struct check_job *j);
 void check_tcp_free(struct checks *e); /* the spare sockets */
 int check_command_start(struct check_job *j);
