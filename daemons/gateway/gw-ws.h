@@ -52,6 +52,12 @@ struct gw_ws_stats {
 };
 void gw_ws_get_stats(struct gw_ws *w, struct gw_ws_stats *ret);
 
+/* For tests and fuzzing: runs bytes a client sent through the frame layer with this part's
+ * limits and message checks, as one connection would (what the server answers is discarded).
+ * h->on_text sees each complete text message; the connection has no part, so sending on it
+ * fails with -EPIPE. Returns the close code the server sent, 0 when it sent none. */
+uint16_t gw_ws_feed(const uint8_t *data, size_t len, const struct gw_ws_handlers *h, void *ud);
+
 /* The upgrade handshake: the Sec-WebSocket-Accept value for key (28 chars + NUL), or -EINVAL
  * for a key that is not 16 bytes of base64. */
 int gw_ws_accept_key(const char *key, char out[static 29]);

@@ -14,7 +14,9 @@
 #include "common/log.h"
 #include "daemon/daemon.h"
 #include "gw-auth.h"
+#include "gw-chat.h"
 #include "gw-http.h"
+#include "gw-ws.h"
 
 struct options {
     const char *listen, *state_dir, *run_dir, *web_dir, *credstore_key_file;
@@ -167,6 +169,8 @@ static int layout_resolve(const struct options *o, struct gateway *gw, struct la
 
 static void close_parts(struct gateway *gw)
 {
+    gw_ws_free(gw->ws); /* first: its sockets' on_close reach the chat */
+    gw_chat_free(gw->chat);
     gw_auth_free(gw->auth);
 }
 
@@ -180,6 +184,14 @@ static int open_parts(struct gateway *gw, const struct options *o, const char **
         return *what = "auth", r;
     }
     log_info("gateway.auth", "token_file=%s", gw_auth_token_path(gw->auth));
+    if ((r = gw_ws_new(o->ws_ping_s, o->ws_idle_s, &gw->ws)) < 0 || (r = gw_ws_start(gw->ws)) < 0) {
+        log_error("daemon.init", "what=ws error=%d reason=\"%s\"", r, strerror(-r));
+        return *what = "ws", r;
+    }
+    if ((r = gw_chat_new(gw, &gw->chat)) < 0) {
+        log_error("daemon.init", "what=chat error=%d reason=\"%s\"", r, strerror(-r));
+        return *what = "chat", r;
+    }
     return 0;
 }
 
