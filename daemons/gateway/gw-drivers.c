@@ -215,7 +215,7 @@ fail_pipes:
 struct claude_run {
     struct gw_turn *t;
     unsigned texts; /* text messages sent */
-    bool error_sent;
+    bool error_sent, err_eol;
     char err_tail[CLAUDE_STDERR_KEEP];
     size_t err_len;
 };
@@ -388,11 +388,15 @@ static void stderr_read(int fd, struct claude_run *cr, bool *eof)
         *eof = n == 0 || (errno != EAGAIN && errno != EINTR);
         return;
     }
+    /* keeps the last non-empty line */
     for (ssize_t i = 0; i < n; i++) {
         if (chunk[i] == '\n') {
-            if (i + 1 < n)
-                cr->err_len = 0;
+            cr->err_eol = true;
             continue;
+        }
+        if (cr->err_eol) {
+            cr->err_len = 0;
+            cr->err_eol = false;
         }
         if (cr->err_len + 1 < sizeof(cr->err_tail))
             cr->err_tail[cr->err_len++] = chunk[i];

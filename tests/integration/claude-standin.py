@@ -6,6 +6,8 @@ after "--") says what to do:
   echo   one assistant text describing how it was started, then the result
   sleep  writes its pid to $STANDIN_PID_FILE and waits until it is killed
   flood N  N assistant messages of 16 KiB text each
+  fail   two lines on stderr and exit status 3, without a result
+  apierror  a result with is_error and api_error_status 401
 It never prints a secret, only whether one was given."""
 import json
 import os
@@ -42,6 +44,13 @@ elif msg == "sleep":
         f.write(str(os.getpid()))
     while True:
         time.sleep(3600)
+elif msg == "fail":
+    sys.stderr.write("starting\nthe model endpoint refused the key\n")
+    sys.exit(3)
+elif msg == "apierror":
+    out({"type": "result", "subtype": "success", "is_error": True, "api_error_status": 401,
+         "session_id": sid, "result": "Invalid API key"})
+    sys.exit(1)
 elif msg.startswith("flood "):
     chunk = "x" * 16384
     for i in range(int(msg.split()[1])):

@@ -245,6 +245,22 @@ class Turns(GatewayChat):
         c.message("text")
         c.message("done")
 
+    def test_failures_of_the_cli_are_errors_then_done(self):
+        c = self.client()
+        c.opened()
+        c.send({"type": "chat", "text": "fail"})
+        err = c.message("error")
+        self.assertEqual((err["code"], err["text"]),
+                         ("cli_error", "the model endpoint refused the key"))
+        c.message("done")
+        c.send({"type": "chat", "text": "apierror"})
+        err = c.message("error")
+        self.assertEqual((err["code"], err["text"]), ("http_401", "Invalid API key"))
+        c.message("done")
+        texts = [e for e in c.seen if e["ev"] == "message" and '"text"' in e["data"]
+                 and json.loads(e["data"])["type"] == "text"]
+        self.assertEqual(texts, [])
+
     def test_closing_the_socket_ends_its_turn(self):
         c = self.client()
         c.opened()
