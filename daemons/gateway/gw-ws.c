@@ -5,6 +5,7 @@
  * Timers are epoll_wait's timeout, computed from the nearest deadline. */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/evp.h>
@@ -29,6 +30,7 @@
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define WS_CLOSE_WAIT_MS 5000 /* how long a close we sent waits for the peer's */
 #define WS_TIMER_SLACK_MS 250 /* deadlines this close are served together */
+#define WS_TRIM_AFTER_MS 1000 /* quiet time after new connections before memory is trimmed */
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #define WS_CODE_IDLE 4003
 #define WS_CODE_NO_PONG 4002
@@ -79,6 +81,7 @@ struct gw_ws {
     bool stop;
 
     struct gw_ws_conn *conns; /* the ws thread's list */
+    int64_t trim_at;          /* when to give back what the handshakes' threads left: 0 none */
     _Atomic uint64_t open, opened, closed_idle, dropped_paused, messages_in, messages_out;
 };
 
@@ -348,7 +351,8 @@ static void conn_finish(struct gw_ws *w, struct gw_ws_conn *c)
     atomic_fetch_sub(&w->open, 1);
     if (c->h && c->h->on_close)
         c->h->on_close(c, c->ud);
-    wslay_event_context_free(c->ctx);
+    if (c->ctx)
+        wslay_event_context_free(c->ctx);
     c->ctx = NULL;
     gw_ws_conn_unref(c); /* the thread's reference */
 }
@@ -462,6 +466,8 @@ static void take_shared(struct gw_ws *w)
     dirty = w->dirty;
     w->incoming = w->dirty = NULL;
     pthread_mutex_unlock(&w->lock);
+    if (in)
+        w->trim_at = now_ms() + WS_TRIM_AFTER_MS;
     for (struct gw_ws_conn *c = in, *next; c; c = next) {
         next = c->next;
         c->prev = NULL;
@@ -469,8 +475,12 @@ static void take_shared(struct gw_ws *w)
         if (w->conns)
             w->conns->prev = c;
         w->conns = c;
-        if (c->extra_len)
+        if (conn_init_ctx(c) < 0) {
+            log_warn("ws.adopt", "error=%d reason=\"no memory for the connection\"", -ENOMEM);
+            conn_finish(w, c);
+        } else if (c->extra_len) {
             conn_event(w, c, EPOLLIN);
+        }
     }
     for (struct gw_ws_conn *c = dirty, *next; c; c = next) {
         next = c->dirty_next;
@@ -527,6 +537,14 @@ static int run_timers(struct gw_ws *w)
         }
         next = MIN(next, d);
     }
+    /* Each handshake ran on an HTTP thread whose buffers (tens of KB) are freed around the
+     * small records a socket keeps: once a burst of connections is over, the free pages go back */
+    if (w->trim_at && now >= w->trim_at) {
+        malloc_trim(0);
+        w->trim_at = 0;
+    }
+    if (w->trim_at)
+        next = MIN(next, w->trim_at);
     if (next == INT64_MAX)
         return -1;
     return next <= now ? 0 : (int)MIN(next - now, 3600 * 1000);
@@ -537,7 +555,7 @@ static void shutdown_all(struct gw_ws *w)
     take_shared(w);
     while (w->conns) {
         struct gw_ws_conn *c = w->conns;
-        if (!wslay_event_get_close_sent(c->ctx)) {
+        if (c->ctx && !wslay_event_get_close_sent(c->ctx)) {
             conn_take_outbox(w, c);
             wslay_event_queue_close(c->ctx, WSLAY_CODE_GOING_AWAY, (const uint8_t *)"going away",
                                     10);
@@ -555,6 +573,7 @@ static void *ws_thread(void *arg)
 
     for (;;) {
         int n = epoll_wait(w->epfd, evs, WS_EVENTS_MAX, timeout);
+        struct gw_ws_conn *c;
         bool stop;
 
         for (int i = 0; i < n; i++) {
@@ -564,8 +583,9 @@ static void *ws_thread(void *arg)
                     log_debug("ws.wake", "error=%d", -errno);
                 continue;
             }
-            if (!((struct gw_ws_conn *)evs[i].data.ptr)->finished)
-                conn_event(w, evs[i].data.ptr, evs[i].events);
+            c = evs[i].data.ptr;
+            if (!c->finished && c->ctx) /* a new one has its context made in take_shared */
+                conn_event(w, c, evs[i].events);
         }
         pthread_mutex_lock(&w->lock);
         stop = w->stop;
@@ -649,7 +669,9 @@ static struct gw_ws_conn *conn_new(struct gw_ws *w, int fd, const char *extra, s
     c->ud = ud;
     atomic_init(&c->refs, 1);
     pthread_mutex_init(&c->lock, NULL);
-    if ((extra_len && !(c->extra = malloc(extra_len))) || conn_init_ctx(c) < 0) {
+    /* the ws thread makes the wslay context of a real connection (its memory then sits in that
+     * thread's arena, not among the HTTP threads' short-lived allocations) */
+    if ((extra_len && !(c->extra = malloc(extra_len))) || (!w && conn_init_ctx(c) < 0)) {
         gw_ws_conn_unref(c);
         return NULL;
     }
@@ -698,9 +720,7 @@ int gw_ws_adopt(struct gw_ws *w, int fd, const char *extra, size_t extra_len,
     if (r < 0) {
         if (ret)
             *ret = NULL;
-        wslay_event_context_free(c->ctx);
         close(fd);
-        c->ctx = NULL;
         gw_ws_conn_unref(c);
         return r;
     }
