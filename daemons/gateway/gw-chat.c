@@ -374,7 +374,6 @@ static int turn_resolve(struct turn *tn)
 static void turn_run(struct turn *tn)
 {
     const struct gw_driver *d;
-    json_t *done;
 
     if (atomic_load(&tn->t.aborted)) {
         send_error(tn->conn, "aborted", "the turn was aborted");
@@ -382,7 +381,13 @@ static void turn_run(struct turn *tn)
         send_msg(tn->conn, "status", json_pack("{s:s}", "text", "thinking"));
         d->run(tn->chat->gw, &tn->t);
     }
-    done = json_object();
+}
+
+/* done goes out once the session is free, so that a client may chat again as soon as it has it */
+static void turn_done(struct turn *tn)
+{
+    json_t *done = json_object();
+
     if (done && tn->t.resume_id[0])
         json_object_set_new(done, "sessionId", json_string(tn->t.resume_id));
     send_msg(tn->conn, "done", done);
@@ -419,6 +424,7 @@ static void *chat_thread(void *arg)
         if (tn->session->orphan)
             session_unlink(c, tn->session);
         pthread_mutex_unlock(&c->lock);
+        turn_done(tn);
         turn_free(tn);
     }
 }
