@@ -75,7 +75,8 @@ struct turn {
 };
 
 struct fallback {
-    char *claude, *secret, *type, *model;
+    char *runtime; /* NULL: none */
+    char *claude, *secret, *type, *model, *base_url;
 };
 
 struct gw_chat {
@@ -239,18 +240,37 @@ static struct turn *turn_new(struct gw_chat *c, struct chat_sock *sock, const ch
 
 /* ---- which agent and driver answer (on a chat thread) -------------------------------------- */
 
+/* How to set up each runtime, for the drivers this gateway has. */
+static const struct {
+    const char *runtime, *how;
+} driver_help[] = {
+    {"claude-code", "Claude Code (install the claude CLI, add an Anthropic credential with POST "
+                    "/config/credentials, then an agent with runtime \"claude-code\" with PUT "
+                    "/config/agents)"},
+    {"anthropic", "an Anthropic API key (the same credential, an agent with runtime "
+                  "\"anthropic\")"},
+    {"openai", "an OpenAI-compatible URL (runtime \"openai\", a credential with base_url)"},
+};
+
 /* The text that tells the operator how to set up a driver. */
 static void no_driver_text(struct gw_chat *c, char *buf, size_t len)
 {
-    snprintf(buf, len,
-             "No agent is configured, so there is nobody to chat with yet. Configure one of: "
-             "Claude Code (install the claude CLI, add an Anthropic credential with POST "
-             "/config/credentials, then an agent with runtime \"claude-code\" with PUT "
-             "/config/agents); an Anthropic API key (runtime \"anthropic\"); or an "
-             "OpenAI-compatible URL (runtime \"openai\", a credential with base_url). The "
-             "gateway keeps them in %s/agents.json and %s/credentials.json.enc; "
-             "docs/gateway.md has the steps.",
-             c->gw->config_dir, c->gw->config_dir);
+    size_t o = (size_t)snprintf(buf, len,
+                                "No agent is configured, so there is nobody to chat "
+                                "with yet. Configure one of: ");
+    bool first = true;
+
+    for (size_t i = 0; i < ELEMENTSOF(driver_help) && o < len; i++) {
+        if (!gw_driver_find(driver_help[i].runtime))
+            continue;
+        o += (size_t)snprintf(buf + o, len - o, "%s%s", first ? "" : "; or ", driver_help[i].how);
+        first = false;
+    }
+    if (o < len)
+        snprintf(buf + o, len - o,
+                 ". The gateway keeps them in %s/agents.json and %s/credentials.json.enc; "
+                 "docs/gateway.md has the steps.",
+                 c->gw->config_dir, c->gw->config_dir);
 }
 
 static char *read_prompt(const char *path)
@@ -322,16 +342,19 @@ static int resolve_fallback(struct turn *tn)
 {
     struct fallback *fb = &tn->chat->fb;
 
-    snprintf(tn->runtime, sizeof(tn->runtime), "claude-code");
+    snprintf(tn->runtime, sizeof(tn->runtime), "%s", fb->runtime);
     tn->model = strdup(fb->model);
     tn->prompt = strdup(CHAT_DEFAULT_PROMPT);
     tn->secret = fb->secret ? strdup(fb->secret) : NULL;
     tn->cred_type = strdup(fb->type);
-    if (!tn->model || !tn->prompt || (fb->secret && !tn->secret) || !tn->cred_type) {
+    tn->base_url = fb->base_url ? strdup(fb->base_url) : NULL;
+    if (!tn->model || !tn->prompt || (fb->secret && !tn->secret) || !tn->cred_type ||
+        (fb->base_url && !tn->base_url)) {
         send_error(tn->conn, "internal_error", "out of memory");
         return -ENOMEM;
     }
-    tn->t.program = fb->claude;
+    if (fb->claude)
+        tn->t.program = fb->claude;
     return 0;
 }
 
@@ -340,7 +363,7 @@ static int turn_resolve(struct turn *tn)
     struct gw_chat *c = tn->chat;
     bool agents = c->gw->agents && gw_agents_select;
     json_t *agent = agents ? gw_agents_select(c->gw->agents, tn->agent_id, "web") : NULL;
-    char msg[1024];
+    char msg[1536];
     int r;
 
     if (agent) {
@@ -350,7 +373,7 @@ static int turn_resolve(struct turn *tn)
         snprintf(msg, sizeof(msg), "Agent %.64s is not configured or not enabled", tn->agent_id);
         send_error(tn->conn, "unknown_agent", msg);
         return -ENOENT;
-    } else if (c->fb.claude) {
+    } else if (c->fb.runtime) {
         r = resolve_fallback(tn);
     } else {
         no_driver_text(c, msg, sizeof(msg));
@@ -784,20 +807,32 @@ static char *bridge_find(void)
 }
 
 /* Where the programs are, and the configuration used while agents.json names no agent:
- * OSMODA_GATEWAY_CLAUDE (the claude CLI) with ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN and
- * OSMODA_GATEWAY_MODEL. Read once, here. */
+ * OSMODA_GATEWAY_DRIVER ("claude-code", the default when OSMODA_GATEWAY_CLAUDE names the claude
+ * CLI, or "anthropic"), the key in ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN,
+ * ANTHROPIC_BASE_URL for the anthropic driver, OSMODA_GATEWAY_MODEL. Read once, here. */
 static int chat_config(struct gw_chat *c)
 {
     struct fallback *fb = &c->fb;
     char *oauth = env_dup("CLAUDE_CODE_OAUTH_TOKEN");
 
     fb->claude = env_dup("OSMODA_GATEWAY_CLAUDE");
+    fb->runtime = env_dup("OSMODA_GATEWAY_DRIVER");
+    if (!fb->runtime && fb->claude)
+        fb->runtime = strdup("claude-code");
     fb->model = env_dup("OSMODA_GATEWAY_MODEL");
     fb->secret = env_dup("ANTHROPIC_API_KEY");
     fb->type = strdup(fb->secret || !oauth ? "api_key" : "oauth");
     if (!fb->secret)
         fb->secret = TAKE_PTR(oauth);
     free(oauth);
+    if (fb->runtime && strcmp(fb->runtime, "anthropic") == 0)
+        fb->base_url = env_dup("ANTHROPIC_BASE_URL");
+    if (fb->runtime && !gw_driver_find(fb->runtime)) {
+        log_warn("chat.config", "what=OSMODA_GATEWAY_DRIVER value=\"%s\" reason=\"unknown\"",
+                 fb->runtime);
+        free(fb->runtime);
+        fb->runtime = NULL;
+    }
     if (!fb->model)
         fb->model = strdup(CHAT_DEFAULT_MODEL);
     c->claude_path = env_dup("CLAUDE_PATH");
@@ -807,6 +842,9 @@ static int chat_config(struct gw_chat *c)
     c->bridge_path = bridge_find();
     if (!fb->model || !fb->type || !c->claude_path || !c->bridge_path)
         return -ENOMEM;
+    if (fb->runtime)
+        log_info("chat.config", "fallback_driver=%s model=%s key=%s", fb->runtime, fb->model,
+                 fb->secret ? "given" : "none");
     return 0;
 }
 
@@ -860,6 +898,8 @@ void gw_chat_free(struct gw_chat *c)
         free(c->fb.secret);
     }
     free(c->fb.claude);
+    free(c->fb.runtime);
+    free(c->fb.base_url);
     free(c->fb.type);
     free(c->fb.model);
     free(c->claude_path);
@@ -886,7 +926,7 @@ json_t *gw_chat_stats(struct gw_chat *c)
                   "sockets", (json_int_t)socks, "sessions", (json_int_t)c->n_sessions,
                   "turns_running", (json_int_t)c->running, "turns_queued", (json_int_t)queued,
                   "turns", (json_int_t)c->turns, "turns_aborted", (json_int_t)c->aborted,
-                  "fallback_driver", c->fb.claude != NULL, "ws", "open", (json_int_t)ws.open,
+                  "fallback_driver", c->fb.runtime != NULL, "ws", "open", (json_int_t)ws.open,
                   "opened", (json_int_t)ws.opened, "closed_idle", (json_int_t)ws.closed_idle,
                   "dropped_paused", (json_int_t)ws.dropped_paused, "messages_in",
                   (json_int_t)ws.messages_in, "messages_out", (json_int_t)ws.messages_out);

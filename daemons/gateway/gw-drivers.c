@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "common/macro.h"
 #include "gw-chat.h"
+#include "gw-drivers.h"
 
 #define CLAUDE_LINE_MAX (4 * 1024 * 1024) /* one stream-json line (a large tool result) */
 #define CLAUDE_KILL_GRACE_MS 3000         /* SIGTERM → SIGKILL */
@@ -549,7 +550,7 @@ static const struct gw_driver claude_code = {
     .run = claude_run,
 };
 
-const struct gw_driver *const gw_drivers[] = {&claude_code};
+const struct gw_driver *const gw_drivers[] = {&claude_code, &gw_driver_anthropic};
 const size_t gw_n_drivers = ELEMENTSOF(gw_drivers);
 
 const struct gw_driver *gw_driver_find(const char *runtime)

@@ -1,7 +1,9 @@
-"""The gateway's claude-code driver end to end: a chat message over /ws (the pinned `ws` client)
-starts the real Claude Code CLI against the scripted model endpoint on 127.0.0.1; the model's
-tool call goes through our MCP bridge to a real agentd, and the client gets the tool call, its
-result, the streamed text and done, intact; the call is in agentd's ledger."""
+"""The gateway's drivers end to end against the scripted model endpoint on 127.0.0.1 and a real
+agentd. claude-code: a chat message over /ws (the pinned `ws` client) starts the real Claude Code
+CLI; the model's tool call goes through our MCP bridge to agentd, and the client gets the tool
+call, its result, the streamed text and done, intact; the call is in agentd's ledger. anthropic:
+the same conversation over the Messages API directly, the tool run on agentd's agent socket, and
+the next turn carrying the conversation."""
 import json
 import os
 import tempfile
@@ -80,6 +82,75 @@ class GatewayClaudeCode(unittest.TestCase):
         self.assertIn("system_health", tools)
         # the provider key went to the child's environment only
         self.assertNotIn("sk-ant-stub-0000", self.gw.text())
+
+
+
+@unittest.skipUnless(NODE and HAVE_WS, "ws not installed in tests/node (scripts/node-deps.sh)")
+class GatewayAnthropic(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="osmoda-gwanth-")
+        self.agentd = Agentd().start()
+        self.stub, port, self.log = start_stub(self.tmp, [
+            {"tool": "system_health", "input": {}}])
+        env = {"OSMODA_GATEWAY_DRIVER": "anthropic", "OSMODA_GATEWAY_MODEL": "stub-model",
+               "ANTHROPIC_API_KEY": "sk-ant-stub-1111",
+               "ANTHROPIC_BASE_URL": "http://127.0.0.1:%d" % port}
+        self.gw = Gateway(self.agentd)
+        with mock.patch.dict(os.environ, env):
+            self.gw.start()
+        self.client = Ws("ws://127.0.0.1:%d/ws" % self.gw.port,
+                         {"Authorization": "Bearer " + self.gw.token})
+
+    def tearDown(self):
+        self.client.stop()
+        alive = self.gw.alive()
+        report = self.gw.sanitizer_errors()
+        self.gw.stop()
+        self.stub.kill()
+        self.stub.wait()
+        self.stub.stdout.close()
+        self.agentd.cleanup()
+        self.assertTrue(alive, "osmoda-gateway died during the test")
+        self.assertEqual(report, "")
+
+    def turn(self, text):
+        c = self.client
+        start = len(c.seen)
+        c.send({"type": "chat", "text": text})
+        done = c.message("done", timeout=120)
+        return done, [json.loads(e["data"]) for e in c.seen[start:] if e["ev"] == "message"]
+
+    def test_tool_call_on_agentd_streamed_text_and_the_conversation_kept(self):
+        self.client.opened()
+        done, msgs = self.turn("How healthy is this server?")
+        self.assertEqual([m for m in msgs if m["type"] == "error"], [], msgs)
+        uses = [m for m in msgs if m["type"] == "tool_use"]
+        self.assertEqual([(u["name"], u["input"]) for u in uses], [("system_health", {})])
+        results = [m for m in msgs if m["type"] == "tool_result"]
+        self.assertEqual([(r["id"], r["is_error"], r["decision"]) for r in results],
+                         [(uses[0]["id"], False, "ok")])
+        text = "".join(m["text"] for m in msgs if m["type"] == "text")
+        self.assertTrue(text.startswith("FINAL ANSWER: "), text)
+        self.assertIn("cpu_usage", text)
+        self.assertTrue(done["sessionId"].startswith("anthropic-"), done)
+
+        st, calls = self.agentd.request("GET", "/events/log?type=tool.call&limit=50")
+        self.assertIn("system_health", [json.loads(e["payload"])["tool"] for e in calls])
+
+        done2, msgs2 = self.turn("And now?")
+        self.assertEqual(done2["sessionId"], done["sessionId"])
+        with open(self.log) as f:
+            requests = [json.loads(l) for l in f]
+        self.assertEqual(len(requests), 3)
+        tools = {t["name"] for t in requests[0]["tools"]}
+        self.assertIn("system_health", tools)
+        self.assertNotIn("approval_approve", tools)  # never offered to an agent
+        last = requests[-1]["messages"]
+        self.assertEqual([m["role"] for m in last],
+                         ["user", "assistant", "user", "assistant", "user"])
+        self.assertEqual(last[0]["content"], "How healthy is this server?")
+        self.assertEqual(last[-1]["content"], "And now?")
+        self.assertNotIn("sk-ant-stub-1111", self.gw.text())
 
 
 if __name__ == "__main__":

@@ -157,7 +157,7 @@ class Frames(GatewayChat):
 
 
 class NoDriver(GatewayChat):
-    env = {"OSMODA_GATEWAY_CLAUDE": ""}
+    env = {"OSMODA_GATEWAY_CLAUDE": "", "OSMODA_GATEWAY_DRIVER": ""}
 
     def test_chat_without_a_driver_says_how_to_configure_one(self):
         c = self.client()
@@ -165,8 +165,8 @@ class NoDriver(GatewayChat):
         c.send({"type": "chat", "text": "hello"})
         err = c.message("error")
         self.assertEqual(err["code"], "no_driver")
-        for words in ("claude-code", "/config/credentials", "agents.json", "anthropic",
-                      "openai", os.path.join(self.gw.state_dir, "config")):
+        for words in ("claude-code", "/config/credentials", "agents.json", "runtime \"anthropic\"",
+                      os.path.join(self.gw.state_dir, "config")):
             self.assertIn(words, err["text"])
         c.message("done")
 
