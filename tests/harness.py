@@ -182,9 +182,12 @@ def check_npm_tools():
 def check_python_modules():
     """Every module the Python suites import, except their own helpers."""
     missing = set()
+    # tests/integration is on every suite's path (run_python), so its helpers count everywhere
+    shared = {os.path.basename(f)[:-3]
+              for f in glob.glob(os.path.join(ROOT, "tests", "integration", "*.py"))}
     for suite in PY_SUITES:
         files = glob.glob(os.path.join(ROOT, "tests", suite, "*.py"))
-        local = {os.path.basename(f)[:-3] for f in files} | {"osmtest", "pyledger", "mcptest"}
+        local = {os.path.basename(f)[:-3] for f in files} | shared | {"pyledger", "mcptest"}
         for path in files:
             with open(path) as f:
                 tree = ast.parse(f.read(), path)
