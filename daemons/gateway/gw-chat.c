@@ -36,12 +36,6 @@
     "each call is checked by policy, may wait for a person's approval, and is recorded in the "    \
     "ledger."
 
-/* The agents and credentials part may be absent from a build (its placeholder defines nothing):
- * these are then NULL, and so are gw->agents and gw->creds. */
-#pragma weak gw_agents_select
-#pragma weak gw_credstore_get
-#pragma weak gw_credstore_forget
-
 struct chat_sock {
     struct gw_chat *chat;
     struct gw_ws_conn *conn;
@@ -315,7 +309,7 @@ static int resolve_agent(struct turn *tn, json_t *agent)
         send_error(tn->conn, "no_credential", msg);
         return -ENOENT;
     }
-    if (!gw->creds || !gw_credstore_get || gw_credstore_get(gw->creds, cred_id, &cred) < 0) {
+    if (!gw->creds || gw_credstore_get(gw->creds, cred_id, &cred) < 0) {
         snprintf(msg, sizeof(msg), "Credential %s not found", cred_id);
         send_error(tn->conn, "credential_not_found", msg);
         return -ENOENT;
@@ -361,7 +355,7 @@ static int resolve_fallback(struct turn *tn)
 static int turn_resolve(struct turn *tn)
 {
     struct gw_chat *c = tn->chat;
-    bool agents = c->gw->agents && gw_agents_select;
+    bool agents = c->gw->agents != NULL;
     json_t *agent = agents ? gw_agents_select(c->gw->agents, tn->agent_id, "web") : NULL;
     char msg[1536];
     int r;

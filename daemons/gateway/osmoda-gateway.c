@@ -15,6 +15,7 @@
 #include "daemon/daemon.h"
 #include "gw-auth.h"
 #include "gw-chat.h"
+#include "gw-config.h"
 #include "gw-http.h"
 #include "gw-ws.h"
 
@@ -171,6 +172,7 @@ static void close_parts(struct gateway *gw)
 {
     gw_ws_free(gw->ws); /* first: its sockets' on_close reach the chat */
     gw_chat_free(gw->chat);
+    gw_config_close(gw);
     gw_auth_free(gw->auth);
 }
 
@@ -184,6 +186,10 @@ static int open_parts(struct gateway *gw, const struct options *o, const char **
         return *what = "auth", r;
     }
     log_info("gateway.auth", "token_file=%s", gw_auth_token_path(gw->auth));
+    if ((r = gw_config_open(gw, o->credstore_key_file, err, sizeof(err))) < 0) {
+        log_error("daemon.init", "what=config error=%d reason=\"%s\"", r, err);
+        return *what = "config", r;
+    }
     if ((r = gw_ws_new(o->ws_ping_s, o->ws_idle_s, &gw->ws)) < 0 || (r = gw_ws_start(gw->ws)) < 0) {
         log_error("daemon.init", "what=ws error=%d reason=\"%s\"", r, strerror(-r));
         return *what = "ws", r;
@@ -193,6 +199,21 @@ static int open_parts(struct gateway *gw, const struct options *o, const char **
         return *what = "chat", r;
     }
     return 0;
+}
+
+/* SIGHUP: agents.json again (credentials are read from the store on every use). */
+static void reload(struct gateway *gw)
+{
+    char err[512] = "";
+    int r = gw_config_reload(gw, "sighup", err, sizeof(err));
+
+    if (r == -ENOTCONN)
+        log_error("daemon.reload", "what=agents.json reloaded=no reason=\"the reload could not "
+                                   "be recorded in the ledger\"");
+    else if (r < 0)
+        log_error("daemon.reload", "what=agents.json reloaded=no reason=\"%s\"", err);
+    else
+        log_info("daemon.reload", "what=agents.json reloaded=yes");
 }
 
 static int serve(struct gateway *gw, const struct options *o, sigset_t *signals)
@@ -217,7 +238,7 @@ static int serve(struct gateway *gw, const struct options *o, sigset_t *signals)
              strchr(addr, ':') ? "]" : "", port);
     osm_daemon_notify_ready(o->ready_fd);
     while ((sig = osm_daemon_wait_signal(signals)) == SIGHUP)
-        log_info("daemon.reload", "what=nothing to reload yet");
+        reload(gw);
     osm_http_server_stop(http);
     return 0;
 }

@@ -12,7 +12,7 @@ import time
 import unittest
 from unittest import mock
 
-from osmtest import Gateway, wait_for
+from osmtest import Agentd, Gateway, wait_for
 from wstest import HAVE_WS, NODE, Ws
 
 STANDIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "claude-standin.py")
@@ -290,6 +290,63 @@ class Turns(GatewayChat):
         # every text was received or counted as dropped, and so was the done sent while paused
         self.assertEqual(received + dropped, 2001)
         self.assertEqual(self.stats()["sockets"], 1)
+
+
+
+@unittest.skipUnless(NODE and HAVE_WS, "the ws package is not installed in tests/node")
+class AgentsJson(unittest.TestCase):
+    """The agent and its credential come from agents.json and the credential store (the
+    /config routes), not from the gateway's environment."""
+
+    SECRET = "sk-ant-api03-agents-json-secret-4242"
+
+    def setUp(self):
+        self.agentd = Agentd().start()
+        self.gw = Gateway(self.agentd)
+        with mock.patch.dict(os.environ, {"CLAUDE_PATH": STANDIN, "OSMODA_GATEWAY_CLAUDE": "",
+                                          "OSMODA_GATEWAY_DRIVER": "", "ANTHROPIC_API_KEY": ""}):
+            self.gw.start()
+        self.client = Ws("ws://127.0.0.1:%d/ws" % self.gw.port,
+                         {"Authorization": "Bearer " + self.gw.token})
+
+    def tearDown(self):
+        self.client.stop()
+        alive = self.gw.alive()
+        report = self.gw.sanitizer_errors()
+        self.gw.stop()
+        self.agentd.cleanup()
+        self.assertTrue(alive, "osmoda-gateway died during the test")
+        self.assertEqual(report, "")
+
+    def test_the_configured_agent_answers_with_its_credential_and_model(self):
+        st, _, b = self.gw.http("POST", "/config/credentials", {
+            "label": "ops key", "provider": "anthropic", "type": "api_key", "secret": self.SECRET})
+        self.assertEqual(st, 201, b)
+        cred = b["credential"]["id"]
+        agents = {"agents": [
+            {"id": "ops", "runtime": "claude-code", "credential_id": cred, "model": "model-ops",
+             "enabled": True, "channels": ["web"]},
+            {"id": "other", "runtime": "openai", "credential_id": cred, "model": "m",
+             "enabled": True, "channels": []}]}
+        st, _, b = self.gw.http("PUT", "/config/agents", agents)
+        self.assertEqual(st, 200, b)
+        c = self.client
+        c.opened()
+        c.send({"type": "chat", "text": "echo"})
+        got = json.loads(c.message("text")["text"])
+        c.message("done")
+        self.assertEqual(got["model"], "model-ops")
+        self.assertTrue(got["api_key_given"])
+        self.assertFalse(got["secret_in_argv"])
+        # an agent named explicitly; a runtime this gateway has no driver for
+        c.send({"type": "chat", "text": "echo", "agentId": "other"})
+        err = c.message("error")
+        self.assertEqual((err["code"], err["text"]), ("unknown_runtime", "Unknown runtime openai"))
+        c.message("done")
+        c.send({"type": "chat", "text": "echo", "agentId": "nobody"})
+        self.assertEqual(c.message("error")["code"], "unknown_agent")
+        c.message("done")
+        self.assertNotIn(self.SECRET, self.gw.text())
 
 
 if __name__ == "__main__":
