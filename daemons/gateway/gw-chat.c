@@ -321,8 +321,7 @@ static int resolve_agent(struct turn *tn, json_t *agent)
         r = dup_field(cred, "base_url", &tn->base_url);
     if (r == 0)
         r = dup_field(agent, "model", &tn->model);
-    gw_credstore_forget(cred);
-    json_decref(cred);
+    gw_credstore_forget(cred); /* wipes the secret and releases cred */
     if (r == 0 && !(tn->prompt = read_prompt(
                         json_string_value(json_object_get(agent, "system_prompt_file")))))
         r = -ENOMEM;
