@@ -106,7 +106,10 @@ static int send_msg(struct gw_ws_conn *conn, const char *type, json_t *fields)
     json_decref(o);
     if (!s)
         return -ENOMEM;
-    r = gw_ws_send_text(conn, s, strlen(s));
+    /* the end of a turn and its errors reach a paused client too */
+    r = strcmp(type, "done") == 0 || strcmp(type, "error") == 0
+            ? gw_ws_send_text_always(conn, s, strlen(s))
+            : gw_ws_send_text(conn, s, strlen(s));
     free(s);
     return r;
 }

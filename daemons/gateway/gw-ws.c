@@ -184,13 +184,16 @@ static int outbox_append(struct gw_ws_conn *c, const char *text, size_t len)
 
 #define PAUSE_MSG "{\"type\":\"backpressure_pause\"}"
 
-int gw_ws_send_text(struct gw_ws_conn *c, const char *text, size_t len)
+static int send_text(struct gw_ws_conn *c, const char *text, size_t len, bool always)
 {
     int r;
 
     pthread_mutex_lock(&c->lock);
     if (c->closed || c->close_req || !c->ws) {
         r = -EPIPE;
+    } else if (c->paused && always) {
+        if ((r = outbox_append(c, text, len)) == 0)
+            mark_dirty(c);
     } else if (c->paused) {
         c->dropped_now++;
         atomic_fetch_add(&c->ws->dropped_paused, 1);
@@ -205,6 +208,16 @@ int gw_ws_send_text(struct gw_ws_conn *c, const char *text, size_t len)
     }
     pthread_mutex_unlock(&c->lock);
     return r;
+}
+
+int gw_ws_send_text(struct gw_ws_conn *c, const char *text, size_t len)
+{
+    return send_text(c, text, len, false);
+}
+
+int gw_ws_send_text_always(struct gw_ws_conn *c, const char *text, size_t len)
+{
+    return send_text(c, text, len, true);
 }
 
 void gw_ws_close(struct gw_ws_conn *c, uint16_t code, const char *reason)

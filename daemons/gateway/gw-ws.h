@@ -42,6 +42,9 @@ int gw_ws_adopt(struct gw_ws *w, int fd, const char *extra, size_t extra_len,
                 const struct gw_ws_handlers *h, void *ud, struct gw_ws_conn **ret);
 /* Queues a text message, from any thread: 0; -EAGAIN dropped while paused; -EPIPE closed. */
 int gw_ws_send_text(struct gw_ws_conn *c, const char *text, size_t len);
+/* The same, queued even while paused: for the few messages a client must not miss (the end of a
+ * turn), never for a stream. */
+int gw_ws_send_text_always(struct gw_ws_conn *c, const char *text, size_t len);
 /* Closes with code and reason, from any thread. */
 void gw_ws_close(struct gw_ws_conn *c, uint16_t code, const char *reason);
 void gw_ws_conn_ref(struct gw_ws_conn *c);

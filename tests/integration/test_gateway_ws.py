@@ -281,16 +281,17 @@ class Turns(GatewayChat):
         dropped = self.stats()["ws"]["dropped_paused"]
         c.cmd(cmd="resume")
         c.message("backpressure_pause")
+        # the end of the turn is not dropped: it comes after the pause, before the resume
+        c.message("done")
         resume = c.message("backpressure_resume")
         self.assertEqual(resume["dropped"], dropped)
         texts = [json.loads(e["data"]) for e in c.seen if e["ev"] == "message"]
         received = sum(1 for t in texts if t["type"] == "text")
         self.assertGreater(received, 0)
         self.assertLess(received, 2000)
-        # every text was received or counted as dropped, and so was the done sent while paused
-        self.assertEqual(received + dropped, 2001)
+        # every text was received or counted as dropped
+        self.assertEqual(received + dropped, 2000)
         self.assertEqual(self.stats()["sockets"], 1)
-
 
 
 @unittest.skipUnless(NODE and HAVE_WS, "the ws package is not installed in tests/node")
