@@ -772,6 +772,14 @@ const size_t gw_chat_n_routes = ELEMENTSOF(gw_chat_routes);
 
 /* ---- the part ------------------------------------------------------------------------------ */
 
+static void wipe_free(char *secret)
+{
+    if (secret) {
+        sodium_memzero(secret, strlen(secret));
+        free(secret);
+    }
+}
+
 static char *env_dup(const char *name)
 {
     const char *v = getenv(name);
@@ -804,8 +812,9 @@ static char *bridge_find(void)
 
 /* Where the programs are, and the configuration used while agents.json names no agent:
  * OSMODA_GATEWAY_DRIVER ("claude-code", the default when OSMODA_GATEWAY_CLAUDE names the claude
- * CLI, or "anthropic"), the key in ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN,
- * ANTHROPIC_BASE_URL for the anthropic driver, OSMODA_GATEWAY_MODEL. Read once, here. */
+ * CLI, "anthropic" or "openai"), the key in ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN
+ * (OPENAI_API_KEY for openai), ANTHROPIC_BASE_URL / OPENAI_BASE_URL, OSMODA_GATEWAY_MODEL. Read
+ * once, here. */
 static int chat_config(struct gw_chat *c)
 {
     struct fallback *fb = &c->fb;
@@ -823,6 +832,13 @@ static int chat_config(struct gw_chat *c)
     free(oauth);
     if (fb->runtime && strcmp(fb->runtime, "anthropic") == 0)
         fb->base_url = env_dup("ANTHROPIC_BASE_URL");
+    if (fb->runtime && strcmp(fb->runtime, "openai") == 0) {
+        wipe_free(fb->secret);
+        fb->secret = env_dup("OPENAI_API_KEY");
+        free(fb->type);
+        fb->type = strdup("api_key");
+        fb->base_url = env_dup("OPENAI_BASE_URL");
+    }
     if (fb->runtime && !gw_driver_find(fb->runtime)) {
         log_warn("chat.config", "what=OSMODA_GATEWAY_DRIVER value=\"%s\" reason=\"unknown\"",
                  fb->runtime);
@@ -889,10 +905,7 @@ void gw_chat_free(struct gw_chat *c)
         sock_unlink(c, s);
         free(s);
     }
-    if (c->fb.secret) {
-        sodium_memzero(c->fb.secret, strlen(c->fb.secret));
-        free(c->fb.secret);
-    }
+    wipe_free(c->fb.secret);
     free(c->fb.claude);
     free(c->fb.runtime);
     free(c->fb.base_url);

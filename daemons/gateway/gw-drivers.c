@@ -550,7 +550,8 @@ static const struct gw_driver claude_code = {
     .run = claude_run,
 };
 
-const struct gw_driver *const gw_drivers[] = {&claude_code, &gw_driver_anthropic};
+const struct gw_driver *const gw_drivers[] = {&claude_code, &gw_driver_anthropic,
+                                              &gw_driver_openai};
 const size_t gw_n_drivers = ELEMENTSOF(gw_drivers);
 
 const struct gw_driver *gw_driver_find(const char *runtime)

@@ -3,9 +3,11 @@ agentd. claude-code: a chat message over /ws (the pinned `ws` client) starts the
 CLI; the model's tool call goes through our MCP bridge to agentd, and the client gets the tool
 call, its result, the streamed text and done, intact; the call is in agentd's ledger. anthropic:
 the same conversation over the Messages API directly, the tool run on agentd's agent socket, and
-the next turn carrying the conversation."""
+the next turn carrying the conversation. openai: the same against an OpenAI-compatible server
+(stub-openai.mjs, a stand-in for a local llama.cpp or Ollama server)."""
 import json
 import os
+import subprocess
 import tempfile
 import unittest
 from unittest import mock
@@ -151,6 +153,69 @@ class GatewayAnthropic(unittest.TestCase):
         self.assertEqual(last[0]["content"], "How healthy is this server?")
         self.assertEqual(last[-1]["content"], "And now?")
         self.assertNotIn("sk-ant-stub-1111", self.gw.text())
+
+
+
+def start_openai_stub(tmp, steps):
+    script = os.path.join(tmp, "openai-script.json")
+    with open(script, "w") as f:
+        json.dump(steps, f)
+    log = os.path.join(tmp, "openai-requests.jsonl")
+    env = dict(os.environ, STUB_SCRIPT=script, STUB_LOG=log, PORT="0")
+    proc = subprocess.Popen([NODE, os.path.join(os.path.dirname(__file__), "stub-openai.mjs")],
+                            stdout=subprocess.PIPE, env=env, text=True)
+    line = proc.stdout.readline()
+    assert line.startswith("LISTENING "), line
+    return proc, int(line.split()[1]), log
+
+
+@unittest.skipUnless(NODE and HAVE_WS, "ws not installed in tests/node (scripts/node-deps.sh)")
+class GatewayOpenAI(GatewayAnthropic):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="osmoda-gwoai-")
+        self.agentd = Agentd().start()
+        self.stub, port, self.log = start_openai_stub(self.tmp, [
+            {"tool": "system_health", "input": {}}])
+        env = {"OSMODA_GATEWAY_DRIVER": "openai", "OSMODA_GATEWAY_MODEL": "local-model",
+               "OPENAI_API_KEY": "sk-local-2222", "OPENAI_BASE_URL": "http://127.0.0.1:%d/v1" % port}
+        self.gw = Gateway(self.agentd)
+        with mock.patch.dict(os.environ, env):
+            self.gw.start()
+        self.client = Ws("ws://127.0.0.1:%d/ws" % self.gw.port,
+                         {"Authorization": "Bearer " + self.gw.token})
+
+    def test_tool_call_on_agentd_streamed_text_and_the_conversation_kept(self):
+        self.client.opened()
+        done, msgs = self.turn("How healthy is this server?")
+        self.assertEqual([m for m in msgs if m["type"] == "error"], [], msgs)
+        uses = [m for m in msgs if m["type"] == "tool_use"]
+        self.assertEqual([(u["name"], u["input"], u["id"]) for u in uses],
+                         [("system_health", {}, "call_0")])
+        results = [m for m in msgs if m["type"] == "tool_result"]
+        self.assertEqual([(r["id"], r["is_error"], r["decision"]) for r in results],
+                         [("call_0", False, "ok")])
+        chunks = [m["text"] for m in msgs if m["type"] == "text"]
+        self.assertEqual(len(chunks), 2, chunks)  # streamed as the server sent it
+        self.assertTrue("".join(chunks).startswith("FINAL ANSWER: "), chunks)
+        self.assertIn("cpu_usage", "".join(chunks))
+        self.assertTrue(done["sessionId"].startswith("openai-"), done)
+        st, calls = self.agentd.request("GET", "/events/log?type=tool.call&limit=50")
+        self.assertIn("system_health", [json.loads(e["payload"])["tool"] for e in calls])
+
+        done2, _ = self.turn("And now?")
+        self.assertEqual(done2["sessionId"], done["sessionId"])
+        with open(self.log) as f:
+            requests = [json.loads(l) for l in f]
+        self.assertEqual(len(requests), 3)
+        self.assertEqual({r["authorization"] for r in requests}, {"Bearer sk-local-2222"})
+        body = requests[-1]["body"]
+        self.assertEqual(body["model"], "local-model")
+        self.assertIn("system_health", {t["function"]["name"] for t in body["tools"]})
+        self.assertEqual([m["role"] for m in body["messages"]],
+                         ["system", "user", "assistant", "tool", "assistant", "user"])
+        self.assertEqual(body["messages"][2]["tool_calls"][0]["function"]["arguments"], "{}")
+        self.assertEqual(body["messages"][-1]["content"], "And now?")
+        self.assertNotIn("sk-local-2222", self.gw.text())
 
 
 if __name__ == "__main__":
