@@ -3,6 +3,7 @@
 // script (JSON file in STUB_SCRIPT) is a list of steps; step i answers the request that already
 // carries i tool messages:
 //   {"tool": "<function name as offered>", "input": {...}}  -> a tool call, its arguments in pieces
+//   {"hang": true}                                          -> a first text piece, then nothing more
 //   anything past the end                                   -> a final text quoting the last result
 // Answers stream as server-sent events ("data: {...}", then "data: [DONE]"). Every request is
 // appended to STUB_LOG as one JSON line, with its authorization header. Prints "LISTENING <port>".
@@ -24,6 +25,10 @@ function answer(res, body) {
   const offered = new Set((body.tools || []).map((t) => t.function && t.function.name));
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
   chunk(res, { role: 'assistant', content: '' });
+  if (step && step.hang) {
+    chunk(res, { content: 'thinking...' });
+    return; // the answer never ends: the client has to give up
+  }
   if (step && step.tool && offered.has(step.tool)) {
     const args = JSON.stringify(step.input || {});
     const half = Math.floor(args.length / 2);

@@ -87,21 +87,8 @@ class GatewayClaudeCode(unittest.TestCase):
 
 
 
-@unittest.skipUnless(NODE and HAVE_WS, "ws not installed in tests/node (scripts/node-deps.sh)")
-class GatewayAnthropic(unittest.TestCase):
-    def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="osmoda-gwanth-")
-        self.agentd = Agentd().start()
-        self.stub, port, self.log = start_stub(self.tmp, [
-            {"tool": "system_health", "input": {}}])
-        env = {"OSMODA_GATEWAY_DRIVER": "anthropic", "OSMODA_GATEWAY_MODEL": "stub-model",
-               "ANTHROPIC_API_KEY": "sk-ant-stub-1111",
-               "ANTHROPIC_BASE_URL": "http://127.0.0.1:%d" % port}
-        self.gw = Gateway(self.agentd)
-        with mock.patch.dict(os.environ, env):
-            self.gw.start()
-        self.client = Ws("ws://127.0.0.1:%d/ws" % self.gw.port,
-                         {"Authorization": "Bearer " + self.gw.token})
+class StubbedGateway(unittest.TestCase):
+    """A gateway beside a real agentd, its driver pointed at a scripted model server."""
 
     def tearDown(self):
         self.client.stop()
@@ -121,6 +108,23 @@ class GatewayAnthropic(unittest.TestCase):
         c.send({"type": "chat", "text": text})
         done = c.message("done", timeout=120)
         return done, [json.loads(e["data"]) for e in c.seen[start:] if e["ev"] == "message"]
+
+
+@unittest.skipUnless(NODE and HAVE_WS, "ws not installed in tests/node (scripts/node-deps.sh)")
+class GatewayAnthropic(StubbedGateway):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="osmoda-gwanth-")
+        self.agentd = Agentd().start()
+        self.stub, port, self.log = start_stub(self.tmp, [
+            {"tool": "system_health", "input": {}}])
+        env = {"OSMODA_GATEWAY_DRIVER": "anthropic", "OSMODA_GATEWAY_MODEL": "stub-model",
+               "ANTHROPIC_API_KEY": "sk-ant-stub-1111",
+               "ANTHROPIC_BASE_URL": "http://127.0.0.1:%d" % port}
+        self.gw = Gateway(self.agentd)
+        with mock.patch.dict(os.environ, env):
+            self.gw.start()
+        self.client = Ws("ws://127.0.0.1:%d/ws" % self.gw.port,
+                         {"Authorization": "Bearer " + self.gw.token})
 
     def test_tool_call_on_agentd_streamed_text_and_the_conversation_kept(self):
         self.client.opened()
@@ -170,12 +174,13 @@ def start_openai_stub(tmp, steps):
 
 
 @unittest.skipUnless(NODE and HAVE_WS, "ws not installed in tests/node (scripts/node-deps.sh)")
-class GatewayOpenAI(GatewayAnthropic):
+class OpenAIGateway(StubbedGateway):
+    steps = []
+
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="osmoda-gwoai-")
         self.agentd = Agentd().start()
-        self.stub, port, self.log = start_openai_stub(self.tmp, [
-            {"tool": "system_health", "input": {}}])
+        self.stub, port, self.log = start_openai_stub(self.tmp, self.steps)
         env = {"OSMODA_GATEWAY_DRIVER": "openai", "OSMODA_GATEWAY_MODEL": "local-model",
                "OPENAI_API_KEY": "sk-local-2222", "OPENAI_BASE_URL": "http://127.0.0.1:%d/v1" % port}
         self.gw = Gateway(self.agentd)
@@ -183,6 +188,12 @@ class GatewayOpenAI(GatewayAnthropic):
             self.gw.start()
         self.client = Ws("ws://127.0.0.1:%d/ws" % self.gw.port,
                          {"Authorization": "Bearer " + self.gw.token})
+
+
+
+@unittest.skipUnless(NODE and HAVE_WS, "ws not installed in tests/node (scripts/node-deps.sh)")
+class GatewayOpenAI(OpenAIGateway):
+    steps = [{"tool": "system_health", "input": {}}]
 
     def test_tool_call_on_agentd_streamed_text_and_the_conversation_kept(self):
         self.client.opened()
@@ -216,6 +227,28 @@ class GatewayOpenAI(GatewayAnthropic):
         self.assertEqual(body["messages"][2]["tool_calls"][0]["function"]["arguments"], "{}")
         self.assertEqual(body["messages"][-1]["content"], "And now?")
         self.assertNotIn("sk-local-2222", self.gw.text())
+
+
+
+@unittest.skipUnless(NODE and HAVE_WS, "ws not installed in tests/node (scripts/node-deps.sh)")
+class GatewayOpenAIAbort(OpenAIGateway):
+    steps = [{"hang": True}]
+
+    def test_abort_ends_a_streaming_answer_and_the_session_takes_the_next_turn(self):
+        c = self.client
+        c.opened()
+        c.send({"type": "chat", "text": "Think forever"})
+        self.assertEqual(c.message("text")["text"], "thinking...")  # streamed before the end
+        c.send({"type": "abort"})
+        err = c.message("error")
+        self.assertEqual(err["code"], "aborted")
+        c.message("done")
+        st, _, stats = self.gw.http("GET", "/chat/stats")
+        self.assertEqual((stats["turns_running"], stats["turns_aborted"]), (0, 1))
+        c.send({"type": "chat", "text": "Again"})  # not busy: the aborted turn is over
+        self.assertEqual(c.message("text")["text"], "thinking...")
+        c.send({"type": "abort"})
+        c.message("done")
 
 
 if __name__ == "__main__":
