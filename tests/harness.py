@@ -182,11 +182,11 @@ def check_npm_tools():
 def check_python_modules():
     """Every module the Python suites import, except their own helpers."""
     missing = set()
+    # the suites' own helpers, importable from every suite (tests/integration is on the path)
+    local = {os.path.basename(f)[:-3] for s in PY_SUITES
+             for f in glob.glob(os.path.join(ROOT, "tests", s, "*.py"))}
     for suite in PY_SUITES:
         files = glob.glob(os.path.join(ROOT, "tests", suite, "*.py"))
-        # every suite runs with tests/integration on its path: its helpers are local too
-        helpers = glob.glob(os.path.join(ROOT, "tests", "integration", "*.py"))
-        local = {os.path.basename(f)[:-3] for f in files + helpers} | {"mcptest"}
         for path in files:
             with open(path) as f:
                 tree = ast.parse(f.read(), path)
@@ -210,6 +210,7 @@ TOOLS = (
     ("curl", check_command("curl", "curl")),  # run inside the sandbox by the bypass suite
     ("pgrep", check_command("pgrep", "procps")),
     ("python3", check_command("python3", "python3")),  # run inside the sandbox and as uid 65534
+    ("chromium", check_command("chromium", "chromium")),  # the dashboard's browser test
     ("node", check_node),
     ("npm-tools", check_npm_tools),
     ("python-modules", check_python_modules),

@@ -39,6 +39,9 @@ struct gw_turn {
     char resume_id[128];         /* the driver's session id to resume ("" for a new one); the
                                     driver writes the new one here */
     atomic_bool aborted;         /* set by abort / socket close; the driver stops promptly */
+    int abort_fd;                /* readable once aborted (an eventfd): drivers poll it */
+    const char *program;         /* the driver's program (the claude CLI), or NULL */
+    const char *mcp_bridge;      /* the MCP bridge the program gets as its only tools */
     /* Streams one message to the client: type and fields (stolen). Thread-safe. */
     void (*emit)(struct gw_turn *t, const char *type, json_t *fields);
     void *emit_ctx;

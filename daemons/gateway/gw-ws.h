@@ -42,6 +42,9 @@ int gw_ws_adopt(struct gw_ws *w, int fd, const char *extra, size_t extra_len,
                 const struct gw_ws_handlers *h, void *ud, struct gw_ws_conn **ret);
 /* Queues a text message, from any thread: 0; -EAGAIN dropped while paused; -EPIPE closed. */
 int gw_ws_send_text(struct gw_ws_conn *c, const char *text, size_t len);
+/* The same, queued even while paused: for the few messages a client must not miss (the end of a
+ * turn), never for a stream. */
+int gw_ws_send_text_always(struct gw_ws_conn *c, const char *text, size_t len);
 /* Closes with code and reason, from any thread. */
 void gw_ws_close(struct gw_ws_conn *c, uint16_t code, const char *reason);
 void gw_ws_conn_ref(struct gw_ws_conn *c);
@@ -51,6 +54,12 @@ struct gw_ws_stats {
     uint64_t open, opened, closed_idle, dropped_paused, messages_in, messages_out;
 };
 void gw_ws_get_stats(struct gw_ws *w, struct gw_ws_stats *ret);
+
+/* For tests and fuzzing: runs bytes a client sent through the frame layer with this part's
+ * limits and message checks, as one connection would (what the server answers is discarded).
+ * h->on_text sees each complete text message; the connection has no part, so sending on it
+ * fails with -EPIPE. Returns the close code the server sent, 0 when it sent none. */
+uint16_t gw_ws_feed(const uint8_t *data, size_t len, const struct gw_ws_handlers *h, void *ud);
 
 /* The upgrade handshake: the Sec-WebSocket-Accept value for key (28 chars + NUL), or -EINVAL
  * for a key that is not 16 bytes of base64. */
