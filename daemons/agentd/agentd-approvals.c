@@ -207,6 +207,7 @@ struct approval_change {
     /* decisions */
     const char *status; /* approved | denied | expired | cancelled */
     const char *decided_by, *mode, *scope;
+    const char *on_behalf_of, *note; /* the person a gateway decided for, and why (payload) */
     int64_t ttl_secs;
     char now[OSM_TS_LEN + 1];
     char grant_expires[OSM_TS_LEN + 1];
@@ -725,24 +726,55 @@ static json_t *grant_scope(struct osm_request *req, const json_t *scope, const j
     return NULL;
 }
 
+/* The person an operator-socket client (the gateway) decides for: 1-64 printable ASCII. */
+static bool on_behalf_valid(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n < 1 || n > 64)
+        return false;
+    for (; *s; s++)
+        if (*s < 0x20 || *s > 0x7e)
+            return false;
+    return true;
+}
+
+/* on_behalf_of and reason: recorded in the decision's event beside decided_by, which stays the
+ * socket peer. */
+static json_t *decision_notes(struct osm_request *req, const json_t *behalf, const json_t *reason,
+                              struct approval_change *c)
+{
+    c->on_behalf_of = behalf ? json_string_value(behalf) : NULL;
+    c->note = reason ? json_string_value(reason) : NULL;
+    if (c->on_behalf_of && !on_behalf_valid(c->on_behalf_of))
+        return agentd_field_error(req, "on_behalf_of", "must be 1-64 printable ASCII characters");
+    if (c->note && strlen(c->note) > 500)
+        return agentd_field_error(req, "reason", "must be at most 500 bytes");
+    return NULL;
+}
+
 /* The operator's decision: who may make it, and the body's mode / ttl_secs / scope (decided_by
  * in the body is ignored: the decider is the socket peer). */
 static json_t *decision_parse(struct osm_request *req, bool approve, struct approval_change *c)
 {
     json_t *mode = NULL, *ttl = NULL, *scope = NULL, *prefix = NULL, *ignored = NULL, *err;
+    json_t *behalf = NULL, *reason = NULL;
     const struct agentd_field fields[] = {
         {"mode", AGENTD_FIELD_STRING, false, &mode},
         {"ttl_secs", AGENTD_FIELD_COUNT, false, &ttl},
         {"scope", AGENTD_FIELD_STRING, false, &scope},
         {"prefix", AGENTD_FIELD_STRING, false, &prefix},
         {"decided_by", AGENTD_FIELD_ANY, false, &ignored},
+        {"on_behalf_of", AGENTD_FIELD_STRING, false, &behalf},
+        {"reason", AGENTD_FIELD_STRING, false, &reason},
     };
 
     if (!req->operator||(req->peer.uid != 0 && req->peer.uid != geteuid()))
         return osm_error(req, 403, "forbidden", NULL,
                          "approval decisions are taken only by root or agentd's own uid on the "
                          "operator socket");
-    if ((err = agentd_body_fields(req, fields, ELEMENTSOF(fields))))
+    if ((err = agentd_body_fields(req, fields, ELEMENTSOF(fields))) ||
+        (err = decision_notes(req, behalf, reason, c)))
         return err;
     c->mode = approve ? (mode ? json_string_value(mode) : "once") : NULL;
     if (c->mode && strcmp(c->mode, "once") != 0 && strcmp(c->mode, "always") != 0)
@@ -810,6 +842,10 @@ static int decision_record(struct agentd *ad, const json_t *row, struct approval
     payload = json_pack("{s:s, s:s?, s:s?, s:s, s:s?, s:O?}", "id", c->id, "tool", c->tool,
                         "job_id", c->job_id, "decided_by", c->decided_by, "mode", c->mode, "daemon",
                         json_object_get(row, "daemon"));
+    if (payload && c->on_behalf_of)
+        json_object_set_new(payload, "on_behalf_of", json_string(c->on_behalf_of));
+    if (payload && c->note)
+        json_object_set_new(payload, "reason", json_string(c->note));
     if (payload && c->ttl_secs > 0 && c->tool) {
         json_object_set_new(payload, "grant_expires_at", json_string(c->grant_expires));
         json_object_set_new(payload, "scope", json_string(c->scope ? c->scope : "call"));

@@ -24,6 +24,17 @@
 #define GW_IDEMPOTENCY_MAX 4096
 #define GW_RATE_READ_PER_MIN 600
 #define GW_RATE_WRITE_PER_MIN 60
+#define GW_SYSLOG_SOCKET "/dev/log"
 
-int gw_api_new(struct gateway *gw, struct gw_api **ret);
+/* What main may change (flags); zeroes take the defaults above. */
+struct gw_api_options {
+    unsigned read_per_min, write_per_min; /* per token and per address */
+    bool syslog_cef;                      /* forward ledger events as CEF lines */
+    const char *syslog_socket;            /* a datagram socket (default GW_SYSLOG_SOCKET) */
+};
+
+/* Opens the part (and starts the CEF follower when asked): 0 or -errno. */
+int gw_api_new(struct gateway *gw, const struct gw_api_options *opt, struct gw_api **ret);
 void gw_api_free(struct gw_api *a);
+/* Counts one answer of the gateway for /metrics (any route; a NULL a is ignored). */
+void gw_api_count(struct gw_api *a, int status);

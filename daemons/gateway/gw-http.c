@@ -11,6 +11,7 @@
 
 #include "common/macro.h"
 #include "common/utf8.h"
+#include "gw-api.h"
 #include "gw-auth.h"
 #include "gw-http.h"
 
@@ -263,6 +264,7 @@ void gw_http_handle(struct gateway *gw, struct osm_raw_request *raw, struct osm_
              (!(route->flags & GW_JSON_BODY) || parse_body(&req, &resp)))
         route->handler(&req, &resp);
     send_answer(&req, &resp, out);
+    gw_api_count(gw->api, out->status);
     json_decref(req.body);
 }
 

@@ -13,6 +13,7 @@
 #include "common/fileio.h"
 #include "common/log.h"
 #include "daemon/daemon.h"
+#include "gw-api.h"
 #include "gw-auth.h"
 #include "gw-chat.h"
 #include "gw-http.h"
@@ -22,6 +23,7 @@ struct options {
     const char *listen, *state_dir, *run_dir, *web_dir, *credstore_key_file;
     int ready_fd;
     unsigned ws_ping_s, ws_idle_s;
+    struct gw_api_options api;
 };
 
 static void usage(FILE *f)
@@ -36,6 +38,12 @@ static void usage(FILE *f)
           "  --credstore-key-file PATH the credential store's key, outside config/\n"
           "  --ws-ping-s N             WebSocket ping interval (default 30)\n"
           "  --ws-idle-s N             close a chat socket idle this long (default 600)\n"
+          "  --api-read-per-min N      API reads per minute, per token and per address "
+          "(default 600)\n"
+          "  --api-write-per-min N     API changes per minute, per token and per address "
+          "(default 60)\n"
+          "  --syslog-cef              send every new ledger event to syslog as a CEF line\n"
+          "  --syslog-socket PATH      the syslog datagram socket (default /dev/log)\n"
           "  --log-level LEVEL         debug, info, warn, error\n"
           "  --ready-fd FD             write READY=1 to FD when serving\n",
           f);
@@ -63,6 +71,10 @@ static int parse_args(int argc, char **argv, struct options *o)
                                          {"ws-idle-s", required_argument, NULL, 'i'},
                                          {"log-level", required_argument, NULL, 'l'},
                                          {"ready-fd", required_argument, NULL, 'r'},
+                                         {"api-read-per-min", required_argument, NULL, 'A'},
+                                         {"api-write-per-min", required_argument, NULL, 'W'},
+                                         {"syslog-cef", no_argument, NULL, 'C'},
+                                         {"syslog-socket", required_argument, NULL, 'S'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     unsigned fd;
@@ -95,6 +107,18 @@ static int parse_args(int argc, char **argv, struct options *o)
         case 'r':
             if ((r = parse_uint(optarg, 0, 65535, &fd)) == 0)
                 o->ready_fd = (int)fd;
+            break;
+        case 'A':
+            r = parse_uint(optarg, 1, 10000000, &o->api.read_per_min);
+            break;
+        case 'W':
+            r = parse_uint(optarg, 1, 10000000, &o->api.write_per_min);
+            break;
+        case 'C':
+            o->api.syslog_cef = true;
+            break;
+        case 'S':
+            o->api.syslog_socket = optarg;
             break;
         case 'l':
             if ((level = osm_log_parse_level(optarg)) < 0)
@@ -171,6 +195,7 @@ static void close_parts(struct gateway *gw)
 {
     gw_ws_free(gw->ws); /* first: its sockets' on_close reach the chat */
     gw_chat_free(gw->chat);
+    gw_api_free(gw->api);
     gw_auth_free(gw->auth);
 }
 
@@ -191,6 +216,10 @@ static int open_parts(struct gateway *gw, const struct options *o, const char **
     if ((r = gw_chat_new(gw, &gw->chat)) < 0) {
         log_error("daemon.init", "what=chat error=%d reason=\"%s\"", r, strerror(-r));
         return *what = "chat", r;
+    }
+    if ((r = gw_api_new(gw, &o->api, &gw->api)) < 0) {
+        log_error("daemon.init", "what=api error=%d reason=\"%s\"", r, strerror(-r));
+        return *what = "api", r;
     }
     return 0;
 }
