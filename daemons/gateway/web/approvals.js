@@ -27,7 +27,7 @@ async function decide(a, verb, body, item) {
   try {
     const r = await track((verb === 'approve' ? 'Approving ' : 'Denying ') + (a.tool || a.id),
       () => post('/api/v1/approvals/' + encodeURIComponent(a.id) + '/' + verb, body));
-    const by = (r && (r.decided_by || (r.approval && r.approval.decided_by))) || '';
+    const by = (r && (r.decided_for || (r.approval && r.approval.decided_by))) || '';
     clear(out, badge(verb === 'approve' ? 'approved' : 'denied', verb === 'approve' ? 'ok' : 'bad'),
       by ? ' by ' + by : '');
     item.classList.add('decided');

@@ -46,7 +46,9 @@ async function showProof(e) {
       h('p', { class: 'explain' }, 'The path of hashes from this event up to a signed checkpoint: anyone with the checkpoint can check that this event is in the ledger, unchanged.'),
       kv(proof));
   } catch (err) {
-    clear(box, head, h('p', { class: 'error' }, errorLine(err)));
+    clear(box, head, h('p', { class: 'error' }, errorLine(err)),
+      err.status === 404 ? h('p', { class: 'explain' }, 'An event gets its proof once a signed '
+        + 'checkpoint covers it: agentd signs one every few events or seconds.') : null);
   }
   box.scrollIntoView({ block: 'nearest' });
 }
@@ -87,6 +89,15 @@ function verdict(r) {
   return null;
 }
 
+function counts(r) {
+  const parts = [];
+  if (r.events !== undefined) parts.push(r.events + ' events re-hashed');
+  if (r.checkpoints !== undefined) parts.push(r.checkpoints + ' signed checkpoints checked');
+  if (r.signatures_checked === false) parts.push('signatures NOT checked (no public key)');
+  if (r.errors) parts.push(r.errors + ' problem(s)');
+  return parts.join(', ');
+}
+
 async function verify() {
   const box = $('#verify-result');
   const button = $('#verify');
@@ -99,9 +110,10 @@ async function verify() {
     box.className = 'verify-result ' + (ok === true ? 'good' : ok === false ? 'broken' : '');
     clear(box, h('p', { class: 'verdict' }, ok === true ? badge('verified', 'ok') : ok === false ? badge('FAILED', 'bad') : badge('done'),
       ' ', ok === true ? 'The chain of hashes and the signed checkpoints are intact.'
-        : ok === false ? 'The ledger does not verify: it was changed or truncated. See the details.'
+        : ok === false ? 'The ledger does not verify: it was changed, truncated, or a checkpoint cannot be checked. The problems are listed below.'
           : 'See the details.'),
-    typeof r === 'object' ? kv(r) : h('pre', {}, String(r)));
+    r && typeof r === 'object' ? h('p', {}, counts(r)) : null,
+    r && typeof r === 'object' ? kv(r) : h('pre', {}, String(r)));
   } catch (e) {
     box.className = 'verify-result broken';
     clear(box, h('p', {}, errorLine(e)));

@@ -92,8 +92,6 @@ export function showError(page, err) {
 export function errorLine(err) {
   const parts = [h('strong', {}, err.message || String(err))];
   if (err.code) parts.push(' ', h('span', { class: 'mono' }, '(' + err.code + ')'));
-  if (err.status === 404 && err.code === 'not_found')
-    parts.push(h('span', {}, ' — this gateway does not serve it yet.'));
   if (err.requestId) parts.push(h('span', { class: 'rid' }, ' request ' + err.requestId));
   return h('span', {}, parts);
 }
