@@ -231,9 +231,21 @@ void gw_api_ops_switches(struct gw_req *req, struct gw_resp *resp)
         forward_list(req, resp, "watch", path, "switches");
 }
 
+/* The services watch supervises (its apps; /service/status answers for one named unit only)
+ * and its watchers. */
 void gw_api_ops_services(struct gw_req *req, struct gw_resp *resp)
 {
-    forward_list(req, resp, "watch", "/service/status", "services");
+    struct osm_http_reply apps, watchers;
+
+    if (gw_api_call(req, resp, "watch", "GET", "/app/list", NULL, &apps) < 0)
+        return;
+    if (gw_api_call(req, resp, "watch", "GET", "/watcher/list", NULL, &watchers) == 0) {
+        resp->json = json_pack("{s:O, s:O}", "services", apps.json, "watchers", watchers.json);
+        if (!resp->json)
+            gw_error(req, resp, 500, "internal_error", NULL, "out of memory");
+        osm_http_reply_clear(&watchers);
+    }
+    osm_http_reply_clear(&apps);
 }
 
 void gw_api_ops_denials(struct gw_req *req, struct gw_resp *resp)

@@ -43,22 +43,40 @@ class Dashboard(unittest.TestCase):
         try:
             cls.watch.start()
             cls.gateway.start()
+            cls.supervise_something()
             cls.approval = cls.hold_a_call()
             cls.switch_id = cls.begin_failing_switch()
             cls.seen = cls.drive()
         except BaseException:
             cls.stop_all()
+            shutil.rmtree(cls.agentd.tmp, ignore_errors=True)
             raise
 
     @classmethod
     def tearDownClass(cls):
         cls.stop_all()
+        # leak reports come when a daemon exits
+        reports = [(type(d).__name__, d.sanitizer_errors()) for d in cls.daemons]
+        shutil.rmtree(cls.agentd.tmp, ignore_errors=True)
+        bad = [r for r in reports if r[1]]
+        assert not bad, "sanitizer reports: %r" % bad
 
     @classmethod
     def stop_all(cls):
-        cls.gateway.stop()
-        cls.watch.stop()
-        cls.agentd.cleanup()
+        cls.daemons = (cls.gateway, cls.watch, cls.agentd)
+        for d in cls.daemons:
+            d.stop()
+
+    @classmethod
+    def supervise_something(cls):
+        """A service watch supervises and a watcher probing a port nobody listens on."""
+        st, r = cls.watch.request("POST", "/app/deploy", {"name": "demo-web",
+                                                          "command": "/bin/sleep", "args": ["3600"]})
+        assert st == 200, r
+        st, r = cls.watch.request("POST", "/watcher/add", {
+            "name": "demo-port", "check": {"type": "tcp_port", "host": "127.0.0.1", "port": 9},
+            "actions": [{"type": "notify", "message": "demo-port is down"}]})
+        assert st == 200, r
 
     @classmethod
     def hold_a_call(cls):
@@ -158,7 +176,8 @@ class Dashboard(unittest.TestCase):
     def test_services_page(self):
         self.step("services")
         self.assertFalse(self.seen["services_error"], self.seen["services_text"])
-        self.assertIn("Watchers", self.seen["services_text"])
+        self.assertIn("demo-web", self.seen["services_text"])
+        self.assertIn("demo-port", self.seen["services_text"])
 
     def test_chat_without_a_driver_shows_how_to_configure_one(self):
         self.step("chat")

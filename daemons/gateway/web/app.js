@@ -34,7 +34,11 @@ let delay = REFRESH_MS;
 function schedule() {
   clearTimeout(timer);
   timer = null;
-  if (document.hidden || !current || !pages[current]) return;
+  if (document.hidden || !current || !pages[current]) {
+    $('#live-note').textContent = current === 'chat'
+      ? 'Live: the chat streams as the agent works; the other pages refresh when it acts.' : '';
+    return;
+  }
   timer = setTimeout(() => refresh(), delay);
   $('#live-note').textContent = 'Live: this page refreshes every ' + Math.round(delay / 1000)
     + ' s while visible, and at once after the agent acts.';

@@ -75,7 +75,7 @@ function toolResult(m) {
 function errorMessage(m) {
   if (m.code === 'no_driver') {
     log(h('div', { class: 'msg guidance', role: 'note' },
-      h('strong', {}, 'No agent is configured yet, so nobody can answer. '),
+      h('strong', {}, 'Setting up the chat'),
       h('p', { class: 'pre' }, m.text || ''),
       h('p', {}, 'Everything else on this dashboard works without an agent.')));
   } else {
