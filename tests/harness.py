@@ -208,6 +208,7 @@ TOOLS = (
     ("curl", check_command("curl", "curl")),  # run inside the sandbox by the bypass suite
     ("pgrep", check_command("pgrep", "procps")),
     ("python3", check_command("python3", "python3")),  # run inside the sandbox and as uid 65534
+    ("chromium", check_command("chromium", "chromium")),  # the dashboard's browser test
     ("node", check_node),
     ("npm-tools", check_npm_tools),
     ("python-modules", check_python_modules),
