@@ -140,6 +140,23 @@ try {
     await shot('07-services');
   });
 
+  await step('emergency', async () => {
+    // a confirmation first; Cancel sends nothing
+    const posts = [];
+    const count = (r) => {
+      if (r.url().includes('/api/v1/emergency/')) posts.push(r.url());
+    };
+    page.on('request', count);
+    await page.click('[data-emergency="lockdown"]');
+    await page.locator('#emergency-confirm').waitFor();
+    seen.emergency_question = await textOf('#emergency-question');
+    await shot('08-emergency-confirm');
+    await page.click('#emergency-no');
+    await page.locator('#emergency-confirm').waitFor({ state: 'hidden' });
+    page.off('request', count);
+    seen.emergency_posts_after_cancel = posts.length;
+  });
+
   await step('chat', async () => {
     await page.click('a[data-view="chat"]');
     await page.locator('#chat-state.ok').waitFor();
@@ -148,7 +165,7 @@ try {
     await page.locator('#chat-log .msg.guidance, #chat-log .msg.agent, #chat-log .msg.error').first().waitFor();
     seen.chat_guidance = await page.locator('#chat-log .msg.guidance').count() > 0;
     seen.chat_text = await textOf('#chat-log');
-    await shot('08-chat');
+    await shot('09-chat');
   });
 
   await step('phone', async () => {
@@ -157,9 +174,9 @@ try {
     await page.locator('#daemons li[data-daemon]').first().waitFor();
     seen.phone_overflow_px = await page.evaluate(() =>
       document.documentElement.scrollWidth - document.documentElement.clientWidth);
-    await shot('09-phone-overview');
+    await shot('10-phone-overview');
     await page.click('a[data-view="approvals"]');
-    await shot('10-phone-approvals');
+    await shot('11-phone-approvals');
   });
 } catch {
   // the step and its error are in seen

@@ -179,6 +179,11 @@ class Dashboard(unittest.TestCase):
         self.assertIn("demo-web", self.seen["services_text"])
         self.assertIn("demo-port", self.seen["services_text"])
 
+    def test_emergency_asks_before_acting(self):
+        self.step("emergency")
+        self.assertIn("Only root lifts it", self.seen["emergency_question"])
+        self.assertEqual(self.seen["emergency_posts_after_cancel"], 0)
+
     def test_chat_without_a_driver_shows_how_to_configure_one(self):
         self.step("chat")
         self.assertTrue(self.seen["chat_guidance"], self.seen["chat_text"])
@@ -198,7 +203,7 @@ class Dashboard(unittest.TestCase):
     def test_screenshots_saved(self):
         self.step("phone")
         shots = sorted(f for f in os.listdir(self.out) if f.endswith(".png"))
-        self.assertGreaterEqual(len(shots), 10, shots)
+        self.assertGreaterEqual(len(shots), 11, shots)
         self.assertFalse([f for f in shots if f.startswith("failed-")])
 
     def test_daemons_survived_without_sanitizer_reports(self):
