@@ -71,9 +71,14 @@ async function load(more) {
     const data = await get(query(f, more ? oldest : null));
     const list = listOf(data, 'events');
     events = more ? events.concat(list) : list;
-    hasMore = list.length >= parseInt(f.limit, 10);
-    const ids = events.map((e) => Number(e.id)).filter((n) => Number.isFinite(n));
-    oldest = ids.length ? Math.min(...ids) : null;
+    if (data && 'next_before' in data) {
+      hasMore = data.next_before !== null;
+      oldest = data.next_before;
+    } else {
+      hasMore = list.length >= parseInt(f.limit, 10);
+      const ids = events.map((e) => Number(e.id)).filter((n) => Number.isFinite(n));
+      oldest = ids.length ? Math.min(...ids) : null;
+    }
     render();
     showError('ledger', null);
   } catch (e) {
