@@ -182,9 +182,11 @@ def check_npm_tools():
 def check_python_modules():
     """Every module the Python suites import, except their own helpers."""
     missing = set()
+    # the suites' own helpers, importable from every suite (tests/integration is on the path)
+    local = {os.path.basename(f)[:-3] for s in PY_SUITES
+             for f in glob.glob(os.path.join(ROOT, "tests", s, "*.py"))}
     for suite in PY_SUITES:
         files = glob.glob(os.path.join(ROOT, "tests", suite, "*.py"))
-        local = {os.path.basename(f)[:-3] for f in files} | {"osmtest", "pyledger", "mcptest"}
         for path in files:
             with open(path) as f:
                 tree = ast.parse(f.read(), path)
