@@ -5,7 +5,8 @@ set -euo pipefail
 
 # Build (meson fails without Criterion: no unit test would be built), fuzz (clang), style
 # (clang-format, git ls-files), and what the test suites run: bwrap for every sandboxed job,
-# python3 and curl inside the sandbox, pgrep, sqlite3; ca-certificates for npm over https.
+# python3 and curl inside the sandbox, pgrep, sqlite3; ca-certificates for npm over https;
+# chromium for the dashboard's browser test (driven by playwright-core).
 packages=(
   gcc make pkg-config meson ninja-build clang libclang-rt-14-dev clang-format git
   libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libssl-dev libsodium-dev
@@ -13,7 +14,7 @@ packages=(
   libsystemd-dev libsecp256k1-dev libbotan-2-dev libwslay-dev
   python3 sqlite3 tar gzip procps curl ca-certificates
   systemd-container debootstrap nix-bin monit busybox-static
-  tinyproxy squid nftables iproute2 wrk openssl nginx-light
+  tinyproxy squid nftables iproute2 wrk openssl nginx-light chromium
 )
 
 missing=()

@@ -256,6 +256,8 @@ void gw_api_ops_services(struct gw_req *req, struct gw_resp *resp)
         return;
     if (gw_api_call(req, resp, "watch", "GET", "/watcher/list", NULL, &watchers) == 0) {
         resp->json = json_pack("{s:O, s:O}", "services", apps.json, "watchers", watchers.json);
+        if (!resp->json)
+            gw_error(req, resp, 500, "internal_error", NULL, "out of memory");
         osm_http_reply_clear(&watchers);
     }
     osm_http_reply_clear(&apps);
