@@ -16,6 +16,7 @@
 #include "gw-api.h"
 #include "gw-auth.h"
 #include "gw-chat.h"
+#include "gw-config.h"
 #include "gw-http.h"
 #include "gw-ws.h"
 
@@ -196,6 +197,7 @@ static void close_parts(struct gateway *gw)
     gw_ws_free(gw->ws); /* first: its sockets' on_close reach the chat */
     gw_chat_free(gw->chat);
     gw_api_free(gw->api);
+    gw_config_close(gw);
     gw_auth_free(gw->auth);
 }
 
@@ -209,6 +211,10 @@ static int open_parts(struct gateway *gw, const struct options *o, const char **
         return *what = "auth", r;
     }
     log_info("gateway.auth", "token_file=%s", gw_auth_token_path(gw->auth));
+    if ((r = gw_config_open(gw, o->credstore_key_file, err, sizeof(err))) < 0) {
+        log_error("daemon.init", "what=config error=%d reason=\"%s\"", r, err);
+        return *what = "config", r;
+    }
     if ((r = gw_ws_new(o->ws_ping_s, o->ws_idle_s, &gw->ws)) < 0 || (r = gw_ws_start(gw->ws)) < 0) {
         log_error("daemon.init", "what=ws error=%d reason=\"%s\"", r, strerror(-r));
         return *what = "ws", r;
@@ -222,6 +228,21 @@ static int open_parts(struct gateway *gw, const struct options *o, const char **
         return *what = "api", r;
     }
     return 0;
+}
+
+/* SIGHUP: agents.json again (credentials are read from the store on every use). */
+static void reload(struct gateway *gw)
+{
+    char err[512] = "";
+    int r = gw_config_reload(gw, "sighup", err, sizeof(err));
+
+    if (r == -ENOTCONN)
+        log_error("daemon.reload", "what=agents.json reloaded=no reason=\"the reload could not "
+                                   "be recorded in the ledger\"");
+    else if (r < 0)
+        log_error("daemon.reload", "what=agents.json reloaded=no reason=\"%s\"", err);
+    else
+        log_info("daemon.reload", "what=agents.json reloaded=yes");
 }
 
 static int serve(struct gateway *gw, const struct options *o, sigset_t *signals)
@@ -246,7 +267,7 @@ static int serve(struct gateway *gw, const struct options *o, sigset_t *signals)
              strchr(addr, ':') ? "]" : "", port);
     osm_daemon_notify_ready(o->ready_fd);
     while ((sig = osm_daemon_wait_signal(signals)) == SIGHUP)
-        log_info("daemon.reload", "what=nothing to reload yet");
+        reload(gw);
     osm_http_server_stop(http);
     return 0;
 }
