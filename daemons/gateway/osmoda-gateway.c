@@ -13,6 +13,7 @@
 #include "common/fileio.h"
 #include "common/log.h"
 #include "daemon/daemon.h"
+#include "drivers.h"
 #include "gw-auth.h"
 #include "gw-http.h"
 
@@ -168,6 +169,7 @@ static int layout_resolve(const struct options *o, struct gateway *gw, struct la
 static void close_parts(struct gateway *gw)
 {
     gw_auth_free(gw->auth);
+    gw_llmproxy_free(gw->llm);
 }
 
 static int open_parts(struct gateway *gw, const struct options *o, const char **what)
@@ -180,6 +182,8 @@ static int open_parts(struct gateway *gw, const struct options *o, const char **
         return *what = "auth", r;
     }
     log_info("gateway.auth", "token_file=%s", gw_auth_token_path(gw->auth));
+    if ((r = gw_llmproxy_new(GW_LLM_RPM_DEFAULT, &gw->llm)) < 0)
+        return *what = "llm proxy", r;
     return 0;
 }
 
