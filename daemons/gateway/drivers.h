@@ -18,10 +18,10 @@ extern const struct gw_driver gw_driver_anthropic, gw_driver_openai;
 
 /* ---- the LLM proxy (gw-llmproxy.c) --------------------------------------------------------- */
 
-#define GW_LLM_RPM_DEFAULT 60    /* model requests per agent per minute */
-#define GW_LLM_RPM_MAX 10000     /* the highest limit an agent can be given */
-#define GW_LLM_AGENTS_MAX 256    /* agents accounted; the least recently used beyond are dropped */
-#define GW_LLM_WINDOW_MS 60000   /* the limit's sliding window */
+#define GW_LLM_RPM_DEFAULT 60  /* model requests per agent per minute */
+#define GW_LLM_RPM_MAX 10000   /* the highest limit an agent can be given */
+#define GW_LLM_AGENTS_MAX 256  /* agents accounted; the least recently used beyond are dropped */
+#define GW_LLM_WINDOW_MS 60000 /* the limit's sliding window */
 
 struct gw_llmproxy;
 
@@ -44,15 +44,15 @@ json_t *gw_llmproxy_stats(struct gw_llmproxy *p);
 
 /* ---- what the two drivers share (drv-tools.c) ---------------------------------------------- */
 
-#define DRV_ROUNDS_MAX 16                /* model requests in one turn (tool rounds) */
-#define DRV_LINE_MAX (1024 * 1024)       /* one line of a stream, or an error body */
-#define DRV_TOOL_TIMEOUT_MS 120000       /* one tool call on a daemon's socket */
-#define DRV_RESULT_MAX (32 * 1024)       /* a tool's result as the model sees it */
-#define DRV_CONVERSATIONS_MAX 256        /* conversations kept for the next turn */
-#define DRV_HISTORY_MAX 100              /* messages kept of one conversation */
-#define DRV_CONNECT_TIMEOUT_S 15         /* reaching the provider */
-#define DRV_STALL_S 120                  /* a stream that sends nothing this long is cut */
-#define DRV_MAX_TOKENS 4096              /* a response's output tokens */
+#define DRV_ROUNDS_MAX 16          /* model requests in one turn (tool rounds) */
+#define DRV_LINE_MAX (1024 * 1024) /* one line of a stream, or an error body */
+#define DRV_TOOL_TIMEOUT_MS 120000 /* one tool call on a daemon's socket */
+#define DRV_RESULT_MAX (32 * 1024) /* a tool's result as the model sees it */
+#define DRV_CONVERSATIONS_MAX 256  /* conversations kept for the next turn */
+#define DRV_HISTORY_MAX 100        /* messages kept of one conversation */
+#define DRV_CONNECT_TIMEOUT_S 15   /* reaching the provider */
+#define DRV_STALL_S 120            /* a stream that sends nothing this long is cut */
+#define DRV_MAX_TOKENS 4096        /* a response's output tokens */
 
 /* The tools a model is offered: every registry tool an agent may call (those refused to agents
  * whatever the policy are left out), as {"name", "description", "input_schema"} objects (lent,
@@ -86,11 +86,11 @@ struct drv_stream {
     int (*on_data)(void *ctx, char *data, size_t len);
     void *ctx;
     /* filled while streaming */
-    long status;  /* HTTP status */
-    char *line;   /* the partial line (capped at DRV_LINE_MAX) */
+    long status; /* HTTP status */
+    char *line;  /* the partial line (capped at DRV_LINE_MAX) */
     size_t len, cap;
-    int stop;     /* why on_data stopped the transfer (-errno), or 0 */
-    bool events;  /* a data line was seen */
+    int stop;    /* why on_data stopped the transfer (-errno), or 0 */
+    bool events; /* a data line was seen */
     CURL *curl;
 };
 

@@ -23,9 +23,9 @@
 /* What one streamed response builds. */
 struct anth_response {
     struct gw_turn *t;
-    json_t *blocks;                   /* the assistant's content, in order */
-    char *partial[ANTH_BLOCKS_MAX];   /* a tool_use block's input JSON as it arrives */
-    json_t *slot[ANTH_BLOCKS_MAX];    /* the block of each index (lent from blocks) */
+    json_t *blocks;                 /* the assistant's content, in order */
+    char *partial[ANTH_BLOCKS_MAX]; /* a tool_use block's input JSON as it arrives */
+    json_t *slot[ANTH_BLOCKS_MAX];  /* the block of each index (lent from blocks) */
     char stop_reason[32];
     uint64_t input_tokens, output_tokens;
     bool stopped; /* message_stop seen */
@@ -132,10 +132,10 @@ static int block_stop(struct anth_response *r, const json_t *ev)
 static void usage_take(struct anth_response *r, const json_t *u)
 {
     if (json_object_get(u, "input_tokens"))
-        r->input_tokens = (uint64_t)json_integer_value(json_object_get(u, "input_tokens")) +
-                          (uint64_t)json_integer_value(
-                              json_object_get(u, "cache_creation_input_tokens")) +
-                          (uint64_t)json_integer_value(json_object_get(u, "cache_read_input_tokens"));
+        r->input_tokens =
+            (uint64_t)json_integer_value(json_object_get(u, "input_tokens")) +
+            (uint64_t)json_integer_value(json_object_get(u, "cache_creation_input_tokens")) +
+            (uint64_t)json_integer_value(json_object_get(u, "cache_read_input_tokens"));
     if (json_object_get(u, "output_tokens")) /* cumulative in message_delta */
         r->output_tokens = (uint64_t)json_integer_value(json_object_get(u, "output_tokens"));
 }
@@ -242,8 +242,8 @@ static int request(struct gateway *gw, struct gw_turn *t, const char *url, json_
         return rc;
     if (!r->stopped)
         return bad_stream(t, "it ended before message_stop");
-    if (json_array_append_new(messages, json_pack("{s:s,s:O}", "role", "assistant", "content",
-                                                  r->blocks)) < 0)
+    if (json_array_append_new(
+            messages, json_pack("{s:s,s:O}", "role", "assistant", "content", r->blocks)) < 0)
         return -ENOMEM;
     return 0;
 }
@@ -255,18 +255,18 @@ static int run_tools(struct gateway *gw, struct gw_turn *t, const struct anth_re
     json_t *results = json_array(), *b;
     size_t i;
 
-    json_array_foreach (r->blocks, i, b) {
+    json_array_foreach(r->blocks, i, b)
+    {
         bool is_error = false;
         char *text;
         if (strcmp(osm_json_str(b, "type", ""), "tool_use") != 0)
             continue;
         text = drv_tool_run(gw, t, osm_json_str(b, "id", ""), osm_json_str(b, "name", ""),
                             json_object_get(b, "input"), &is_error);
-        if (!text || json_array_append_new(results, json_pack("{s:s,s:s,s:s,s:b}", "type",
-                                                              "tool_result", "tool_use_id",
-                                                              osm_json_str(b, "id", ""),
-                                                              "content", text, "is_error",
-                                                              is_error)) < 0) {
+        if (!text ||
+            json_array_append_new(results, json_pack("{s:s,s:s,s:s,s:b}", "type", "tool_result",
+                                                     "tool_use_id", osm_json_str(b, "id", ""),
+                                                     "content", text, "is_error", is_error)) < 0) {
             free(text);
             json_decref(results);
             return -ENOMEM;

@@ -101,9 +101,7 @@ static int choice_delta(struct oai_response *r, const json_t *choice)
             return rc;
         r->t->emit(r->t, "text", json_pack("{s:s}", "text", text));
     }
-    json_array_foreach (tcs, i, tc)
-        if ((rc = call_delta(r, tc)) < 0)
-            return rc;
+    json_array_foreach(tcs, i, tc) if ((rc = call_delta(r, tc)) < 0) return rc;
     return 0;
 }
 
@@ -176,11 +174,11 @@ static json_t *tools_json(void)
     json_t *a = json_array();
     size_t i;
 
-    json_array_foreach (all, i, tool)
-        json_array_append_new(a, json_pack("{s:s,s:{s:O,s:O,s:O}}", "type", "function",
-                                           "function", "name", json_object_get(tool, "name"),
-                                           "description", json_object_get(tool, "description"),
-                                           "parameters", json_object_get(tool, "input_schema")));
+    json_array_foreach(all, i, tool)
+        json_array_append_new(a, json_pack("{s:s,s:{s:O,s:O,s:O}}", "type", "function", "function",
+                                           "name", json_object_get(tool, "name"), "description",
+                                           json_object_get(tool, "description"), "parameters",
+                                           json_object_get(tool, "input_schema")));
     return a;
 }
 
@@ -189,8 +187,8 @@ static json_t *request_body(const struct gw_turn *t, const json_t *messages)
     json_t *all = json_array();
 
     if (all && t->system_prompt && *t->system_prompt)
-        json_array_append_new(all, json_pack("{s:s,s:s}", "role", "system", "content",
-                                             t->system_prompt));
+        json_array_append_new(
+            all, json_pack("{s:s,s:s}", "role", "system", "content", t->system_prompt));
     if (!all || json_array_extend(all, (json_t *)messages) < 0) {
         json_decref(all);
         return NULL;
@@ -213,11 +211,10 @@ static json_t *assistant_message(const struct oai_response *r)
         return NULL;
     }
     for (size_t i = 0; i < r->n_calls; i++)
-        json_array_append_new(calls, json_pack("{s:s,s:s,s:{s:s,s:s}}", "id", r->calls[i].id,
-                                               "type", "function", "function", "name",
-                                               r->calls[i].name, "arguments",
-                                               r->calls[i].arguments ? r->calls[i].arguments
-                                                                     : "{}"));
+        json_array_append_new(
+            calls, json_pack("{s:s,s:s,s:{s:s,s:s}}", "id", r->calls[i].id, "type", "function",
+                             "function", "name", r->calls[i].name, "arguments",
+                             r->calls[i].arguments ? r->calls[i].arguments : "{}"));
     json_object_set_new(m, "tool_calls", calls);
     return m;
 }
@@ -268,8 +265,8 @@ static int run_tools(struct gateway *gw, struct gw_turn *t, const struct oai_res
 {
     for (size_t i = 0; i < r->n_calls && !atomic_load(&t->aborted); i++) {
         const struct oai_call *c = &r->calls[i];
-        json_auto_t *input = json_loads(c->arguments && *c->arguments ? c->arguments : "{}", 0,
-                                        NULL);
+        json_auto_t *input =
+            json_loads(c->arguments && *c->arguments ? c->arguments : "{}", 0, NULL);
         bool is_error = false;
         char *text = drv_tool_run(gw, t, c->id, c->name, input, &is_error);
         int rc;
@@ -335,8 +332,7 @@ out:
     return rc;
 }
 
-static const char *const providers[] = {"openai", "openai-compatible", "ollama", "llama.cpp",
-                                        NULL};
+static const char *const providers[] = {"openai", "openai-compatible", "ollama", "llama.cpp", NULL};
 static const char *const auth_types[] = {"api_key", NULL};
 static const char *const models[] = {"gpt-4o", "gpt-4o-mini", NULL};
 

@@ -73,7 +73,19 @@ static const char *target_daemon(const struct osm_tool *t, const json_t *args)
     return t->daemon;
 }
 
-/* What the model reads back for the daemon's answer (new reference); *ret_status set. */
+/* The daemon's status as a string that outlives its reply ("error" for one this driver does not
+ * know). */
+static const char *status_static(const char *status)
+{
+    static const char *const known[] = {"ok", "pending", "denied", "error"};
+
+    for (size_t i = 0; status && i < ELEMENTSOF(known); i++)
+        if (strcmp(status, known[i]) == 0)
+            return known[i];
+    return "error";
+}
+
+/* What the model reads back for the daemon's answer (new reference); *ret_status set (static). */
 static json_t *answer_for_model(const struct osm_tool *t, const struct osm_http_reply *reply,
                                 const char **ret_status)
 {
@@ -81,7 +93,7 @@ static json_t *answer_for_model(const struct osm_tool *t, const struct osm_http_
     const char *status = json_string_value(json_object_get(j, "status"));
     const json_t *result = json_object_get(j, "result");
 
-    *ret_status = status ? status : "error";
+    *ret_status = status_static(status);
     if (!status)
         return json_pack("{s:s,s:s,s:i}", "error", "daemon_error", "tool", t->name, "http_status",
                          (int)reply->status);
@@ -120,7 +132,7 @@ static json_t *call_daemon(struct gateway *gw, struct gw_turn *t, const struct o
                          "message", "the daemon that runs this tool is not running");
     if (rc < 0)
         return json_pack("{s:s,s:s,s:s}", "error",
-                         rc == -ETIMEDOUT     ? "timeout"
+                         rc == -ETIMEDOUT   ? "timeout"
                          : rc == -ECANCELED ? "aborted"
                                             : "daemon_error",
                          "daemon", daemon, "message", strerror(-rc));
@@ -138,9 +150,9 @@ char *drv_tool_run(struct gateway *gw, struct gw_turn *t, const char *id, const 
     const char *status = "error";
     json_auto_t *args = NULL, *answer = NULL;
 
-    t->emit(t, "tool_use",
-            json_pack("{s:s,s:O,s:s}", "name", name, "input", input ? input : json_null(), "id",
-                      id));
+    t->emit(
+        t, "tool_use",
+        json_pack("{s:s,s:O,s:s}", "name", name, "input", input ? input : json_null(), "id", id));
     if (!tool || (tool->flags & OSM_TOOL_NEVER))
         answer = json_pack("{s:s,s:s}", "error", "unknown_tool", "message",
                            "no such tool is offered to this agent");
@@ -150,8 +162,8 @@ char *drv_tool_run(struct gateway *gw, struct gw_turn *t, const char *id, const 
     else if (!(args = alias ? osm_tool_alias_args(alias, input) : json_deep_copy(input)))
         return NULL;
     else if (osm_tool_validate(tool, args, field, sizeof(field), reason, sizeof(reason)) < 0)
-        answer = json_pack("{s:s,s:s,s:s}", "error", "invalid_arguments", "field", field,
-                           "reason", reason);
+        answer = json_pack("{s:s,s:s,s:s}", "error", "invalid_arguments", "field", field, "reason",
+                           reason);
     else
         answer = call_daemon(gw, t, tool, args, &status);
     if (!answer)
@@ -400,8 +412,9 @@ static int admit(struct gateway *gw, struct gw_turn *t)
     int r;
 
     if (!gw->llm) {
-        drv_error(t, "llm_proxy", "the gateway's LLM proxy is not running, so no model request "
-                                  "is made");
+        drv_error(t, "llm_proxy",
+                  "the gateway's LLM proxy is not running, so no model request "
+                  "is made");
         return -ENOTCONN;
     }
     r = gw_llmproxy_admit(gw->llm, t->agent_id, &retry);

@@ -13,7 +13,7 @@
 
 struct llm_agent {
     char id[65];
-    unsigned rpm; /* 0: the proxy's default */
+    unsigned rpm;    /* 0: the proxy's default */
     int64_t *stamps; /* ring of the last requests' times (monotonic ms), GW_LLM_RPM_MAX at most */
     size_t ring, head, n;
     uint64_t requests, refused, input_tokens, output_tokens;
@@ -219,8 +219,7 @@ json_t *gw_llmproxy_stats(struct gw_llmproxy *p)
     pthread_mutex_unlock(&p->lock);
     if (r < 0)
         return NULL;
-    return json_pack("{s:i,s:O,s:{s:I,s:I,s:I,s:I}}", "default_rpm", (int)p->default_rpm,
-                     "agents", agents, "totals", "requests", (json_int_t)req, "refused",
-                     (json_int_t)ref, "input_tokens", (json_int_t)in, "output_tokens",
-                     (json_int_t)out);
+    return json_pack("{s:i,s:O,s:{s:I,s:I,s:I,s:I}}", "default_rpm", (int)p->default_rpm, "agents",
+                     agents, "totals", "requests", (json_int_t)req, "refused", (json_int_t)ref,
+                     "input_tokens", (json_int_t)in, "output_tokens", (json_int_t)out);
 }

@@ -56,28 +56,53 @@ static void emit(struct gw_turn *t, const char *type, json_t *fields)
 
 static int parse_args(int argc, char **argv, struct options *o)
 {
-    static const struct option opts[] = {
-        {"runtime", required_argument, NULL, 'r'},     {"base-url", required_argument, NULL, 'u'},
-        {"run-dir", required_argument, NULL, 'd'},     {"secret-file", required_argument, NULL, 's'},
-        {"credential-type", required_argument, NULL, 't'},
-        {"model", required_argument, NULL, 'm'},       {"agent", required_argument, NULL, 'a'},
-        {"system", required_argument, NULL, 'S'},      {"rpm", required_argument, NULL, 'R'},
-        {"abort-after-text", required_argument, NULL, 'A'}, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"runtime", required_argument, NULL, 'r'},
+                                         {"base-url", required_argument, NULL, 'u'},
+                                         {"run-dir", required_argument, NULL, 'd'},
+                                         {"secret-file", required_argument, NULL, 's'},
+                                         {"credential-type", required_argument, NULL, 't'},
+                                         {"model", required_argument, NULL, 'm'},
+                                         {"agent", required_argument, NULL, 'a'},
+                                         {"system", required_argument, NULL, 'S'},
+                                         {"rpm", required_argument, NULL, 'R'},
+                                         {"abort-after-text", required_argument, NULL, 'A'},
+                                         {NULL, 0, NULL, 0}};
     int c;
 
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'r': o->runtime = optarg; break;
-        case 'u': o->base_url = optarg; break;
-        case 'd': o->run_dir = optarg; break;
-        case 's': o->secret_file = optarg; break;
-        case 't': o->type = optarg; break;
-        case 'm': o->model = optarg; break;
-        case 'a': o->agent = optarg; break;
-        case 'S': o->system = optarg; break;
-        case 'R': o->rpm = (unsigned)strtoul(optarg, NULL, 10); break;
-        case 'A': o->abort_after = atoi(optarg); break;
-        default: return -EINVAL;
+        case 'r':
+            o->runtime = optarg;
+            break;
+        case 'u':
+            o->base_url = optarg;
+            break;
+        case 'd':
+            o->run_dir = optarg;
+            break;
+        case 's':
+            o->secret_file = optarg;
+            break;
+        case 't':
+            o->type = optarg;
+            break;
+        case 'm':
+            o->model = optarg;
+            break;
+        case 'a':
+            o->agent = optarg;
+            break;
+        case 'S':
+            o->system = optarg;
+            break;
+        case 'R':
+            o->rpm = (unsigned)strtoul(optarg, NULL, 10);
+            break;
+        case 'A':
+            o->abort_after = atoi(optarg);
+            break;
+        default:
+            return -EINVAL;
         }
     }
     return o->runtime && o->run_dir && optind < argc ? optind : -EINVAL;
@@ -104,10 +129,15 @@ static int run_turns(struct gateway *gw, const struct gw_driver *drv, const stru
     char resume[128] = "";
 
     for (int i = 0; i < n; i++) {
-        struct gw_turn t = {.agent_id = o->agent ? o->agent : "osmoda", .model = o->model,
-                            .system_prompt = o->system, .runtime = o->runtime, .secret = secret,
+        struct gw_turn t = {.agent_id = o->agent ? o->agent : "osmoda",
+                            .model = o->model,
+                            .system_prompt = o->system,
+                            .runtime = o->runtime,
+                            .secret = secret,
                             .credential_type = o->type ? o->type : "api_key",
-                            .base_url = o->base_url, .text = texts[i], .emit = emit,
+                            .base_url = o->base_url,
+                            .text = texts[i],
+                            .emit = emit,
                             .emit_ctx = &d};
         int r;
 
@@ -142,8 +172,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "gw-drive: unknown runtime, unreadable secret file or no memory\n");
         return 1;
     }
-    if (o.rpm != GW_LLM_RPM_DEFAULT && gw_llmproxy_set_rpm(gw.llm, o.agent ? o.agent : "osmoda",
-                                                           o.rpm) < 0) {
+    if (o.rpm != GW_LLM_RPM_DEFAULT &&
+        gw_llmproxy_set_rpm(gw.llm, o.agent ? o.agent : "osmoda", o.rpm) < 0) {
         fprintf(stderr, "gw-drive: bad --rpm\n");
         return 2;
     }
