@@ -180,13 +180,14 @@ char *drv_tool_run(struct gateway *gw, struct gw_turn *t, const char *id, const 
 struct conversation {
     char id[128];
     json_t *messages;
-    time_t last_used;
+    uint64_t last_used; /* conv_uses when last used */
     struct conversation *next;
 };
 
 static pthread_mutex_t conv_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct conversation *convs;
 static size_t n_convs;
+static uint64_t conv_uses;
 
 json_t *drv_conversation_get(struct gw_turn *t, const char *prefix)
 {
@@ -264,7 +265,7 @@ void drv_conversation_put(struct gw_turn *t, json_t *messages)
     if (c) {
         json_decref(c->messages);
         c->messages = json_incref(messages);
-        c->last_used = time(NULL);
+        c->last_used = ++conv_uses;
     }
     pthread_mutex_unlock(&conv_lock);
     json_decref(messages);

@@ -17,7 +17,7 @@ struct llm_agent {
     int64_t *stamps; /* ring of the last requests' times (monotonic ms), GW_LLM_RPM_MAX at most */
     size_t ring, head, n;
     uint64_t requests, refused, input_tokens, output_tokens;
-    int64_t last_used;
+    uint64_t last_used; /* the proxy's use counter when last used: least recently used goes */
     struct llm_agent *next;
 };
 
@@ -26,6 +26,7 @@ struct gw_llmproxy {
     unsigned default_rpm;
     struct llm_agent *agents;
     size_t n_agents;
+    uint64_t uses;
 };
 
 int gw_llmproxy_new(unsigned default_rpm, struct gw_llmproxy **ret)
@@ -97,7 +98,7 @@ static struct llm_agent *agent_get(struct gw_llmproxy *p, const char *id)
     if (!(a = calloc(1, sizeof(*a))))
         return NULL;
     snprintf(a->id, sizeof(a->id), "%s", id);
-    a->last_used = osm_monotonic_ms();
+    a->last_used = ++p->uses;
     a->next = p->agents;
     p->agents = a;
     p->n_agents++;
@@ -161,7 +162,7 @@ int gw_llmproxy_admit(struct gw_llmproxy *p, const char *agent_id, unsigned *ret
         r = -ENOMEM;
         goto out;
     }
-    a->last_used = now;
+    a->last_used = ++p->uses;
     ring_expire(a, now);
     if (a->n >= a->ring) {
         a->refused++;
