@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "gw-chat.h"
 
@@ -41,6 +42,20 @@ void gw_llmproxy_account(struct gw_llmproxy *p, const char *agent_id, uint64_t i
  *  "input_tokens", "output_tokens"}], "totals": {"requests", "refused", "input_tokens",
  *  "output_tokens"}} for /metrics and the dashboard (new reference, NULL without memory). */
 json_t *gw_llmproxy_stats(struct gw_llmproxy *p);
+
+/* The LLM proxy's socket (gw-llmproxy-sock.c): POST /agents/{id}/v1/chat/completions forwards
+ * an OpenAI-compatible request (stream false) to the agent's provider with its key added, under
+ * the agent's limit and accounting. Who may connect is the socket's mode. */
+struct gw_llm_target {
+    char *runtime, *base_url, *secret, *model; /* malloc'ed; the secret wiped by _clear */
+};
+void gw_llm_target_clear(struct gw_llm_target *t);
+/* Fills *ret for an enabled agent with a credential: 0, -ENOENT, or -errno. */
+typedef int (*gw_llm_resolve_fn)(void *ctx, const char *agent_id, struct gw_llm_target *ret);
+struct llm_sock_server;
+int gw_llmproxy_serve(struct gw_llmproxy *p, const char *path, mode_t mode,
+                      gw_llm_resolve_fn resolve, void *ctx, struct llm_sock_server **ret);
+void gw_llmproxy_serve_stop(struct llm_sock_server *srv); /* NULL-safe */
 
 /* ---- what the two drivers share (drv-tools.c) ---------------------------------------------- */
 
@@ -74,6 +89,13 @@ json_t *drv_conversation_get(struct gw_turn *t, const char *prefix);
 /* Keeps messages (stolen) under t->resume_id for the next turn, oldest messages dropped beyond
  * DRV_HISTORY_MAX (cut only before a user's own text). */
 void drv_conversation_put(struct gw_turn *t, json_t *messages);
+
+/* Overwrites every occurrence of secret in s with asterisks. */
+void drv_mask_secret(char *s, const char *secret);
+/* The chat-completions URL of an OpenAI-compatible base (drv-openai.c): malloc'ed or NULL. */
+char *drv_openai_url(const char *base_url);
+/* curl_global_init, once. */
+void drv_curl_init(void);
 
 /* Emits {"type":"error","text","code"} with the turn's secret masked out of text. */
 void drv_error(struct gw_turn *t, const char *code, const char *fmt, ...)

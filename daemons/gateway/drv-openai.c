@@ -284,9 +284,9 @@ static int run_tools(struct gateway *gw, struct gw_turn *t, const struct oai_res
 
 /* {base}/chat/completions when the base already names the API version (".../v1"), else
  * {base}/v1/chat/completions. */
-static char *completions_url(const struct gw_turn *t)
+char *drv_openai_url(const char *base_url)
 {
-    const char *base = t->base_url && *t->base_url ? t->base_url : OAI_DEFAULT_URL;
+    const char *base = base_url && *base_url ? base_url : OAI_DEFAULT_URL;
     size_t n = strlen(base);
     char *url;
 
@@ -300,7 +300,7 @@ static char *completions_url(const struct gw_turn *t)
 
 static int openai_run(struct gateway *gw, struct gw_turn *t)
 {
-    _cleanup_free_ char *url = completions_url(t);
+    _cleanup_free_ char *url = drv_openai_url(t->base_url);
     json_t *messages = drv_conversation_get(t, OAI_ID_PREFIX);
     int rc = -ENOMEM;
 

@@ -273,8 +273,7 @@ void drv_conversation_put(struct gw_turn *t, json_t *messages)
 
 /* ---- errors --------------------------------------------------------------------------------- */
 
-/* Replaces every occurrence of secret in s (in place) with asterisks. */
-static void mask_secret(char *s, const char *secret)
+void drv_mask_secret(char *s, const char *secret)
 {
     size_t n = secret ? strlen(secret) : 0;
     char *p;
@@ -293,7 +292,7 @@ void drv_error(struct gw_turn *t, const char *code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
-    mask_secret(text, t->secret);
+    drv_mask_secret(text, t->secret);
     t->emit(t, "error", json_pack("{s:s,s:s}", "text", text, "code", code));
 }
 
@@ -304,6 +303,11 @@ static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static void curl_init(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+void drv_curl_init(void)
+{
+    pthread_once(&curl_once, curl_init);
 }
 
 /* One complete line of a 2xx answer: "data:" lines go to the driver, the rest (event names,
@@ -496,7 +500,7 @@ int drv_stream_post(struct gateway *gw, struct drv_stream *s, const char *url,
     }
     if ((r = admit(gw, s->t)) < 0)
         return r;
-    pthread_once(&curl_once, curl_init);
+    drv_curl_init();
     if (!(s->curl = curl_easy_init())) {
         drv_error(s->t, "internal", "out of memory");
         return -ENOMEM;

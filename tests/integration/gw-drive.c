@@ -7,7 +7,10 @@
  *   gw-drive --runtime anthropic|openai --base-url URL --run-dir DIR [--secret-file PATH]
  *            [--credential-type api_key|oauth] [--model M] [--agent ID] [--system TEXT]
  *            [--rpm N] [--abort-after-text N] TEXT...
+ *   gw-drive --serve-llm SOCKET (same options, no TEXT)
  *
+ * --serve-llm serves the LLM proxy's socket instead, with --agent (default osmoda) resolving to
+ * the provider the options name, until stdin closes; then the stats line.
  * The secret is read from a file, never from argv. --abort-after-text N sets the turn's abort
  * flag when the Nth text message is emitted, as a chat client's abort does. */
 #include <errno.h>
@@ -24,6 +27,7 @@
 
 struct options {
     const char *runtime, *base_url, *run_dir, *secret_file, *type, *model, *agent, *system;
+    const char *serve;
     unsigned rpm;
     int abort_after;
 };
@@ -66,6 +70,7 @@ static int parse_args(int argc, char **argv, struct options *o)
                                          {"system", required_argument, NULL, 'S'},
                                          {"rpm", required_argument, NULL, 'R'},
                                          {"abort-after-text", required_argument, NULL, 'A'},
+                                         {"serve-llm", required_argument, NULL, 'L'},
                                          {NULL, 0, NULL, 0}};
     int c;
 
@@ -101,11 +106,14 @@ static int parse_args(int argc, char **argv, struct options *o)
         case 'A':
             o->abort_after = atoi(optarg);
             break;
+        case 'L':
+            o->serve = optarg;
+            break;
         default:
             return -EINVAL;
         }
     }
-    return o->runtime && o->run_dir && optind < argc ? optind : -EINVAL;
+    return o->runtime && o->run_dir && (optind < argc || o->serve) ? optind : -EINVAL;
 }
 
 static char *read_secret(const char *path)
@@ -150,6 +158,49 @@ static int run_turns(struct gateway *gw, const struct gw_driver *drv, const stru
     return 0;
 }
 
+struct resolver {
+    const struct options *o;
+    const char *secret;
+};
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+static int resolve(void *ctx, const char *agent_id, struct gw_llm_target *ret)
+{
+    const struct resolver *r = ctx;
+
+    if (strcmp(agent_id, r->o->agent ? r->o->agent : "osmoda") != 0)
+        return -ENOENT;
+    *ret = (struct gw_llm_target){.runtime = strdup(r->o->runtime),
+                                  .base_url = dup_or_null(r->o->base_url),
+                                  .secret = strdup(r->secret),
+                                  .model = dup_or_null(r->o->model)};
+    return 0;
+}
+
+/* Serves the proxy's socket until stdin closes. */
+static int serve(struct gateway *gw, const struct options *o, const char *secret)
+{
+    struct resolver r = {.o = o, .secret = secret};
+    struct llm_sock_server *srv = NULL;
+    char buf[64];
+    int rc = gw_llmproxy_serve(gw->llm, o->serve, 0600, resolve, &r, &srv);
+
+    if (rc < 0) {
+        fprintf(stderr, "gw-drive: cannot serve %s: %s\n", o->serve, strerror(-rc));
+        return rc;
+    }
+    printf("{\"type\":\"serving\"}\n");
+    fflush(stdout);
+    while (fread(buf, 1, sizeof(buf), stdin) > 0)
+        ;
+    gw_llmproxy_serve_stop(srv);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct options o = {.rpm = GW_LLM_RPM_DEFAULT};
@@ -178,7 +229,10 @@ int main(int argc, char **argv)
         return 2;
     }
     gw.run_dir = o.run_dir;
-    run_turns(&gw, drv, &o, secret, argv + first, argc - first);
+    if (o.serve)
+        serve(&gw, &o, secret);
+    else
+        run_turns(&gw, drv, &o, secret, argv + first, argc - first);
     stats = gw_llmproxy_stats(gw.llm);
     if ((line = json_dumps(stats, JSON_COMPACT | JSON_SORT_KEYS)))
         printf("{\"type\":\"stats\",\"llm\":%s}\n", line);

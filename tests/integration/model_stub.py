@@ -12,6 +12,7 @@ it in the wire format of the path that was called. A step is a dict:
   {"text": [...], "hang": True}       the chunks, then the connection held open until the client
                                       closes it (the stub notes that it did: self.closed)
   {"text": [...], "cut": True}        the chunks, then the connection closed without an end
+A chat-completions request without stream true gets the step's text as one whole completion.
 Every request is kept in self.requests as {"path", "headers", "body"} for the test to assert on.
 Lines are written in pieces, with a flush between, so that the client must put lines back
 together."""
@@ -53,6 +54,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(data)
             return
+        if self.path.endswith("/chat/completions") and not (parsed or {}).get("stream"):
+            self._openai_whole(step, parsed or {})
+            return
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
@@ -75,6 +79,20 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 stub.closed.set()
         except OSError:
             stub.closed.set()
+
+    def _openai_whole(self, step, req):
+        """A chat completion answered whole (stream false)."""
+        usage = step.get("usage", [0, 0])
+        data = json.dumps({
+            "id": "chatcmpl-stub", "object": "chat.completion", "model": req.get("model"),
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {
+                "role": "assistant", "content": "".join(step.get("text", []))}}],
+            "usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1]}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     @staticmethod
     def _sse(name, obj):

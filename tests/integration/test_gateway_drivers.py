@@ -7,13 +7,14 @@ conversation resumed on the next turn, abort mid-stream, provider errors as one 
 the per-agent request limit, token accounting, and the key nowhere but in the request header."""
 import json
 import os
+import shutil
 import socket
 import subprocess
 import tempfile
 import unittest
 
 from model_stub import ModelStub
-from osmtest import BUILD, Agentd, sanitizer_report
+from osmtest import BUILD, Agentd, request, sanitizer_report
 
 DRIVE = os.path.join(BUILD, "tests", "integration", "gw-drive")
 SECRET = "sk-ant-api03-drivers-test-secret-0123456789abcdef"
@@ -35,6 +36,7 @@ class DriverTest(unittest.TestCase):
         alive = cls.agentd.alive()
         report = cls.agentd.sanitizer_errors()
         cls.agentd.cleanup()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
         assert alive, "agentd died during the tests"
         assert report == "", report
 
@@ -270,6 +272,92 @@ class OpenAIDriver(DriverTest, Common):
                                capture_output=True, text=True, timeout=60)
         self.assertEqual(stub.requests[0]["path"], "/v1/chat/completions", p.stdout)
         self.assertNotIn("Authorization", stub.requests[0]["headers"])  # no key, none sent
+
+
+class LLMSocket(unittest.TestCase):
+    """The proxy's socket: a tool's OpenAI-compatible request goes out with the agent's key."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="osmoda-llmsock-")
+        self.sock = os.path.join(self.tmp, "llm.sock")
+        self.secret_file = os.path.join(self.tmp, "secret")
+        with open(self.secret_file, "w") as f:
+            f.write(SECRET)
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def serve(self, stub, runtime="openai", *extra):
+        p = subprocess.Popen([DRIVE, "--runtime", runtime, "--base-url", stub.url, "--run-dir",
+                              self.tmp, "--secret-file", self.secret_file, "--model", "local-m",
+                              "--agent", "ops", "--rpm", "2", "--serve-llm", self.sock] +
+                             list(extra), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        self.assertEqual(json.loads(p.stdout.readline())["type"], "serving")
+        return p
+
+    def finish(self, p):
+        out, err = p.communicate(timeout=60)
+        self.assertEqual(p.returncode, 0, err)
+        self.assertEqual(sanitizer_report(err), "", err)
+        self.assertNotIn(SECRET, out + err)
+        return json.loads(out.splitlines()[-1])["llm"]
+
+    def test_forwarded_with_key_limited_and_accounted(self):
+        path = "/agents/ops/v1/chat/completions"
+        body = {"messages": [{"role": "user", "content": "summarise the log"}]}
+        with ModelStub([{"text": ["All quiet."], "usage": [40, 4]},
+                        {"status": 401, "body": {"error": {"message": "bad key " + SECRET}}}]) \
+                as stub:
+            p = self.serve(stub)
+            st, r = request(self.sock, "POST", path, body)
+            self.assertEqual(st, 200, r)
+            self.assertEqual(r["choices"][0]["message"]["content"], "All quiet.")
+            sent = stub.requests[0]
+            self.assertEqual(sent["headers"]["Authorization"], "Bearer " + SECRET)
+            self.assertEqual(sent["body"]["model"], "local-m")  # the agent's, none was named
+            # the provider's refusal comes back as the proxy's envelope, without the key
+            st, r = request(self.sock, "POST", path, body)
+            self.assertEqual((st, r["error"]), (502, "provider_error"), r)
+            self.assertEqual(r["detail"]["provider_status"], 401)
+            self.assertNotIn(SECRET, json.dumps(r))
+            # rpm 2: the third request never leaves the gateway
+            st, r = request(self.sock, "POST", path, body)
+            self.assertEqual((st, r["error"]), (429, "rate_limited"), r)
+            self.assertEqual(len(stub.requests), 2)
+            stats = self.finish(p)
+        agent = [a for a in stats["agents"] if a["agent_id"] == "ops"][0]
+        self.assertEqual((agent["requests"], agent["refused"], agent["input_tokens"],
+                          agent["output_tokens"]), (2, 1, 40, 4))
+
+    def test_bad_requests_change_nothing(self):
+        with ModelStub([]) as stub:
+            p = self.serve(stub)
+            cases = [
+                ("/agents/ops/v1/chat/completions", {"messages": [], "stream": True}, 422),
+                ("/agents/ops/v1/chat/completions", {"messages": "hi"}, 422),
+                ("/agents/nobody/v1/chat/completions", {"messages": []}, 404),
+                ("/agents/ops/v1/completions", {"prompt": "x"}, 404),
+            ]
+            for path, body, status in cases:
+                with self.subTest(path=path, body=body):
+                    st, r = request(self.sock, "POST", path, body)
+                    self.assertEqual(st, status, r)
+                    self.assertIn("error", r)
+            st, r = request(self.sock, "POST", "/agents/ops/v1/chat/completions", raw=b"{nope")
+            self.assertEqual(st, 400, r)
+            self.assertEqual(stub.requests, [])
+            stats = self.finish(p)
+        self.assertEqual(stats["totals"]["requests"], 0)
+
+    def test_anthropic_agent_refused(self):
+        with ModelStub([]) as stub:
+            p = self.serve(stub, "anthropic")
+            st, r = request(self.sock, "POST", "/agents/ops/v1/chat/completions",
+                            {"messages": []})
+            self.assertEqual((st, r["error"]), (422, "not_openai_compatible"), r)
+            self.finish(p)
+            self.assertEqual(stub.requests, [])
 
 
 if __name__ == "__main__":
