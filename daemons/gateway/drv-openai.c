@@ -101,7 +101,11 @@ static int choice_delta(struct oai_response *r, const json_t *choice)
             return rc;
         r->t->emit(r->t, "text", json_pack("{s:s}", "text", text));
     }
-    json_array_foreach(tcs, i, tc) if ((rc = call_delta(r, tc)) < 0) return rc;
+    json_array_foreach(tcs, i, tc)
+    {
+        if ((rc = call_delta(r, tc)) < 0)
+            return rc;
+    }
     return 0;
 }
 
@@ -136,7 +140,8 @@ static int on_data(void *ctx, char *data, size_t len)
         r->done = true;
         return 0;
     }
-    if (!json_is_object(chunk = json_loadb(data, len, 0, NULL)))
+    chunk = json_loadb(data, len, 0, NULL); /* not inside json_is_object: it reads twice */
+    if (!json_is_object(chunk))
         return bad_stream(r->t, "a chunk that is not a JSON object");
     rc = on_chunk(r, chunk);
     if (rc == -ENOMEM)
