@@ -123,5 +123,15 @@ struct drv_stream {
  * stream that is not one, the network; abort returns -ECANCELED without one. */
 int drv_stream_post(struct gateway *gw, struct drv_stream *s, const char *url,
                     struct curl_slist *headers, const json_t *body);
+/* Runs bytes of a 2xx answer through the line splitter and s->on_data, as if they had arrived
+ * from the provider (last: the answer ends after them): for the fuzz target. 0 or on_data's
+ * -errno (-EMSGSIZE for an overlong line). */
+int drv_stream_feed(struct drv_stream *s, const char *bytes, size_t n, bool last);
+/* A driver's response parser over one answer's bytes fed in pieces of at most piece bytes
+ * (drv-anthropic.c, drv-openai.c): what a streamed response would emit to t, without a request.
+ * 0 when the bytes are one complete response, else -errno. */
+int drv_anthropic_parse(struct gw_turn *t, const char *bytes, size_t n, size_t piece);
+int drv_openai_parse(struct gw_turn *t, const char *bytes, size_t n, size_t piece);
+
 /* Frees request headers, wiping them first (they hold the key). */
 void drv_headers_free(struct curl_slist *h);

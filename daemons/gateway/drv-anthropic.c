@@ -183,6 +183,26 @@ static int on_data(void *ctx, char *data, size_t len)
     return rc;
 }
 
+int drv_anthropic_parse(struct gw_turn *t, const char *bytes, size_t n, size_t piece)
+{
+    struct anth_response r = {.t = t, .blocks = json_array()};
+    struct drv_stream s = {.t = t, .on_data = on_data, .ctx = &r};
+    int rc = r.blocks ? 0 : -ENOMEM;
+
+    if (piece == 0)
+        piece = 1;
+    for (size_t at = 0; rc == 0 && at < n; at += piece)
+        rc = drv_stream_feed(&s, bytes + at, n - at < piece ? n - at : piece, n - at <= piece);
+    if (rc == 0 && n == 0)
+        rc = drv_stream_feed(&s, "", 0, true);
+    else if (rc < 0)
+        drv_stream_feed(&s, "", 0, true); /* frees the line */
+    if (rc == 0 && !r.stopped)
+        rc = bad_stream(t, "it ended before message_stop");
+    response_clear(&r);
+    return rc;
+}
+
 /* ---- requests ------------------------------------------------------------------------------- */
 
 static struct curl_slist *headers_new(const struct gw_turn *t)

@@ -151,6 +151,30 @@ static int on_data(void *ctx, char *data, size_t len)
     return rc;
 }
 
+static int calls_complete(struct oai_response *r);
+
+int drv_openai_parse(struct gw_turn *t, const char *bytes, size_t n, size_t piece)
+{
+    struct oai_response r = {.t = t};
+    struct drv_stream s = {.t = t, .on_data = on_data, .ctx = &r};
+    int rc = 0;
+
+    if (piece == 0)
+        piece = 1;
+    for (size_t at = 0; rc == 0 && at < n; at += piece)
+        rc = drv_stream_feed(&s, bytes + at, n - at < piece ? n - at : piece, n - at <= piece);
+    if (rc == 0 && n == 0)
+        rc = drv_stream_feed(&s, "", 0, true);
+    else if (rc < 0)
+        drv_stream_feed(&s, "", 0, true); /* frees the line */
+    if (rc == 0 && !r.done)
+        rc = bad_stream(t, "it ended before [DONE]");
+    if (rc == 0)
+        rc = calls_complete(&r);
+    response_clear(&r);
+    return rc;
+}
+
 /* ---- requests ------------------------------------------------------------------------------- */
 
 static struct curl_slist *headers_new(const struct gw_turn *t)

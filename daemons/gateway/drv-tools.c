@@ -487,6 +487,22 @@ static int stream_outcome(struct drv_stream *s, CURLcode rc)
     return 0;
 }
 
+int drv_stream_feed(struct drv_stream *s, const char *bytes, size_t n, bool last)
+{
+    int r = stream_chunk(s, bytes, n);
+
+    if (r == 0 && last && s->len > 0) {
+        r = stream_line(s, s->line, s->len);
+        s->len = 0;
+    }
+    if (last || r < 0) {
+        free(s->line);
+        s->line = NULL;
+        s->cap = s->len = 0;
+    }
+    return r;
+}
+
 int drv_stream_post(struct gateway *gw, struct drv_stream *s, const char *url,
                     struct curl_slist *headers, const json_t *body)
 {
