@@ -152,6 +152,13 @@ class Common:
         self.assertIn("unknown_tool", sent["c1"][0])
         self.assertIn("/query", sent["c2"][0])
 
+    def test_tool_rounds_bounded(self):
+        step = {"tools": [{"id": "c", "name": "system_query", "input": {"query": "uptime"}}]}
+        msgs, stub, _ = self.drive([step] * 17, ["loop"])
+        self.assertEqual(len(stub.requests), 16)  # DRV_ROUNDS_MAX, the 17th never asked
+        self.assertEqual([e["code"] for e in self.of(msgs, "error")], ["tool_rounds"])
+        self.assertLess(self.end(msgs)["rc"], 0)
+
     def test_conversation_resumed_next_turn(self):
         script = [{"text": ["The answer is 4."]}, {"text": ["You asked about 2+2."]}]
         msgs, stub, _ = self.drive(script, ["what is 2+2?", "what did I ask?"])
