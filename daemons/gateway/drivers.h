@@ -52,10 +52,10 @@ struct gw_llm_target {
 void gw_llm_target_clear(struct gw_llm_target *t);
 /* Fills *ret for an enabled agent with a credential: 0, -ENOENT, or -errno. */
 typedef int (*gw_llm_resolve_fn)(void *ctx, const char *agent_id, struct gw_llm_target *ret);
-struct llm_sock_server;
+struct gw_llm_server;
 int gw_llmproxy_serve(struct gw_llmproxy *p, const char *path, mode_t mode,
-                      gw_llm_resolve_fn resolve, void *ctx, struct llm_sock_server **ret);
-void gw_llmproxy_serve_stop(struct llm_sock_server *srv); /* NULL-safe */
+                      gw_llm_resolve_fn resolve, void *ctx, struct gw_llm_server **ret);
+void gw_llmproxy_serve_stop(struct gw_llm_server *srv); /* NULL-safe */
 
 /* ---- what the two drivers share (drv-tools.c) ---------------------------------------------- */
 

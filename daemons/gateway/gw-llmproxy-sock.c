@@ -24,7 +24,7 @@ struct llm_sock {
     void *ctx;
 };
 
-struct llm_sock_server {
+struct gw_llm_server {
     struct llm_sock s;
     struct osm_http_server *http;
 };
@@ -200,9 +200,9 @@ static const struct osm_route routes[] = {
 };
 
 int gw_llmproxy_serve(struct gw_llmproxy *p, const char *path, mode_t mode,
-                      gw_llm_resolve_fn resolve, void *ctx, struct llm_sock_server **ret)
+                      gw_llm_resolve_fn resolve, void *ctx, struct gw_llm_server **ret)
 {
-    struct llm_sock_server *srv = calloc(1, sizeof(*srv));
+    struct gw_llm_server *srv = calloc(1, sizeof(*srv));
     int r;
 
     if (!srv)
@@ -221,7 +221,7 @@ int gw_llmproxy_serve(struct gw_llmproxy *p, const char *path, mode_t mode,
     return 0;
 }
 
-void gw_llmproxy_serve_stop(struct llm_sock_server *srv)
+void gw_llmproxy_serve_stop(struct gw_llm_server *srv)
 {
     if (!srv)
         return;

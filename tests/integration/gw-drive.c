@@ -185,7 +185,7 @@ static int resolve(void *ctx, const char *agent_id, struct gw_llm_target *ret)
 static int serve(struct gateway *gw, const struct options *o, const char *secret)
 {
     struct resolver r = {.o = o, .secret = secret};
-    struct llm_sock_server *srv = NULL;
+    struct gw_llm_server *srv = NULL;
     char buf[64];
     int rc = gw_llmproxy_serve(gw->llm, o->serve, 0600, resolve, &r, &srv);
 
