@@ -34,6 +34,7 @@ struct gw_chat;
 struct gw_credstore;
 struct gw_agents;
 struct gw_api;
+struct gw_llmproxy;
 
 struct gateway {
     const char *run_dir;   /* the other daemons' sockets */
@@ -50,6 +51,7 @@ struct gateway {
     struct gw_credstore *creds;
     struct gw_agents *agents;
     struct gw_api *api;
+    struct gw_llmproxy *llm; /* drivers.h: every model request is admitted and accounted here */
 };
 
 /* Records a ledger event through agentd and waits until it is durable: 0 or -errno (then the

@@ -65,6 +65,7 @@ struct turn {
     const struct chat_sock *origin; /* identity only; NULL once that socket is gone */
     char *text, *agent_id, *model, *prompt, *secret, *cred_type, *base_url;
     char runtime[32];
+    atomic_bool error_sent; /* the driver said what went wrong */
     struct turn *qnext;
 };
 
@@ -123,6 +124,8 @@ static void turn_emit(struct gw_turn *t, const char *type, json_t *fields)
 {
     struct turn *tn = (struct turn *)t;
 
+    if (strcmp(type, "error") == 0)
+        atomic_store(&tn->error_sent, true);
     send_msg(tn->conn, type, fields);
 }
 
@@ -399,6 +402,9 @@ static void turn_run(struct turn *tn)
     } else if (turn_resolve(tn) == 0 && (d = gw_driver_find(tn->runtime))) {
         send_msg(tn->conn, "status", json_pack("{s:s}", "text", "thinking"));
         d->run(tn->chat->gw, &tn->t);
+        /* every driver's aborted turn ends the same way for the client */
+        if (atomic_load(&tn->t.aborted) && !atomic_load(&tn->error_sent))
+            send_error(tn->conn, "aborted", "the turn was aborted");
     }
 }
 

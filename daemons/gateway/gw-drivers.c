@@ -22,7 +22,7 @@
 #include "common/log.h"
 #include "common/macro.h"
 #include "gw-chat.h"
-#include "gw-drivers.h"
+#include "drivers.h"
 
 #define CLAUDE_LINE_MAX (4 * 1024 * 1024) /* one stream-json line (a large tool result) */
 #define CLAUDE_KILL_GRACE_MS 3000         /* SIGTERM → SIGKILL */
@@ -286,8 +286,17 @@ static void on_user(struct claude_run *cr, json_t *content)
         f = json_pack("{s:b}", "is_error", json_is_true(json_object_get(b, "is_error")));
         if (f && json_is_string(json_object_get(b, "tool_use_id")))
             json_object_set(f, "id", json_object_get(b, "tool_use_id"));
-        if (f && result_decision(b, decision, sizeof(decision)))
-            json_object_set_new(f, "decision", json_string(decision));
+        if (f && result_decision(b, decision, sizeof(decision))) {
+            /* as the API drivers say it: status is the daemon's answer, decision what the
+             * policy made of the call */
+            const char *policy = strcmp(decision, "ok") == 0        ? "allow"
+                                 : strcmp(decision, "pending") == 0 ? "approve"
+                                 : strcmp(decision, "denied") == 0  ? "deny"
+                                                                    : NULL;
+            json_object_set_new(f, "status", json_string(decision));
+            if (policy)
+                json_object_set_new(f, "decision", json_string(policy));
+        }
         cr->t->emit(cr->t, "tool_result", f);
     }
 }

@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "daemon/daemon.h"
 #include "gw-api.h"
+#include "drivers.h"
 #include "gw-auth.h"
 #include "gw-chat.h"
 #include "gw-config.h"
@@ -199,6 +200,7 @@ static void close_parts(struct gateway *gw)
     gw_api_free(gw->api);
     gw_config_close(gw);
     gw_auth_free(gw->auth);
+    gw_llmproxy_free(gw->llm);
 }
 
 static int open_parts(struct gateway *gw, const struct options *o, const char **what)
@@ -227,6 +229,8 @@ static int open_parts(struct gateway *gw, const struct options *o, const char **
         log_error("daemon.init", "what=api error=%d reason=\"%s\"", r, strerror(-r));
         return *what = "api", r;
     }
+    if ((r = gw_llmproxy_new(GW_LLM_RPM_DEFAULT, &gw->llm)) < 0)
+        return *what = "llm proxy", r;
     return 0;
 }
 

@@ -133,8 +133,9 @@ class GatewayAnthropic(StubbedGateway):
         uses = [m for m in msgs if m["type"] == "tool_use"]
         self.assertEqual([(u["name"], u["input"]) for u in uses], [("system_health", {})])
         results = [m for m in msgs if m["type"] == "tool_result"]
-        self.assertEqual([(r["id"], r["is_error"], r["decision"]) for r in results],
-                         [(uses[0]["id"], False, "ok")])
+        # decision is the policy's, status the daemon's answer
+        self.assertEqual([(r["id"], r["is_error"], r["decision"], r["status"]) for r in results],
+                         [(uses[0]["id"], False, "allow", "ok")])
         text = "".join(m["text"] for m in msgs if m["type"] == "text")
         self.assertTrue(text.startswith("FINAL ANSWER: "), text)
         self.assertIn("cpu_usage", text)
@@ -203,8 +204,8 @@ class GatewayOpenAI(OpenAIGateway):
         self.assertEqual([(u["name"], u["input"], u["id"]) for u in uses],
                          [("system_health", {}, "call_0")])
         results = [m for m in msgs if m["type"] == "tool_result"]
-        self.assertEqual([(r["id"], r["is_error"], r["decision"]) for r in results],
-                         [("call_0", False, "ok")])
+        self.assertEqual([(r["id"], r["is_error"], r["decision"], r["status"]) for r in results],
+                         [("call_0", False, "allow", "ok")])
         chunks = [m["text"] for m in msgs if m["type"] == "text"]
         self.assertEqual(len(chunks), 2, chunks)  # streamed as the server sent it
         self.assertTrue("".join(chunks).startswith("FINAL ANSWER: "), chunks)
