@@ -64,6 +64,7 @@ void gw_api_ops_approve(struct gw_req *req, struct gw_resp *resp);
 void gw_api_ops_deny(struct gw_req *req, struct gw_resp *resp);
 void gw_api_ops_switches(struct gw_req *req, struct gw_resp *resp);
 void gw_api_ops_services(struct gw_req *req, struct gw_resp *resp);
+void gw_api_ops_emergency(struct gw_req *req, struct gw_resp *resp);
 void gw_api_ops_denials(struct gw_req *req, struct gw_resp *resp);
 void gw_api_ops_wallets(struct gw_req *req, struct gw_resp *resp);
 /* method path on a daemon's socket; sets resp to the error on failure (503 when it does not

@@ -275,3 +275,38 @@ void gw_api_ops_wallets(struct gw_req *req, struct gw_resp *resp)
 {
     forward_list(req, resp, "keyd", "/wallet/list", "wallets");
 }
+
+/* STOP, FREEZE, THAW and LOCKDOWN from the dashboard's emergency bar, on watch's operator
+ * socket (watch records them, naming the gateway's uid; the dashboard user goes in the reason).
+ * Lifting a lockdown is root's alone, through agentctl on the host: it is not offered here. */
+void gw_api_ops_emergency(struct gw_req *req, struct gw_resp *resp)
+{
+    static const char *const actions[] = {"stop", "freeze", "thaw", "lockdown"};
+    const char *action = req->param[0];
+    const json_t *why = req->body ? json_object_get(req->body, "reason") : NULL;
+    struct osm_http_reply reply;
+    json_auto_t *body = NULL;
+    char path[64], reason[1200];
+    bool known = false;
+
+    for (size_t i = 0; i < ELEMENTSOF(actions); i++)
+        known = known || strcmp(action, actions[i]) == 0;
+    if (!known) {
+        gw_error(req, resp, 404, "not_found", NULL,
+                 "no emergency action %s: stop, freeze, thaw or lockdown", action);
+        return;
+    }
+    if (why && (!json_is_string(why) || json_string_length(why) > 1024)) {
+        gw_error(req, resp, 400, "validation_failed", json_pack("{s:s}", "field", "reason"),
+                 "reason is a string of at most 1024 characters");
+        return;
+    }
+    snprintf(reason, sizeof(reason), "%s (dashboard: %s)", why ? json_string_value(why) : action,
+             req->who.user);
+    body = strcmp(action, "lockdown") == 0 ? json_pack("{s:s}", "reason", reason) : json_object();
+    snprintf(path, sizeof(path), "/emergency/%s", action);
+    if (gw_api_call(req, resp, "watch", "POST", path, body, &reply) < 0)
+        return;
+    resp->json = json_incref(reply.json);
+    osm_http_reply_clear(&reply);
+}

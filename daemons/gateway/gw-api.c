@@ -26,14 +26,6 @@
 extern const char gw_openapi_doc[];
 extern const size_t gw_openapi_doc_len;
 
-/* The chat, the credential store, the agents and the drivers are other parts of the gateway
- * that may not be linked in yet: /health reports what exists and names what does not. */
-#pragma weak gw_chat_stats
-#pragma weak gw_credstore_list
-#pragma weak gw_agents_json
-#pragma weak gw_drivers
-#pragma weak gw_n_drivers
-
 /* ---- conventions ------------------------------------------------------------------------- */
 
 static bool rate_ok(struct gw_api *a, struct gw_req *req, struct gw_resp *resp, bool write)
@@ -141,7 +133,7 @@ static void api_run(struct gw_req *req, struct gw_resp *resp, gw_handler_fn impl
 
 static json_t *health_agents(struct gateway *gw)
 {
-    json_auto_t *doc = gw->agents && gw_agents_json ? gw_agents_json(gw->agents) : NULL;
+    json_auto_t *doc = gw->agents ? gw_agents_json(gw->agents) : NULL;
     json_t *out = json_array(), *ag;
     size_t i;
 
@@ -156,38 +148,36 @@ static json_t *health_drivers(void)
 {
     json_t *out = json_array();
 
-    for (size_t i = 0; gw_drivers && &gw_n_drivers && i < gw_n_drivers; i++)
+    for (size_t i = 0; i < gw_n_drivers; i++)
         json_array_append_new(out, json_string(gw_drivers[i]->name));
     return out;
 }
 
 static json_int_t health_credentials(struct gateway *gw)
 {
-    json_auto_t *list = gw->creds && gw_credstore_list ? gw_credstore_list(gw->creds) : NULL;
+    json_auto_t *list = gw->creds ? gw_credstore_list(gw->creds) : NULL;
 
     return (json_int_t)json_array_size(json_object_get(list, "credentials"));
 }
 
 static json_int_t health_sessions(struct gateway *gw)
 {
-    json_auto_t *st = gw->chat && gw_chat_stats ? gw_chat_stats(gw->chat) : NULL;
+    json_auto_t *st = gw->chat ? gw_chat_stats(gw->chat) : NULL;
 
     return json_integer_value(json_object_get(st, "sessions"));
 }
 
-/* The parts /health could not ask, so that a 0 or [] there is not mistaken for "none". */
+/* The parts that are not running (failed to open), so that a 0 or [] is not read as "none". */
 static json_t *health_unavailable(struct gateway *gw)
 {
     json_t *out = json_array();
 
-    if (!gw->chat || !gw_chat_stats)
+    if (!gw->chat)
         json_array_append_new(out, json_string("chat"));
-    if (!gw->agents || !gw_agents_json)
+    if (!gw->agents)
         json_array_append_new(out, json_string("agents"));
-    if (!gw->creds || !gw_credstore_list)
+    if (!gw->creds)
         json_array_append_new(out, json_string("credentials"));
-    if (!gw_drivers || !&gw_n_drivers)
-        json_array_append_new(out, json_string("drivers"));
     return out;
 }
 
@@ -288,6 +278,7 @@ API_WRITE(approve, gw_api_ops_approve)
 API_WRITE(deny, gw_api_ops_deny)
 API_READ(switches, gw_api_ops_switches)
 API_READ(services, gw_api_ops_services)
+API_WRITE(emergency, gw_api_ops_emergency)
 API_READ(denials, gw_api_ops_denials)
 API_READ(wallets, gw_api_ops_wallets)
 API_READ(metrics, gw_metrics_handler)
@@ -306,6 +297,7 @@ const struct gw_route gw_api_routes[] = {
     {"POST", "/api/v1/approvals/{id}/deny", deny, GW_MUTATING},
     {"GET", "/api/v1/switches", switches, 0},
     {"GET", "/api/v1/services", services, 0},
+    {"POST", "/api/v1/emergency/{action}", emergency, GW_MUTATING | GW_JSON_BODY},
     {"GET", "/api/v1/egress/denials", denials, 0},
     {"GET", "/api/v1/wallets", wallets, 0},
     {"GET", "/metrics", metrics, 0},

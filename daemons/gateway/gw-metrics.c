@@ -10,9 +10,8 @@
 
 #include "common/macro.h"
 #include "gw-api-internal.h"
+#include "drivers.h"
 #include "gw-chat.h"
-
-#pragma weak gw_chat_stats
 
 struct text {
     FILE *f;
@@ -91,7 +90,7 @@ static void gateway_counters(struct text *t, struct gw_api *a)
 /* Every integer the chat part reports, as osmoda_chat_<key>. */
 static void chat(struct text *t, struct gateway *gw)
 {
-    json_auto_t *st = gw->chat && gw_chat_stats ? gw_chat_stats(gw->chat) : NULL;
+    json_auto_t *st = gw->chat ? gw_chat_stats(gw->chat) : NULL;
     const char *key;
     json_t *v;
     char name[96];
@@ -103,6 +102,33 @@ static void chat(struct text *t, struct gateway *gw)
         snprintf(name, sizeof(name), "osmoda_chat_%s", key);
         family(t, name, "gauge", "Reported by the gateway's chat.");
         fprintf(t->f, "%s %lld\n", name, (long long)json_integer_value(v));
+    }
+}
+
+/* The LLM proxy's accounting per agent: requests, refusals (rate limit) and tokens. */
+static void llm(struct text *t, struct gateway *gw)
+{
+    static const struct {
+        const char *key, *name, *help;
+    } series[] = {
+        {"requests", "osmoda_llm_requests_total", "Model requests made for an agent."},
+        {"refused", "osmoda_llm_refused_total", "Model requests refused by the agent's limit."},
+        {"input_tokens", "osmoda_llm_input_tokens_total", "Input tokens the provider counted."},
+        {"output_tokens", "osmoda_llm_output_tokens_total", "Output tokens the provider counted."},
+    };
+    json_auto_t *st = gw->llm ? gw_llmproxy_stats(gw->llm) : NULL;
+    json_t *agents = json_object_get(st, "agents"), *ag;
+    size_t i;
+
+    for (size_t k = 0; st && k < ELEMENTSOF(series); k++) {
+        family(t, series[k].name, "counter", series[k].help);
+        json_array_foreach(agents, i, ag)
+        {
+            const char *id = json_string_value(json_object_get(ag, "agent_id"));
+            if (id && strspn(id, "abcdefghijklmnopqrstuvwxyz0123456789_-") == strlen(id))
+                fprintf(t->f, "%s{agent=\"%s\"} %lld\n", series[k].name, id,
+                        (long long)json_integer_value(json_object_get(ag, series[k].key)));
+        }
     }
 }
 
@@ -120,6 +146,7 @@ void gw_metrics_handler(struct gw_req *req, struct gw_resp *resp)
     ledger(&t, a);
     gateway_counters(&t, a);
     chat(&t, req->gw);
+    llm(&t, req->gw);
     if (fclose(t.f) != 0) {
         free(t.buf);
         gw_error(req, resp, 500, "internal_error", NULL, "out of memory");

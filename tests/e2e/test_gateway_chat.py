@@ -143,6 +143,15 @@ class GatewayAnthropic(StubbedGateway):
 
         st, calls = self.agentd.request("GET", "/events/log?type=tool.call&limit=50")
         self.assertIn("system_health", [json.loads(e["payload"])["tool"] for e in calls])
+        # the LLM proxy counted the turn's two model requests and their tokens
+        st, _, metrics = self.gw.http("GET", "/metrics")
+        self.assertEqual(st, 200)
+        rows = dict(line.rsplit(" ", 1) for line in metrics.decode().splitlines()
+                    if line.startswith("osmoda_llm_"))
+        requests = [int(v) for k, v in rows.items() if k.startswith("osmoda_llm_requests_total{")]
+        self.assertEqual(requests, [2], rows)
+        self.assertTrue(any(int(v) > 0 for k, v in rows.items()
+                            if k.startswith("osmoda_llm_output_tokens_total{")), rows)
 
         done2, msgs2 = self.turn("And now?")
         self.assertEqual(done2["sessionId"], done["sessionId"])

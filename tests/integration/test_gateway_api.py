@@ -377,6 +377,21 @@ class GatewayWatch(unittest.TestCase):
         st, _, b = self.gw.http("GET", "/api/v1/status")
         self.assertIn({"name": "watch", "up": True}, b["daemons"])
 
+    def test_emergency_lockdown_reaches_watch_and_unlock_is_not_offered(self):
+        st, _, b = self.gw.http("POST", "/api/v1/emergency/lockdown", {"reason": "drill"})
+        self.assertEqual(st, 200, b)
+        self.assertTrue(b["lockdown"], b)
+        st, status = self.watch.request("GET", "/emergency/status")
+        self.assertTrue(status["lockdown"], status)
+        [ev] = [p for t, p in self.watch.events("emergency.lockdown")]
+        self.assertIn("drill (dashboard: operator)", json.dumps(ev))
+        for bad, want in (("unlock", 404), ("reboot", 404)):
+            st, _, b = self.gw.http("POST", "/api/v1/emergency/" + bad, {})
+            self.assertEqual(st, want, b)
+        st, _, b = self.gw.http("POST", "/api/v1/emergency/stop", {"reason": 5})
+        self.assertEqual(st, 400, b)
+        self.assertEqual(self.watch.request("POST", "/emergency/unlock", {})[0], 200)
+
 
 class GatewayCef(unittest.TestCase):
     """--syslog-cef: ledger events arrive as CEF lines on a syslog datagram socket."""
