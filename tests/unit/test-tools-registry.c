@@ -203,11 +203,18 @@ static json_t *minimal(const json_t *schema)
 
 Test(tools, osmoda_92_in_order_then_ours)
 {
-    static const char *const ours[] = {
-        "job_status",      "job_wait",      "job_kill",      "egress_acl_list",
-        "egress_denials",  "egress_request_access",          "wallet_sign_typed_data",
-        "wallet_rotate",   "wallet_import", "wallet_export", "vault_list",
-        "vault_deliver"};
+    static const char *const ours[] = {"job_status",
+                                       "job_wait",
+                                       "job_kill",
+                                       "egress_acl_list",
+                                       "egress_denials",
+                                       "egress_request_access",
+                                       "wallet_sign_typed_data",
+                                       "wallet_rotate",
+                                       "wallet_import",
+                                       "wallet_export",
+                                       "vault_list",
+                                       "vault_deliver"};
     size_t n;
     const struct osm_tool *t = osm_tools(&n);
 
