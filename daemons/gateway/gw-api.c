@@ -11,6 +11,7 @@
 #include "common/macro.h"
 #include "common/timeutil.h"
 #include "crypto/sha256.h"
+#include "drivers.h"
 #include "gw-agents.h"
 #include "gw-api-internal.h"
 #include "gw-chat.h"
@@ -222,9 +223,10 @@ static void status_impl(struct gw_req *req, struct gw_resp *resp)
                                                  "up", json_object_get(d, "up")));
     osm_format_ts(gw->started_at, 0, started);
     resp->json =
-        json_pack("{s:s, s:s, s:I, s:s, s:o, s:o}", "name", "osmoda-gateway", "version",
+        json_pack("{s:s, s:s, s:I, s:s, s:o, s:o, s:o*}", "name", "osmoda-gateway", "version",
                   OSMODA_VERSION, "uptime_s", (json_int_t)(time(NULL) - gw->started_at),
-                  "started_at", started, "daemons", daemons, "ledger", ledger_summary(gw->api));
+                  "started_at", started, "daemons", daemons, "ledger", ledger_summary(gw->api),
+                  "llm", gw->llm ? gw_llmproxy_stats(gw->llm) : NULL);
 }
 
 /* GET /api/v1/health: every daemon's /health as the gateway sees it. */

@@ -152,6 +152,8 @@ class GatewayAnthropic(StubbedGateway):
         self.assertEqual(requests, [2], rows)
         self.assertTrue(any(int(v) > 0 for k, v in rows.items()
                             if k.startswith("osmoda_llm_output_tokens_total{")), rows)
+        st, _, status = self.gw.http("GET", "/api/v1/status")  # what the dashboard shows
+        self.assertEqual(status["llm"]["totals"]["requests"], 2, status)
 
         done2, msgs2 = self.turn("And now?")
         self.assertEqual(done2["sessionId"], done["sessionId"])

@@ -79,6 +79,22 @@ function machineCards(g) {
   return cards;
 }
 
+// What the agents asked of their models: the gateway makes every model request itself (keys
+// never reach an agent), under a per-agent limit, and counts the provider's tokens.
+function modelCard(status) {
+  const llm = status && status.llm;
+  if (!llm || !llm.totals) return [];
+  const t = llm.totals;
+  const per = listOf(llm.agents).map((a) => a.agent_id + ': ' + a.requests + ' requests, ' +
+    a.input_tokens + ' in / ' + a.output_tokens + ' out tokens' +
+    (a.refused ? ', ' + a.refused + ' refused by its limit of ' + a.rpm + '/min' : ''));
+  return [h('div', { class: 'card', 'data-card': 'llm' },
+    h('div', { class: 'card-title' }, 'Model use'),
+    h('div', { class: 'card-value' }, t.requests + ' requests'),
+    h('div', { class: 'card-note' }, t.input_tokens + ' tokens in, ' + t.output_tokens +
+      ' out' + (per.length ? ' — ' + per.join('; ') : '')))];
+}
+
 function daemonItem(d) {
   const health = d.health && typeof d.health === 'object' ? d.health : null;
   const up = d.up === true;
@@ -124,7 +140,8 @@ async function loadRecent() {
 export async function refresh() {
   const errors = [];
   const g = await get('/health').catch((e) => (errors.push(e), null));
-  clear($('#machine'), g ? machineCards(g) : []);
+  const st = await get('/api/v1/status').catch((e) => (errors.push(e), null));
+  clear($('#machine'), (g ? machineCards(g) : []).concat(modelCard(st)));
   await loadDaemons().catch((e) => errors.push(e));
   await loadRecent().catch((e) => errors.push(e));
   showError('overview', errors[0] || null);
