@@ -18,7 +18,7 @@
 #include "egress-api.h"
 #include "egress.h"
 #include "events.h"
-#include "exec/remote.h"
+#include "exec/servers.h"
 #include "proxy.h"
 #include "resolve.h"
 
@@ -259,64 +259,39 @@ static void close_parts(struct egress *eg)
     acl_config_unref(eg->acl);
 }
 
+/* The executor and both sockets (lib/exec/servers.h), and the tool table they serve. */
 struct servers {
-    struct osm_exec_remote *remote;
-    struct osm_exec *exec;
-    struct osm_http_server *operator, * agent;
+    struct osm_exec_servers x;
     struct osm_exec_tool *tools; /* egress_tool_table's */
 };
 
 static int start_servers(struct egress *eg, const struct layout *l, struct servers *s)
 {
-    // clang-format off
-    struct osm_exec_config cfg = {.daemon = "egress", .routes = egress_routes,
-                                  .n_routes = egress_n_routes, .userdata = eg,
-                                  .policy_path = l->policy,
-                                  .jobs = {.jobs_dir = l->jobs_dir, .workspace = l->workspace}};
-    struct osm_http_server_config ops = {.routes = egress_routes, .n_routes = egress_n_routes,
-                                         .userdata = eg, .operator = true};
-    // clang-format on
     const char *const own[] = {l->data_dir, NULL}; /* the ACL and the grants */
-    char **protected = osm_exec_protected_new(l->paths.state_dir, l->paths.run_dir, own);
+    // clang-format off
+    struct osm_exec_servers_config cfg = {
+        .exec = {.daemon = "egress", .routes = egress_routes, .n_routes = egress_n_routes,
+                 .userdata = eg, .policy_path = l->policy,
+                 .jobs = {.jobs_dir = l->jobs_dir, .workspace = l->workspace}},
+        .state_dir = l->paths.state_dir, .run_dir = l->paths.run_dir, .own = own,
+        .operator_socket = l->paths.socket, .agent_socket = l->agent_socket};
+    // clang-format on
     char err[256] = "";
     int r;
 
-    if (!protected)
-        return -ENOMEM;
-    if ((r = egress_tool_table(&s->tools, &cfg.n_tools)) < 0) {
-        osm_exec_protected_free(protected);
+    if ((r = egress_tool_table(&s->tools, &cfg.exec.n_tools)) < 0)
         return r;
-    }
-    cfg.tools = s->tools;
-    if ((r = osm_exec_remote_new(l->daemons_socket, l->jobs_db, &s->remote)) < 0) {
-        osm_exec_protected_free(protected);
-        log_error("daemon.init", "what=agentd socket=%s error=%d reason=\"%s\"", l->daemons_socket,
-                  r, strerror(-r));
-        return r;
-    }
-    cfg.protected_paths = (const char *const *)protected;
-    osm_exec_remote_config(s->remote, &cfg);
-    r = osm_exec_new(&cfg, &s->exec, err, sizeof(err));
-    osm_exec_protected_free(protected);
-    if (r < 0) {
-        log_error("daemon.init", "what=executor error=%d reason=\"%s\"", r, err);
-        return r;
-    }
-    if ((r = osm_exec_remote_start(s->remote, s->exec)) == 0 &&
-        (r = osm_http_server_start_unix(&ops, l->paths.socket, 0600, &s->operator)) == 0)
-        r = osm_exec_serve_agent(s->exec, l->agent_socket, &s->agent);
+    cfg.exec.tools = s->tools;
+    if ((r = osm_exec_servers_connect(&s->x, l->daemons_socket, l->jobs_db, err, sizeof(err))) == 0)
+        r = osm_exec_servers_start(&s->x, &cfg, err, sizeof(err));
     if (r < 0)
-        log_error("daemon.listen", "error=%d reason=\"%s\"", r, strerror(-r));
+        log_error("daemon.init", "what=servers error=%d reason=\"%s\"", r, err);
     return r;
 }
 
 static void stop_servers(struct servers *s)
 {
-    osm_http_server_stop(s->agent);
-    osm_http_server_stop(s->operator);
-    osm_exec_remote_stop(s->remote);
-    osm_exec_free(s->exec);
-    osm_exec_remote_free(s->remote);
+    osm_exec_servers_stop(&s->x);
     free(s->tools);
 }
 
@@ -328,7 +303,7 @@ static void reload(struct egress *eg, struct servers *s)
         log_warn("daemon.reload", "what=acl reason=\"%s\"", err);
     if (resolver_reload(eg->resolver, err, sizeof(err)) < 0)
         log_warn("daemon.reload", "what=hosts reason=\"%s\"", err);
-    if (osm_exec_reload(s->exec, err, sizeof(err)) < 0)
+    if (osm_exec_reload(s->x.exec, err, sizeof(err)) < 0)
         log_warn("daemon.reload", "what=policy reason=\"%s\"", err);
     struct acl_config *cfg = egress_acl(eg);
     log_info("daemon.reload", "generation=%llu", (unsigned long long)cfg->generation);

@@ -13,7 +13,7 @@
 #include "common/fileio.h"
 #include "common/log.h"
 #include "daemon/daemon.h"
-#include "exec/remote.h"
+#include "exec/servers.h"
 #include "keyd-api.h"
 #include "keyd-tools.h"
 #include "wallets.h"
@@ -199,72 +199,40 @@ static void close_parts(struct keyd *k)
     kstore_close(k->store);
 }
 
+/* The executor and both sockets (lib/exec/servers.h), and the tool table they serve. */
 struct servers {
-    struct osm_exec_remote *remote;
-    struct osm_exec *exec;
+    struct osm_exec_servers x;
     struct osm_exec_tool *tools;
-    struct osm_http_server *operator, * agent;
 };
 
-/* Without agentd there is no ledger and no approver: nothing may start. */
-static int start_exec(struct keyd *k, const struct layout *l, struct servers *s)
+static int start_servers(struct keyd *k, const struct layout *l, struct servers *s)
 {
-    struct osm_exec_config cfg = {.daemon = "keyd",
-                                  .userdata = k,
-                                  .policy_path = l->exec_policy,
-                                  .lockdown_path = k->lockdown_path,
-                                  .jobs = {.jobs_dir = l->jobs_dir, .workspace = l->workspace}};
     const char *const own[] = {l->data_dir, NULL};
-    char **protected = NULL;
+    // clang-format off
+    struct osm_exec_servers_config cfg = {
+        .exec = {.daemon = "keyd", .userdata = k, .policy_path = l->exec_policy,
+                 .lockdown_path = k->lockdown_path,
+                 .jobs = {.jobs_dir = l->jobs_dir, .workspace = l->workspace}},
+        .state_dir = l->paths.state_dir, .run_dir = l->paths.run_dir, .own = own,
+        .operator_socket = l->paths.socket, .agent_socket = l->agent_socket};
+    // clang-format on
     char err[256] = "";
     int r;
 
-    cfg.routes = keyd_api_routes(&cfg.n_routes);
-    if ((r = osm_exec_remote_new(l->daemons_socket, l->jobs_db, &s->remote)) < 0) {
-        log_error("daemon.init",
-                  "what=agentd socket=%s error=%d note=\"no ledger and no approver: refusing to "
-                  "start\"",
-                  l->daemons_socket, r);
+    cfg.exec.routes = keyd_api_routes(&cfg.exec.n_routes);
+    if ((r = keyd_tool_table(&s->tools, &cfg.exec.n_tools)) < 0)
         return r;
-    }
-    if (!(protected = osm_exec_protected_new(l->paths.state_dir, l->paths.run_dir, own)) ||
-        (r = keyd_tool_table(&s->tools, &cfg.n_tools)) < 0) {
-        osm_exec_protected_free(protected);
-        return -ENOMEM;
-    }
-    cfg.tools = s->tools;
-    cfg.protected_paths = (const char *const *)protected;
-    osm_exec_remote_config(s->remote, &cfg);
-    r = osm_exec_new(&cfg, &s->exec, err, sizeof(err));
-    osm_exec_protected_free(protected);
-    if (r < 0) {
-        log_error("daemon.init", "what=executor error=%d reason=\"%s\"", r, err);
-        return r;
-    }
-    return osm_exec_remote_start(s->remote, s->exec);
-}
-
-static int listen_all(struct keyd *k, const struct layout *l, struct servers *s)
-{
-    struct osm_http_server_config ops = {.userdata = k, .operator= true };
-    int r;
-
-    ops.routes = keyd_api_routes(&ops.n_routes);
-    r = osm_http_server_start_unix(&ops, l->paths.socket, 0600, &s->operator);
-    if (r == 0)
-        r = osm_exec_serve_agent(s->exec, l->agent_socket, &s->agent);
+    cfg.exec.tools = s->tools;
+    if ((r = osm_exec_servers_connect(&s->x, l->daemons_socket, l->jobs_db, err, sizeof(err))) == 0)
+        r = osm_exec_servers_start(&s->x, &cfg, err, sizeof(err));
     if (r < 0)
-        log_error("daemon.listen", "error=%d reason=\"%s\"", r, strerror(-r));
+        log_error("daemon.init", "what=servers error=%d reason=\"%s\"", r, err);
     return r;
 }
 
 static void servers_stop(struct servers *s)
 {
-    osm_http_server_stop(s->agent);
-    osm_http_server_stop(s->operator);
-    osm_exec_remote_stop(s->remote);
-    osm_exec_free(s->exec);
-    osm_exec_remote_free(s->remote);
+    osm_exec_servers_stop(&s->x);
     free(s->tools);
 }
 
@@ -274,7 +242,7 @@ static void reload(struct keyd *k, struct servers *s)
 
     if (keyd_policy_reload(k, err, sizeof(err)) < 0)
         log_warn("daemon.reload", "what=keyd-policy reason=\"%s\" note=\"old policy kept\"", err);
-    if (osm_exec_reload(s->exec, err, sizeof(err)) < 0)
+    if (osm_exec_reload(s->x.exec, err, sizeof(err)) < 0)
         log_warn("daemon.reload", "what=policy reason=\"%s\"", err);
 }
 
@@ -295,8 +263,7 @@ static int serve(const struct options *o, struct layout *l)
         return -ENOMEM;
     pthread_rwlock_init(&k.policy_lock, NULL);
     osm_daemon_block_signals(&set);
-    if ((r = open_parts(&k, o, l)) == 0 && (r = start_exec(&k, l, &s)) == 0 &&
-        (r = listen_all(&k, l, &s)) == 0) {
+    if ((r = open_parts(&k, o, l)) == 0 && (r = start_servers(&k, l, &s)) == 0) {
         log_info("daemon.start", "socket=%s agent_socket=%s data_dir=%s vault=\"%s\"",
                  l->paths.socket, l->agent_socket, l->data_dir, vault_source_text(k.vault));
         osm_daemon_notify_ready(o->ready_fd);

@@ -15,7 +15,7 @@
 #include "common/log.h"
 #include "daemon/daemon.h"
 #include "emergency.h"
-#include "exec/remote.h"
+#include "exec/servers.h"
 #include "fim.h"
 #include "sandbox/sandbox.h"
 #include "svc.h"
@@ -262,76 +262,41 @@ static int open_parts(struct watch *w, const struct options *o, const struct lay
     return 0;
 }
 
+/* The executor and both sockets (lib/exec/servers.h), and the tool table they serve. */
 struct servers {
-    struct osm_exec_remote *remote;
+    struct osm_exec_servers x;
     struct osm_exec_tool *tools;
-    struct osm_http_server *operator, * agent;
 };
-
-/* Without agentd there is no ledger and no approver: nothing may start. */
-static int connect_agentd(const struct layout *l, struct servers *s)
-{
-    int r = osm_exec_remote_new(l->daemons_socket, l->jobs_db, &s->remote);
-
-    if (r < 0)
-        log_error("daemon.init",
-                  "what=agentd socket=%s error=%d reason=\"%s\" note=\"no ledger "
-                  "and no approver: refusing to start\"",
-                  l->daemons_socket, r, strerror(-r));
-    return r;
-}
 
 static int start_exec(struct watch *w, const struct layout *l, struct servers *s)
 {
-    // clang-format off
-    struct osm_exec_config cfg = {.daemon = "watch", .routes = watch_routes,
-                                  .n_routes = watch_n_routes, .userdata = w,
-                                  .policy_path = l->policy,
-                                  .jobs = {.jobs_dir = l->jobs_dir, .workspace = l->workspace,
-                                           .egress_socket = l->egress_socket}};
-    // clang-format on
     const char *const own[] = {l->data_dir, NULL}; /* switches, baselines, watchers */
-    char **protected = osm_exec_protected_new(l->paths.state_dir, l->paths.run_dir, own);
+    // clang-format off
+    struct osm_exec_servers_config cfg = {
+        .exec = {.daemon = "watch", .routes = watch_routes, .n_routes = watch_n_routes,
+                 .userdata = w, .policy_path = l->policy,
+                 .jobs = {.jobs_dir = l->jobs_dir, .workspace = l->workspace,
+                          .egress_socket = l->egress_socket}},
+        .state_dir = l->paths.state_dir, .run_dir = l->paths.run_dir, .own = own,
+        .operator_socket = l->paths.socket, .agent_socket = l->agent_socket};
+    // clang-format on
     char err[256] = "";
     int r;
 
-    if (!protected || (r = watch_tool_table(&s->tools, &cfg.n_tools)) < 0) {
-        osm_exec_protected_free(protected);
-        return -ENOMEM;
-    }
-    cfg.tools = s->tools;
-    cfg.protected_paths = (const char *const *)protected;
-    osm_exec_remote_config(s->remote, &cfg);
-    r = osm_exec_new(&cfg, &w->exec, err, sizeof(err));
-    osm_exec_protected_free(protected);
-    if (r < 0) {
-        log_error("daemon.init", "what=executor error=%d reason=\"%s\"", r, err);
+    if ((r = watch_tool_table(&s->tools, &cfg.exec.n_tools)) < 0)
         return r;
-    }
-    return osm_exec_remote_start(s->remote, w->exec);
-}
-
-static int listen_all(struct watch *w, const struct layout *l, struct servers *s)
-{
-    struct osm_http_server_config ops = {
-        .routes = watch_routes, .n_routes = watch_n_routes, .userdata = w, .operator= true };
-    int r = osm_http_server_start_unix(&ops, l->paths.socket, 0600, &s->operator);
-
-    if (r == 0)
-        r = osm_exec_serve_agent(w->exec, l->agent_socket, &s->agent);
+    cfg.exec.tools = s->tools;
+    r = osm_exec_servers_start(&s->x, &cfg, err, sizeof(err));
+    w->exec = s->x.exec;
     if (r < 0)
-        log_error("daemon.listen", "error=%d reason=\"%s\"", r, strerror(-r));
+        log_error("daemon.init", "what=servers error=%d reason=\"%s\"", r, err);
     return r;
 }
 
 static void servers_stop(struct watch *w, struct servers *s)
 {
-    osm_http_server_stop(s->agent);
-    osm_http_server_stop(s->operator);
-    osm_exec_remote_stop(s->remote);
-    osm_exec_free(w->exec);
+    osm_exec_servers_stop(&s->x);
     w->exec = NULL;
-    osm_exec_remote_free(s->remote);
     free(s->tools);
 }
 
@@ -351,11 +316,11 @@ static int serve(const struct options *o, struct layout *l)
 
     osm_daemon_block_signals(&set);
     watch_events_agentd(&w.events, l->daemons_socket);
-    if ((r = connect_agentd(l, &s)) == 0 && (r = open_parts(&w, o, l, &what)) < 0)
+    if ((r = osm_exec_servers_connect(&s.x, l->daemons_socket, l->jobs_db, err, sizeof(err))) < 0)
+        log_error("daemon.init", "what=agentd error=%d reason=\"%s\"", r, err);
+    else if ((r = open_parts(&w, o, l, &what)) < 0)
         log_error("daemon.init", "what=\"%s\" error=%d reason=\"%s\"", what, r, strerror(-r));
-    if (r == 0)
-        r = start_exec(&w, l, &s);
-    if (r == 0 && (r = listen_all(&w, l, &s)) == 0) {
+    if (r == 0 && (r = start_exec(&w, l, &s)) == 0) {
         log_info("daemon.start", "socket=%s agent_socket=%s backend=%s data_dir=%s",
                  l->paths.socket, l->agent_socket, svc_kind_name(w.svc), l->data_dir);
         osm_daemon_notify_ready(o->ready_fd);
