@@ -50,17 +50,6 @@ static void usage(FILE *f)
           f);
 }
 
-static int parse_int(const char *s, int min, int max, int *ret)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-
-    if (*s == '\0' || *end != '\0' || v < min || v > max)
-        return -EINVAL;
-    *ret = (int)v;
-    return 0;
-}
-
 static int split_allow(struct options *o, const char *list)
 {
     size_t n = 0;
@@ -115,7 +104,7 @@ static int parse_args(int argc, char **argv, struct options *o)
             o->listen = strcmp(optarg, "none") == 0 ? NULL : optarg;
             break;
         case 'p':
-            if ((r = parse_int(optarg, 1, 65535, &port)) == 0) {
+            if ((r = osm_daemon_parse_int(optarg, 1, 65535, &port)) == 0) {
                 snprintf(o->port_listen, sizeof(o->port_listen), "127.0.0.1:%d", port);
                 o->listen = o->port_listen;
             }
@@ -130,7 +119,7 @@ static int parse_args(int argc, char **argv, struct options *o)
             o->hosts_file = optarg;
             break;
         case 'r':
-            r = parse_int(optarg, 0, 65535, &o->ready_fd);
+            r = osm_daemon_parse_int(optarg, 0, 65535, &o->ready_fd);
             break;
         case 'l':
             if ((level = osm_log_parse_level(optarg)) < 0)

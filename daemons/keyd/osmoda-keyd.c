@@ -65,7 +65,6 @@ static int parse_args(int argc, char **argv, struct options *o)
         ['s'] = &o->socket,       ['a'] = &o->agentd_socket, ['d'] = &o->state_dir,
         ['D'] = &o->data_dir,     ['p'] = &o->policy_file,   ['k'] = &o->key_file,
         ['c'] = &o->credstore_dir};
-    char *end;
     int c, level;
 
     o->ready_fd = -1;
@@ -82,8 +81,7 @@ static int parse_args(int argc, char **argv, struct options *o)
                 return -EINVAL;
             osm_log_set_level((enum osm_log_level)level);
         } else if (c == 'r') {
-            o->ready_fd = (int)strtol(optarg, &end, 10);
-            if (*optarg == '\0' || *end || o->ready_fd < 0)
+            if (osm_daemon_parse_int(optarg, 0, 65535, &o->ready_fd) < 0)
                 return -EINVAL;
         } else if (c == 'h') {
             usage(stdout);

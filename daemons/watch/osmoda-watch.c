@@ -56,17 +56,6 @@ static void usage(FILE *f)
           f);
 }
 
-static int parse_int(const char *s, int min, int max, int *ret)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-
-    if (*s == '\0' || *end != '\0' || v < min || v > max)
-        return -EINVAL;
-    *ret = (int)v;
-    return 0;
-}
-
 static int add_list(const char **list, size_t *n, const char *v)
 {
     if (*n >= LIST_MAX)
@@ -122,16 +111,16 @@ static int parse_args(int argc, char **argv, struct options *o)
             o->agent_user = optarg;
             break;
         case 'i':
-            r = parse_int(optarg, 1, 86400, &o->check_interval_s);
+            r = osm_daemon_parse_int(optarg, 1, 86400, &o->check_interval_s);
             break;
         case 'B':
-            r = parse_int(optarg, 1, 1000, &o->start_burst);
+            r = osm_daemon_parse_int(optarg, 1, 1000, &o->start_burst);
             break;
         case 'I':
-            r = parse_int(optarg, 1, 86400, &o->start_interval_s);
+            r = osm_daemon_parse_int(optarg, 1, 86400, &o->start_interval_s);
             break;
         case 'r':
-            r = parse_int(optarg, 0, 65535, &o->ready_fd);
+            r = osm_daemon_parse_int(optarg, 0, 65535, &o->ready_fd);
             break;
         case 'f':
             r = add_list(o->fim_paths, &o->n_fim, optarg);

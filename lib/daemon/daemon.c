@@ -135,3 +135,16 @@ void osm_daemon_notify_ready(int ready_fd)
         close(ready_fd);
     }
 }
+
+int osm_daemon_parse_int(const char *s, int min, int max, int *ret)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || errno || v < min || v > max)
+        return -EINVAL;
+    *ret = (int)v;
+    return 0;
+}

@@ -26,6 +26,9 @@ void osm_daemon_paths_clear(struct osm_daemon_paths *p);
  * runs everything as one user: the socket stays 0600), -errno. */
 int osm_daemon_socket_group(const char *path, const char *group);
 
+/* A flag's integer: decimal digits (a sign allowed) making a value in [min, max], else -EINVAL. */
+int osm_daemon_parse_int(const char *s, int min, int max, int *ret);
+
 /* Blocks SIGINT, SIGTERM and SIGHUP in the calling thread (call before starting threads, so
  * they inherit the mask) and ignores SIGPIPE. */
 void osm_daemon_block_signals(sigset_t *ret_set);
